@@ -1,0 +1,136 @@
+"""A group: the durable settings a weekly meeting runs under.
+
+Validation lives here so that the HTTP API, the CLI and the stores all accept
+exactly the same groups and refuse the rest with the same ``Invalid`` errors.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field, fields, replace
+from typing import Any
+
+from rooms.errors import Invalid
+
+DEFAULT_CAPACITY = 8
+MAX_CAPACITY = 32
+DEFAULT_DURATION_MINUTES = 70
+MAX_TEXT = 2000
+MAX_ITEMS = 30
+
+
+@dataclass(frozen=True)
+class Group:
+    """What a facilitator sets up once and reuses every week.
+
+    ``capacity`` counts members only: facilitators never take a seat.
+    ``slow_mode_seconds`` is the least gap between two messages of one member
+    (0 = off); ``flood_messages`` within ``flood_window_seconds`` is the most a
+    member may send before being asked to let others talk.
+    """
+
+    id: str
+    title: str
+    capacity: int = DEFAULT_CAPACITY
+    ground_rules: tuple[str, ...] = ()
+    crisis_resources: tuple[str, ...] = ()
+    duration_minutes: int = DEFAULT_DURATION_MINUTES
+    slow_mode_seconds: float = 0.0
+    flood_messages: int = 5
+    flood_window_seconds: float = 10.0
+    max_payload_bytes: int = 16 * 1024
+    facilitators: tuple[str, ...] = field(default=())
+
+    def rules_digest(self) -> str:
+        """A short fingerprint of the ground rules a member must accept.
+
+        The member echoes it back, so an acceptance always refers to the rules
+        the member was actually shown, even if a facilitator edits them meanwhile.
+        """
+        h = hashlib.sha256()
+        for rule in self.ground_rules:
+            h.update(rule.encode())
+            h.update(b"\x00")
+        return h.hexdigest()[:16]
+
+    def public(self) -> dict[str, Any]:
+        """The group as the API and the stores hand it out."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+
+EDITABLE = (
+    "title",
+    "capacity",
+    "ground_rules",
+    "crisis_resources",
+    "duration_minutes",
+    "slow_mode_seconds",
+    "flood_messages",
+    "flood_window_seconds",
+)
+
+
+def _text(name: str, value: object, *, limit: int = MAX_TEXT, empty: bool = False) -> str:
+    if not isinstance(value, str):
+        raise Invalid(name, f"{name} must be text.")
+    value = value.strip()
+    if not value and not empty:
+        raise Invalid(name, f"{name} must not be empty.")
+    if len(value) > limit:
+        raise Invalid(name, f"{name} must be at most {limit} characters.")
+    return value
+
+
+def _texts(name: str, value: object) -> tuple[str, ...]:
+    if isinstance(value, str):
+        value = [line for line in value.splitlines() if line.strip()]
+    if not isinstance(value, list | tuple) or len(value) > MAX_ITEMS:
+        raise Invalid(name, f"{name} must be a list of at most {MAX_ITEMS} texts.")
+    return tuple(_text(name, item) for item in value)
+
+
+def _number(name: str, value: object, lo: float, hi: float, *, whole: bool) -> Any:
+    ok_type = int if whole else (int, float)
+    if isinstance(value, bool) or not isinstance(value, ok_type):
+        raise Invalid(name, f"{name} must be a {'whole ' if whole else ''}number.")
+    if not lo <= value <= hi:
+        raise Invalid(name, f"{name} must be between {lo:g} and {hi:g}.")
+    return value
+
+
+_CHECKS: dict[str, Callable[[object], Any]] = {
+    "title": lambda v: _text("title", v, limit=120),
+    "capacity": lambda v: _number("capacity", v, 1, MAX_CAPACITY, whole=True),
+    "ground_rules": lambda v: _texts("ground_rules", v),
+    "crisis_resources": lambda v: _texts("crisis_resources", v),
+    "duration_minutes": lambda v: _number("duration_minutes", v, 5, 600, whole=True),
+    "slow_mode_seconds": lambda v: float(_number("slow_mode_seconds", v, 0, 600, whole=False)),
+    "flood_messages": lambda v: _number("flood_messages", v, 1, 100, whole=True),
+    "flood_window_seconds": lambda v: float(
+        _number("flood_window_seconds", v, 1, 600, whole=False)
+    ),
+}
+
+
+def validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
+    """Check a partial group (from the API or the CLI); unknown keys are refused."""
+    unknown = sorted(set(changes) - set(EDITABLE))
+    if unknown:
+        raise Invalid(unknown[0], f"{unknown[0]} is not a group setting.")
+    return {k: _CHECKS[k](v) for k, v in changes.items()}
+
+
+def new_group(group_id: str, facilitator: str, settings: dict[str, Any]) -> Group:
+    """A group created by ``facilitator``; ``title`` is the one required setting."""
+    if "title" not in settings:
+        raise Invalid("title", "title is required.")
+    return Group(id=group_id, facilitators=(facilitator,), **validate_changes(settings))
+
+
+def edited(group: Group, changes: dict[str, Any]) -> Group:
+    return replace(group, **validate_changes(changes))

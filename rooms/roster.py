@@ -1,0 +1,66 @@
+"""Who is in a session: participants, their roles and their moderation state."""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from rooms.errors import Code, DomainError
+from rooms.wire import MAX_NAME_CHARS
+
+
+class Role(StrEnum):
+    MEMBER = "member"
+    FACILITATOR = "facilitator"
+
+
+@dataclass(slots=True)
+class Participant:
+    """One person in one session.
+
+    ``seat`` is the seat link id for a member and the facilitator's account
+    name for a facilitator: the identity that comes back after stepping out.
+    ``keys`` is the opaque public-key bundle the client publishes (the
+    encryption layer fills it; the server only relays it in the roster).
+    ``muted_until`` is None when not muted, ``inf`` for a mute until unmuted,
+    and a time for a time-out, which ends by itself.
+    """
+
+    pid: str
+    name: str
+    role: Role
+    seat: str
+    keys: bytes = b""
+    present: bool = True
+    hand: bool = False
+    muted_until: float | None = None
+
+    @property
+    def is_facilitator(self) -> bool:
+        return self.role is Role.FACILITATOR
+
+    def public(self) -> dict[str, Any]:
+        until = self.muted_until
+        return {
+            "pid": self.pid,
+            "name": self.name,
+            "role": str(self.role),
+            "present": self.present,
+            "hand": self.hand,
+            "muted": until is not None,
+            # msgpack has no infinity worth relying on across languages: None
+            # with muted=True means "until a facilitator unmutes".
+            "until": None if until is None or until == float("inf") else until,
+            "keys": self.keys,
+        }
+
+
+def clean_name(raw: str) -> str:
+    """A display name as shown to others: trimmed, NFC, no control characters."""
+    name = unicodedata.normalize("NFC", raw).strip()
+    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    if not 1 <= len(name) <= MAX_NAME_CHARS:
+        raise DomainError(Code.NAME_INVALID)
+    return name

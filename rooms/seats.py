@@ -1,0 +1,97 @@
+"""Seat links: the private, per-seat, expiring, revocable way in for members.
+
+The token is 192 bits from ``secrets`` and is only ever stored as its SHA-256
+hash: a token this long needs no slow hash, and a leaked database holds no
+usable link. The link puts the token in the URL *fragment* (after ``#``),
+which browsers never send to a server, so it stays out of access logs too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from rooms.errors import AuthError, Code, Invalid
+
+TOKEN_BYTES = 24
+DEFAULT_EXPIRY_HOURS = 24 * 7 * 12  # a weekly group's term of about three months
+MAX_EXPIRY_HOURS = 24 * 366
+
+
+@dataclass(frozen=True)
+class SeatLink:
+    id: str
+    group_id: str
+    token_hash: str
+    label: str
+    created_at: float
+    expires_at: float
+    revoked_at: float | None = None
+
+    def check(self, now: float) -> None:
+        """Raise the ``AuthError`` a holder of this link gets, or nothing."""
+        if self.revoked_at is not None:
+            raise AuthError(Code.LINK_REVOKED)
+        if now >= self.expires_at:
+            raise AuthError(Code.LINK_EXPIRED)
+
+    def public(self, now: float) -> dict[str, Any]:
+        """What a facilitator sees in a listing: never the token, nor its hash."""
+        status = "active"
+        if self.revoked_at is not None:
+            status = "revoked"
+        elif now >= self.expires_at:
+            status = "expired"
+        return {
+            "id": self.id,
+            "group_id": self.group_id,
+            "label": self.label,
+            "created_at": self.created_at,
+            "expires_at": self.expires_at,
+            "revoked_at": self.revoked_at,
+            "status": status,
+        }
+
+
+def new_token() -> str:
+    return secrets.token_urlsafe(TOKEN_BYTES)
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_id(prefix: str) -> str:
+    return f"{prefix}_{secrets.token_hex(6)}"
+
+
+def expiry(now: float, hours: object) -> float:
+    if hours is None:
+        hours = DEFAULT_EXPIRY_HOURS
+    if isinstance(hours, bool) or not isinstance(hours, int | float):
+        raise Invalid("expires_in_hours", "expires_in_hours must be a number.")
+    if not 0 < hours <= MAX_EXPIRY_HOURS:
+        raise Invalid(
+            "expires_in_hours", f"expires_in_hours must be between 0 and {MAX_EXPIRY_HOURS}."
+        )
+    return now + float(hours) * 3600.0
+
+
+def link_url(base_url: str, token: str) -> str:
+    """The private link a facilitator hands to one member."""
+    return f"{base_url.rstrip('/')}/join#seat={token}"
+
+
+def token_from_link(link: str) -> str:
+    """Accept a whole private link or a bare token (what people paste varies)."""
+    link = link.strip()
+    if "#" not in link and "/" not in link:
+        return link
+    fragment = urlsplit(link).fragment
+    token = parse_qs(fragment).get("seat", [""])[0]
+    if not token:
+        raise AuthError(Code.LINK_UNKNOWN)
+    return token

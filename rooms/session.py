@@ -1,0 +1,421 @@
+"""One live session of a group: the roster, the door, and facilitator actions.
+
+Sans-I/O: every method takes the current time ``now`` (epoch seconds) where it
+matters and returns a list of ``Outcome``; nothing here sleeps, reads a socket
+or a clock. A method that refuses raises a ``SafespaceError`` *before* it
+changes anything, so a refused command leaves the session exactly as it was.
+Time-outs and reminders come due through ``tick(now)``; ``next_deadline()``
+tells the shell when to call it.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any
+
+from rooms import wire
+from rooms.errors import AuthError, Code, DomainError, SafespaceError
+from rooms.events import Deliver, Disconnect, Outcome, RevokeSeat, SessionOver
+from rooms.group import Group
+from rooms.lifecycle import LIVE, OPEN_DOOR, RUNNING, Action, State, next_state
+from rooms.roster import Participant, Role, clean_name
+from rooms.wire import Audience, Close
+
+# Minutes before the planned end at which facilitators get a reminder.
+REMINDERS = (10, 5, 0)
+MAX_SLOW_MODE_SECONDS = 600.0
+
+
+class Session:
+    def __init__(self, group: Group, now: float) -> None:
+        self.group = group
+        self.state = State.SCHEDULED
+        self.paused = False
+        self.created_at = now
+        self.started_at: float | None = None
+        self.slow_mode_seconds = group.slow_mode_seconds
+        self.last_msg_id = 0
+        # Admitted this session (present or stepped out), in order of arrival.
+        self.participants: dict[str, Participant] = {}
+        # Waiting at the locked door, in order of knocking.
+        self.knocks: dict[str, Participant] = {}
+        self._pid_of_seat: dict[str, str] = {}
+        self._barred: dict[str, Code] = {}  # seat -> REMOVED or REFUSED
+        self._reminders = list(REMINDERS)
+        self._counter = itertools.count(1)
+
+    # ---- queries ----------------------------------------------------------
+
+    @property
+    def ended(self) -> bool:
+        return self.state is State.ENDED
+
+    def members(self) -> list[Participant]:
+        return [p for p in self.participants.values() if not p.is_facilitator]
+
+    def roster(self) -> list[dict[str, Any]]:
+        return [p.public() for p in self.participants.values()]
+
+    def speaker(self, pid: str) -> Participant | None:
+        """The admitted participant behind ``pid``, if any (knockers are not)."""
+        return self.participants.get(pid)
+
+    def state_frame(self) -> dict[str, Any]:
+        return wire.frame(
+            "state",
+            state=str(self.state),
+            paused=self.paused,
+            started_at=self.started_at,
+            slow_mode_seconds=self.slow_mode_seconds,
+        )
+
+    def welcome(self, p: Participant) -> dict[str, Any]:
+        g = self.group
+        out = wire.frame(
+            "welcome",
+            you=p.pid,
+            role=str(p.role),
+            state=str(self.state),
+            paused=self.paused,
+            started_at=self.started_at,
+            slow_mode_seconds=self.slow_mode_seconds,
+            last_msg=self.last_msg_id,
+            group={
+                "id": g.id,
+                "title": g.title,
+                "capacity": g.capacity,
+                "duration_minutes": g.duration_minutes,
+                "crisis_resources": list(g.crisis_resources),
+            },
+            roster=self.roster(),
+        )
+        if p.is_facilitator:
+            out["knocks"] = [k.public() for k in self.knocks.values()]
+        return out
+
+    def rules_frame(self) -> dict[str, Any]:
+        g = self.group
+        return wire.frame(
+            "rules",
+            group={"id": g.id, "title": g.title},
+            rules=list(g.ground_rules),
+            digest=g.rules_digest(),
+            crisis_resources=list(g.crisis_resources),
+        )
+
+    # ---- arriving and leaving ---------------------------------------------
+
+    def check_door(self, seat: str) -> None:
+        """Refuse a member early (before the rules), with the reason they would meet."""
+        if self.state is State.SCHEDULED:
+            raise AuthError(Code.ROOM_NOT_OPEN)
+        if self.state is State.ENDED:
+            raise AuthError(Code.SESSION_ENDED)
+        barred = self._barred.get(seat)
+        if barred is not None:
+            raise AuthError(barred)
+        if seat not in self._pid_of_seat and len(self.members()) >= self.group.capacity:
+            raise AuthError(Code.ROOM_FULL)
+
+    def join_member(
+        self, seat: str, name: str, keys: bytes, rules_digest: str | None
+    ) -> tuple[Participant, list[Outcome]]:
+        """A member with a valid seat link who has (or has not) accepted the rules."""
+        self.check_door(seat)
+        if rules_digest != self.group.rules_digest():
+            raise AuthError(Code.RULES_NOT_ACCEPTED)
+        name = self._free_name(clean_name(name), seat)
+        pid = self._pid_of_seat.get(seat)
+        if pid in self.participants:  # stepped out earlier: back without knocking
+            p = self.participants[pid]
+            p.name, p.keys, p.present = name, keys, True
+            return p, self._arrived(p, returning=True)
+        if pid in self.knocks:  # knocking again from a new connection
+            p = self.knocks[pid]
+            p.name, p.keys = name, keys
+            return p, [Deliver(p.pid, wire.frame("knocking"))]
+        p = Participant(self._new_pid(), name, Role.MEMBER, seat, keys)
+        self._pid_of_seat[seat] = p.pid
+        if self.state in OPEN_DOOR:
+            self.participants[p.pid] = p
+            return p, self._arrived(p, returning=False)
+        self.knocks[p.pid] = p
+        return p, [
+            Deliver(p.pid, wire.frame("knocking")),
+            Deliver(Audience.FACILITATORS, wire.frame("knock", p=p.public())),
+        ]
+
+    def join_facilitator(
+        self, account: str, name: str, keys: bytes
+    ) -> tuple[Participant, list[Outcome]]:
+        if self.state is State.ENDED:
+            raise AuthError(Code.SESSION_ENDED)
+        name = self._free_name(clean_name(name), account)
+        pid = self._pid_of_seat.get(account)
+        if pid is not None:
+            p = self.participants[pid]
+            p.name, p.keys, p.present = name, keys, True
+            return p, self._arrived(p, returning=True)
+        p = Participant(self._new_pid(), name, Role.FACILITATOR, account, keys)
+        self._pid_of_seat[account] = p.pid
+        self.participants[p.pid] = p
+        return p, self._arrived(p, returning=False)
+
+    def step_out(self, pid: str) -> list[Outcome]:
+        """Gone for now (stepped out, or the connection dropped): the seat is kept."""
+        if pid in self.knocks:
+            knock = self.knocks.pop(pid)
+            del self._pid_of_seat[knock.seat]
+            return [Deliver(Audience.FACILITATORS, wire.frame("knock_gone", pid=pid))]
+        p = self.participants.get(pid)
+        if p is None or not p.present:
+            return []
+        p.present, p.hand = False, False
+        return [Deliver(Audience.ROOM, wire.frame("presence", pid=pid, present=False))]
+
+    def leave(self, pid: str) -> list[Outcome]:
+        """Gone for this session: the seat is given up; coming back after the lock knocks."""
+        if pid in self.knocks:
+            return self.step_out(pid)
+        p = self.participants.pop(pid, None)
+        if p is None:
+            return []
+        del self._pid_of_seat[p.seat]
+        return [Deliver(Audience.ROOM, wire.frame("left", pid=pid))]
+
+    # ---- the door: knocks ---------------------------------------------------
+
+    def admit(self, actor: str, pid: str) -> list[Outcome]:
+        self._facilitator(actor)
+        p = self._knock(pid)
+        if len(self.members()) >= self.group.capacity:
+            raise DomainError(Code.ROOM_FULL)
+        del self.knocks[pid]
+        self.participants[pid] = p
+        return [
+            Deliver(Audience.FACILITATORS, wire.frame("knock_gone", pid=pid)),
+            *self._arrived(p, returning=False),
+        ]
+
+    def refuse(self, actor: str, pid: str) -> list[Outcome]:
+        self._facilitator(actor)
+        p = self._knock(pid)
+        del self.knocks[pid]
+        del self._pid_of_seat[p.seat]
+        self._barred[p.seat] = Code.REFUSED
+        return [
+            Deliver(Audience.FACILITATORS, wire.frame("knock_gone", pid=pid)),
+            Disconnect(pid, Close.REFUSED, _error(Code.REFUSED)),
+        ]
+
+    # ---- the lifecycle ----------------------------------------------------
+
+    def open(self, actor: str) -> list[Outcome]:
+        return self._transition(actor, Action.OPEN)
+
+    def start(self, actor: str, now: float) -> list[Outcome]:
+        self._facilitator(actor)
+        self.state = next_state(self.state, Action.START)
+        self.started_at = now
+        return [Deliver(Audience.ROOM, self.state_frame())]
+
+    def lock(self, actor: str) -> list[Outcome]:
+        return self._transition(actor, Action.LOCK)
+
+    def unlock(self, actor: str) -> list[Outcome]:
+        """Open the door again; whoever is knocking comes in, seats permitting."""
+        out = self._transition(actor, Action.UNLOCK)
+        for pid in list(self.knocks):
+            if len(self.members()) < self.group.capacity:
+                out += self.admit(actor, pid)
+        return out
+
+    def end(self, actor: str) -> list[Outcome]:
+        self._facilitator(actor)
+        self.state = next_state(self.state, Action.END)
+        ended = wire.frame("ended", reason="ended_by_facilitator")
+        present = [p.pid for p in self.participants.values() if p.present]
+        out: list[Outcome] = [
+            Disconnect(pid, Close.SESSION_ENDED, ended) for pid in [*present, *self.knocks]
+        ]
+        self.participants.clear()
+        self.knocks.clear()
+        self._pid_of_seat.clear()
+        self._barred.clear()
+        out.append(SessionOver())
+        return out
+
+    def pause(self, actor: str) -> list[Outcome]:
+        return self._set_paused(actor, True)
+
+    def resume(self, actor: str) -> list[Outcome]:
+        return self._set_paused(actor, False)
+
+    def set_slow_mode(self, actor: str, seconds: float) -> list[Outcome]:
+        self._facilitator(actor)
+        if not 0 <= seconds <= MAX_SLOW_MODE_SECONDS:
+            raise DomainError(Code.BAD_FIELD, "Slow mode must be between 0 and 600 seconds.")
+        self.slow_mode_seconds = float(seconds)
+        return [Deliver(Audience.ROOM, self.state_frame())]
+
+    # ---- moderating people --------------------------------------------------
+
+    def mute(self, actor: str, pid: str) -> list[Outcome]:
+        return self._set_mute(actor, pid, math.inf)
+
+    def time_out(self, actor: str, pid: str, seconds: int, now: float) -> list[Outcome]:
+        if not 1 <= seconds <= wire.MAX_TIMEOUT_SECONDS:
+            raise DomainError(Code.BAD_FIELD, "A time-out lasts from 1 second to 24 hours.")
+        return self._set_mute(actor, pid, now + seconds)
+
+    def unmute(self, actor: str, pid: str) -> list[Outcome]:
+        self._facilitator(actor)
+        p = self._member(pid)
+        if p.muted_until is None:
+            raise DomainError(Code.ILLEGAL_TRANSITION, "That member is not muted.")
+        p.muted_until = None
+        return [Deliver(Audience.ROOM, wire.frame("unmuted", pid=pid))]
+
+    def remove(self, actor: str, pid: str, for_good: bool) -> list[Outcome]:
+        """Out for this session (the seat is barred) or for good (the link is revoked too)."""
+        self._facilitator(actor)
+        knocking = pid in self.knocks
+        p = self.knocks[pid] if knocking else self._member(pid)
+        out: list[Outcome] = []
+        if knocking:
+            del self.knocks[pid]
+            out.append(Deliver(Audience.FACILITATORS, wire.frame("knock_gone", pid=pid)))
+        else:
+            del self.participants[pid]
+            out.append(Deliver(Audience.ROOM, wire.frame("removed", pid=pid, for_good=for_good)))
+        del self._pid_of_seat[p.seat]
+        self._barred[p.seat] = Code.REMOVED
+        out.append(Disconnect(pid, Close.REMOVED, _error(Code.REMOVED, for_good=for_good)))
+        if for_good:
+            out.append(RevokeSeat(p.seat))
+        return out
+
+    def hand(self, actor: str, up: bool, pid: str | None = None) -> list[Outcome]:
+        """Raise or lower one's own hand; a facilitator may lower anyone's."""
+        target = self._present(actor)
+        if pid is not None and pid != actor:
+            self._facilitator(actor)
+            if up:
+                raise DomainError(Code.FORBIDDEN, "Only members raise their own hands.")
+            target = self._present(pid)
+        if target.hand == up:
+            return []
+        target.hand = up
+        return [Deliver(Audience.ROOM, wire.frame("hand", pid=target.pid, up=up))]
+
+    def delete_message(self, actor: str, msg_id: int) -> list[Outcome]:
+        """Ask every client to drop a message; the server never held its text."""
+        self._facilitator(actor)
+        if not 1 <= msg_id <= self.last_msg_id:
+            raise DomainError(Code.NO_SUCH_MESSAGE)
+        return [Deliver(Audience.ROOM, wire.frame("deleted", id=msg_id, by=actor))]
+
+    def next_message_id(self) -> int:
+        """Called once the pipeline has passed a chat frame."""
+        self.last_msg_id += 1
+        return self.last_msg_id
+
+    # ---- time ----------------------------------------------------------------
+
+    def tick(self, now: float) -> list[Outcome]:
+        """Time-outs that ran out end by themselves; reminders come due."""
+        out: list[Outcome] = []
+        for p in self.participants.values():
+            if p.muted_until is not None and p.muted_until <= now:
+                p.muted_until = None
+                out.append(Deliver(Audience.ROOM, wire.frame("unmuted", pid=p.pid)))
+        while self._reminders and (due := self._reminder_at(self._reminders[0])) is not None:
+            if due > now:
+                break
+            minutes = self._reminders.pop(0)
+            out.append(Deliver(Audience.FACILITATORS, wire.frame("reminder", minutes_left=minutes)))
+        return out
+
+    def next_deadline(self) -> float | None:
+        times = [p.muted_until for p in self.participants.values() if p.muted_until is not None]
+        if self._reminders and (due := self._reminder_at(self._reminders[0])) is not None:
+            times.append(due)
+        finite = [t for t in times if t != math.inf]
+        return min(finite) if finite else None
+
+    # ---- helpers ---------------------------------------------------------------
+
+    def _reminder_at(self, minutes_left: int) -> float | None:
+        if self.started_at is None or self.state not in LIVE:
+            return None
+        return self.started_at + (self.group.duration_minutes - minutes_left) * 60.0
+
+    def _new_pid(self) -> str:
+        return f"p{next(self._counter)}"
+
+    def _arrived(self, p: Participant, *, returning: bool) -> list[Outcome]:
+        if returning:
+            note = wire.frame("presence", pid=p.pid, present=True, name=p.name, keys=p.keys)
+        else:
+            note = wire.frame("joined", p=p.public())
+        return [Deliver(p.pid, self.welcome(p)), Deliver(Audience.ROOM, note)]
+
+    def _free_name(self, name: str, seat: str) -> str:
+        folded = name.casefold()
+        for other in itertools.chain(self.participants.values(), self.knocks.values()):
+            if other.seat != seat and other.name.casefold() == folded:
+                raise DomainError(Code.NAME_TAKEN)
+        return name
+
+    def _facilitator(self, pid: str) -> Participant:
+        p = self.participants.get(pid)
+        if p is None:
+            raise DomainError(Code.NOT_IN_ROOM)
+        if not p.is_facilitator:
+            raise DomainError(Code.FORBIDDEN)
+        return p
+
+    def _present(self, pid: str) -> Participant:
+        p = self.participants.get(pid)
+        if p is None:
+            raise DomainError(Code.NO_SUCH_PARTICIPANT)
+        return p
+
+    def _member(self, pid: str) -> Participant:
+        p = self._present(pid)
+        if p.is_facilitator:
+            raise DomainError(Code.NOT_A_MEMBER)
+        return p
+
+    def _knock(self, pid: str) -> Participant:
+        p = self.knocks.get(pid)
+        if p is None:
+            raise DomainError(Code.NO_SUCH_KNOCK)
+        return p
+
+    def _transition(self, actor: str, action: Action) -> list[Outcome]:
+        self._facilitator(actor)
+        self.state = next_state(self.state, action)
+        return [Deliver(Audience.ROOM, self.state_frame())]
+
+    def _set_paused(self, actor: str, paused: bool) -> list[Outcome]:
+        self._facilitator(actor)
+        if self.state not in RUNNING or self.paused == paused:
+            raise DomainError(
+                Code.ILLEGAL_TRANSITION,
+                "The session is already paused." if paused else "The session is not paused.",
+            )
+        self.paused = paused
+        return [Deliver(Audience.ROOM, self.state_frame())]
+
+    def _set_mute(self, actor: str, pid: str, until: float) -> list[Outcome]:
+        self._facilitator(actor)
+        p = self._member(pid)
+        p.muted_until = until
+        shown = None if until == math.inf else until
+        return [Deliver(Audience.ROOM, wire.frame("muted", pid=pid, until=shown))]
+
+
+def _error(code: Code, **detail: Any) -> dict[str, Any]:
+    return wire.error(SafespaceError(code, **detail))
