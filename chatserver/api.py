@@ -1,0 +1,176 @@
+"""The HTTP side: health, metrics, facilitator login and the group/link JSON API.
+
+Errors are JSON ``{"error": {"code", "message", "field"?}}`` with the same
+stable codes as the websocket protocol (docs/protocol.md).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from chatserver.admin import Admin
+from chatserver.ws import Services
+from rooms.errors import AuthError, Code, SafespaceError
+
+MAX_BODY_BYTES = 64 * 1024
+STATUS = {
+    Code.INVALID: 400,
+    Code.BAD_FIELD: 400,
+    Code.UNAUTHENTICATED: 401,
+    Code.LOGIN_FAILED: 401,
+    Code.NOT_FOUND: 404,
+    Code.CONFLICT: 409,
+    Code.RATE_LIMITED: 429,
+}
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def _services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+def _admin(request: Request) -> Admin:
+    return request.app.state.admin  # type: ignore[no-any-return]
+
+
+def error_response(err: SafespaceError) -> JSONResponse:
+    body: dict[str, Any] = {"code": str(err.code), "message": err.reason}
+    body.update({k: v for k, v in err.detail.items() if v is not None})
+    headers = {}
+    if "retry_after" in err.detail:
+        headers["Retry-After"] = str(max(1, int(float(str(err.detail["retry_after"])) + 0.999)))
+    return JSONResponse({"error": body}, status_code=STATUS.get(err.code, 400), headers=headers)
+
+
+def guarded(handler: Endpoint) -> Endpoint:
+    """Turn every ``SafespaceError`` into its JSON error response."""
+
+    async def run(request: Request) -> Response:
+        try:
+            return await handler(request)
+        except SafespaceError as e:
+            return error_response(e)
+
+    return run
+
+
+async def _json(request: Request) -> dict[str, Any]:
+    body = await request.body()
+    if len(body) > MAX_BODY_BYTES:
+        raise SafespaceError(Code.INVALID, "The request body is too large.")
+    try:
+        data = json.loads(body or b"{}")
+    except ValueError:
+        raise SafespaceError(Code.INVALID, "The request body must be JSON.") from None
+    if not isinstance(data, dict):
+        raise SafespaceError(Code.INVALID, "The request body must be a JSON object.")
+    return data
+
+
+async def facilitator(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token:
+        raise AuthError(Code.UNAUTHENTICATED)
+    svc = _services(request)
+    return await svc.auth.facilitator_for(token.strip(), svc.hub.clock())
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def metrics(request: Request) -> Response:
+    svc = _services(request)
+    return PlainTextResponse(
+        svc.metrics.render(len(svc.hub.rooms)), media_type="text/plain; version=0.0.4"
+    )
+
+
+async def login(request: Request) -> Response:
+    data = await _json(request)
+    name, password = data.get("name"), data.get("password")
+    if not isinstance(name, str) or not isinstance(password, str):
+        raise SafespaceError(Code.INVALID, "name and password are required.")
+    svc = _services(request)
+    now = svc.hub.clock()
+    client = request.client.host if request.client else "unknown"
+    account = await svc.auth.login(name, password, client, now)
+    token, expires = await svc.auth.issue_token(account, now)
+    return JSONResponse({"token": token, "expires_at": expires, "facilitator": account})
+
+
+async def logout(request: Request) -> Response:
+    await facilitator(request)
+    token = request.headers["authorization"].partition(" ")[2].strip()
+    await _services(request).auth.revoke_token(token)
+    return Response(status_code=204)
+
+
+async def list_groups(request: Request) -> Response:
+    who = await facilitator(request)
+    groups = await _services(request).store.groups_of(who)
+    return JSONResponse({"groups": [g.public() for g in groups]})
+
+
+async def create_group(request: Request) -> Response:
+    who = await facilitator(request)
+    group = await _admin(request).create_group(who, await _json(request))
+    return JSONResponse(group.public(), status_code=201)
+
+
+async def get_group(request: Request) -> Response:
+    who = await facilitator(request)
+    group = await _admin(request).group_of(who, request.path_params["gid"])
+    return JSONResponse(group.public())
+
+
+async def edit_group(request: Request) -> Response:
+    who = await facilitator(request)
+    changes = await _json(request)
+    group = await _admin(request).edit_group(who, request.path_params["gid"], changes)
+    return JSONResponse(group.public())
+
+
+async def create_link(request: Request) -> Response:
+    who = await facilitator(request)
+    data = await _json(request)
+    seat, url = await _admin(request).create_link(
+        who, request.path_params["gid"], data.get("label"), data.get("expires_in_hours")
+    )
+    now = _services(request).hub.clock()
+    return JSONResponse({**seat.public(now), "url": url}, status_code=201)
+
+
+async def list_links(request: Request) -> Response:
+    who = await facilitator(request)
+    links = await _admin(request).links(who, request.path_params["gid"])
+    return JSONResponse({"links": links})
+
+
+async def revoke_link(request: Request) -> Response:
+    who = await facilitator(request)
+    p = request.path_params
+    return JSONResponse(await _admin(request).revoke_link(who, p["gid"], p["lid"]))
+
+
+ROUTES = [
+    Route("/healthz", healthz),
+    Route("/metrics", metrics),
+    Route("/api/login", guarded(login), methods=["POST"]),
+    Route("/api/logout", guarded(logout), methods=["POST"]),
+    Route("/api/groups", guarded(list_groups), methods=["GET"]),
+    Route("/api/groups", guarded(create_group), methods=["POST"]),
+    Route("/api/groups/{gid}", guarded(get_group), methods=["GET"]),
+    Route("/api/groups/{gid}", guarded(edit_group), methods=["PATCH"]),
+    Route("/api/groups/{gid}/links", guarded(list_links), methods=["GET"]),
+    Route("/api/groups/{gid}/links", guarded(create_link), methods=["POST"]),
+    Route("/api/groups/{gid}/links/{lid}", guarded(revoke_link), methods=["DELETE"]),
+]

@@ -1,0 +1,109 @@
+"""The Starlette application: HTTP routes, the websocket route, security headers."""
+
+from __future__ import annotations
+
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from chatserver import api, ws
+from chatserver.admin import Admin
+from chatserver.auth import AttemptLimiter, Authenticator
+from chatserver.backend import open_backend
+from chatserver.config import Config
+from chatserver.hub import Hub
+from chatserver.metrics import Metrics
+from chatserver.store import Store, open_store
+
+SECURITY_HEADERS = [
+    (
+        b"content-security-policy",
+        b"default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        b"connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    ),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+    (b"x-frame-options", b"DENY"),
+]
+
+
+class SecurityHeaders:
+    """Strict headers on every HTTP response: nothing cached, framed or referred."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+JOIN_PAGE = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>safespace</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"></head>
+<body><main><h1>safespace</h1>
+<p>The browser room is not part of this version yet. To join with this link, use the
+terminal client: <code>chatclient join '&lt;this link&gt;' --name YOUR_NAME</code>.</p>
+</main></body></html>"""
+
+
+async def join_page(request: Request) -> Response:
+    return HTMLResponse(JOIN_PAGE)
+
+
+def create_app(
+    config: Config | None = None,
+    store: Store | None = None,
+    clock: Callable[[], float] = time.time,
+) -> Starlette:
+    config = config or Config.from_env()
+    store = store or open_store(config.store_url)
+    backend = open_backend(config.backend_url)
+    metrics = Metrics()
+    hub = Hub(store, backend, metrics, clock)
+    services = ws.Services(
+        config=config,
+        store=store,
+        hub=hub,
+        auth=Authenticator(store, config.login_attempts_per_minute, config.api_token_hours),
+        links=AttemptLimiter(config.link_attempts_per_minute),
+        metrics=metrics,
+    )
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await backend.start()
+        try:
+            yield
+        finally:
+            await hub.shutdown()
+            await backend.stop()
+            await store.close()
+
+    app = Starlette(
+        routes=[
+            *api.ROUTES,
+            Route("/join", join_page),
+            WebSocketRoute("/ws", ws.endpoint),
+        ],
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    app.state.admin = Admin(store, config.public_url, hub.group_changed, clock)
+    app.add_middleware(SecurityHeaders)
+    return app

@@ -1,0 +1,310 @@
+"""The hub: this node's live rooms, the command dispatch and the fan-out.
+
+Commands go to the pure ``rooms.session.Session`` after the moderation
+pipeline let them through; the outcomes it returns are carried out here.
+Every frame for a room is encoded once and handed to the backend, which
+calls ``_deliver`` on each node that has members of the room; ``_deliver``
+only appends bytes to connection queues and never awaits a socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from chatserver.backend import Backend, Delivery
+from chatserver.codec import encode
+from chatserver.connection import Connection
+from chatserver.metrics import Metrics
+from chatserver.store import Store
+from moderation import pipeline
+from rooms import wire
+from rooms.errors import Code, DomainError, SafespaceError
+from rooms.events import Deliver, Disconnect, Outcome, RevokeSeat, SessionOver
+from rooms.group import Group
+from rooms.roster import Participant
+from rooms.session import Session
+from rooms.wire import ALERT_KINDS, Audience, Close, Inbound
+
+# A session nobody is connected to is dropped after this long, so that a
+# facilitator who forgets to press "end" does not leave live state behind.
+IDLE_DROP_SECONDS = 30 * 60.0
+MAX_CATEGORY_CHARS = 40
+
+Handler = Callable[["LocalRoom", Participant, Connection, dict[str, Any], float], Awaitable[None]]
+
+
+class LocalRoom:
+    """One group's live session as this node holds it, and its local connections."""
+
+    def __init__(self, session: Session) -> None:
+        self.id = session.group.id
+        self.session = session
+        self.conns: dict[str, Connection] = {}
+        self.timer: asyncio.TimerHandle | None = None
+        self.idle: asyncio.TimerHandle | None = None
+
+
+class Hub:
+    def __init__(
+        self,
+        store: Store,
+        backend: Backend,
+        metrics: Metrics,
+        clock: Callable[[], float] = time.time,
+        idle_drop_seconds: float = IDLE_DROP_SECONDS,
+    ) -> None:
+        self.store = store
+        self.backend = backend
+        self.metrics = metrics
+        self.clock = clock
+        self.idle_drop_seconds = idle_drop_seconds
+        self.rooms: dict[str, LocalRoom] = {}
+        self._tasks: set[asyncio.Task[None]] = set()
+        backend.bind(self._deliver)
+        self._handlers: dict[str, Handler] = {
+            "chat": self._chat,
+            "direct": self._direct,
+            "private": self._private,
+            "report": self._report,
+            "alert": self._alert,
+            "hand": self._command(lambda s, p, f, now: s.hand(p.pid, f["up"], f.get("pid"))),
+            "step_out": self._step_out,
+            "leave": self._leave,
+            "open": self._command(lambda s, p, f, now: s.open(p.pid)),
+            "start": self._command(lambda s, p, f, now: s.start(p.pid, now)),
+            "lock": self._command(lambda s, p, f, now: s.lock(p.pid)),
+            "unlock": self._command(lambda s, p, f, now: s.unlock(p.pid)),
+            "pause": self._command(lambda s, p, f, now: s.pause(p.pid)),
+            "resume": self._command(lambda s, p, f, now: s.resume(p.pid)),
+            "end": self._command(lambda s, p, f, now: s.end(p.pid)),
+            "admit": self._command(lambda s, p, f, now: s.admit(p.pid, f["pid"])),
+            "refuse": self._command(lambda s, p, f, now: s.refuse(p.pid, f["pid"])),
+            "mute": self._command(lambda s, p, f, now: s.mute(p.pid, f["pid"])),
+            "unmute": self._command(lambda s, p, f, now: s.unmute(p.pid, f["pid"])),
+            "timeout": self._command(
+                lambda s, p, f, now: s.time_out(p.pid, f["pid"], f["seconds"], now)
+            ),
+            "remove": self._command(
+                lambda s, p, f, now: s.remove(p.pid, f["pid"], bool(f.get("for_good", False)))
+            ),
+            "delete": self._command(lambda s, p, f, now: s.delete_message(p.pid, f["msg"])),
+            "slow": self._command(lambda s, p, f, now: s.set_slow_mode(p.pid, f["seconds"])),
+        }
+
+    # ---- rooms ------------------------------------------------------------
+
+    async def room_for(self, group: Group) -> LocalRoom:
+        """The group's live room, created (scheduled) on a facilitator's arrival."""
+        room = self.rooms.get(group.id)
+        if room is None:
+            room = LocalRoom(Session(group, self.clock()))
+            self.rooms[group.id] = room
+            await self.backend.join(group.id)
+        return room
+
+    def group_changed(self, group: Group) -> None:
+        """A facilitator edited the group: a session not yet ended uses the new settings."""
+        room = self.rooms.get(group.id)
+        if room is not None:
+            room.session.group = group
+
+    def _drop(self, room: LocalRoom) -> None:
+        """Forget everything about the room on this node: the session is over."""
+        for handle in (room.timer, room.idle):
+            if handle is not None:
+                handle.cancel()
+        if self.rooms.get(room.id) is room:
+            del self.rooms[room.id]
+            self._spawn(self.backend.leave(room.id))
+
+    async def attach(
+        self, room: LocalRoom, p: Participant, conn: Connection, outcomes: list[Outcome]
+    ) -> None:
+        old = room.conns.get(p.pid)
+        if old is not None and old is not conn:
+            old.pid = None  # its goodbye must not step the new connection out
+            old.close(Close.REPLACED)
+        room.conns[p.pid] = conn
+        conn.pid, conn.room = p.pid, room.id
+        if room.idle is not None:
+            room.idle.cancel()
+            room.idle = None
+        await self.carry_out(room, outcomes)
+
+    async def detach(self, conn: Connection) -> None:
+        """The connection is gone: its participant steps out (keeping the seat)."""
+        room = self.rooms.get(conn.room or "")
+        pid = conn.pid
+        if room is None or pid is None or room.conns.get(pid) is not conn:
+            return
+        del room.conns[pid]
+        await self.carry_out(room, room.session.step_out(pid))
+        if not room.conns and self.rooms.get(room.id) is room:
+            room.idle = asyncio.get_running_loop().call_later(
+                self.idle_drop_seconds, self._drop, room
+            )
+
+    # ---- commands ---------------------------------------------------------
+
+    async def handle(self, conn: Connection, msg: Inbound) -> None:
+        room = self.rooms.get(conn.room or "")
+        session = room.session if room is not None else None
+        sender = session.speaker(conn.pid) if session is not None and conn.pid else None
+        payload = msg.fields.get("payload")
+        now = self.clock()
+        pipeline.check(
+            pipeline.Frame(msg.type, len(payload) if payload is not None else 0),
+            authenticated=conn.pid is not None,
+            sender=sender,
+            session=session,
+            rate=conn.rate,
+            now=now,
+        )
+        handler = self._handlers.get(msg.type)
+        if handler is None:  # hello or accept again, once in
+            raise DomainError(Code.ILLEGAL_TRANSITION, "You are already in the room.")
+        if room is None:
+            raise SafespaceError(Code.NOT_IN_ROOM)
+        if sender is None:  # knocking: only leave / step_out pass the pipeline
+            await self.carry_out(room, room.session.leave(conn.pid or ""))
+            conn.close(Close.NORMAL)
+            return
+        await handler(room, sender, conn, msg.fields, now)
+
+    def _command(
+        self, call: Callable[[Session, Participant, dict[str, Any], float], list[Outcome]]
+    ) -> Handler:
+        async def run(
+            room: LocalRoom, p: Participant, conn: Connection, f: dict[str, Any], now: float
+        ) -> None:
+            await self.carry_out(room, call(room.session, p, f, now))
+
+        return run
+
+    async def _chat(
+        self, room: LocalRoom, p: Participant, conn: Connection, f: dict[str, Any], now: float
+    ) -> None:
+        # The hot path: one id, one encoding, one publish.
+        msg_id = room.session.next_message_id()
+        self.metrics.messages += 1
+        data = encode(wire.message(msg_id, p.pid, f["payload"], now))
+        self.backend.publish(room.id, Delivery(Audience.ROOM, data))
+
+    async def _direct(
+        self, room: LocalRoom, p: Participant, conn: Connection, f: dict[str, Any], now: float
+    ) -> None:
+        if f["to"] not in room.session.participants:
+            raise DomainError(Code.NO_SUCH_PARTICIPANT)
+        frame = wire.frame("direct", **{"from": p.pid, "payload": f["payload"]})
+        self.backend.publish(room.id, Delivery(f["to"], encode(frame)))
+
+    async def _private(
+        self, room: LocalRoom, p: Participant, conn: Connection, f: dict[str, Any], now: float
+    ) -> None:
+        frame = wire.frame("private", **{"from": p.pid, "payload": f["payload"], "ts": now})
+        self.backend.publish(room.id, Delivery(Audience.FACILITATORS, encode(frame)))
+
+    async def _report(
+        self, room: LocalRoom, p: Participant, conn: Connection, f: dict[str, Any], now: float
+    ) -> None:
+        if not 1 <= f["msg"] <= room.session.last_msg_id:
+            raise DomainError(Code.NO_SUCH_MESSAGE)
+        frame = wire.frame(
+            "report", **{"from": p.pid, "msg": f["msg"], "payload": f["payload"], "ts": now}
+        )
+        self.backend.publish(room.id, Delivery(Audience.FACILITATORS, encode(frame)))
+
+    async def _alert(
+        self, room: LocalRoom, p: Participant, conn: Connection, f: dict[str, Any], now: float
+    ) -> None:
+        category = f.get("category")
+        if f["kind"] not in ALERT_KINDS:
+            raise SafespaceError(Code.BAD_FIELD, "An alert is of kind support or content.")
+        if category is not None and len(category) > MAX_CATEGORY_CHARS:
+            raise SafespaceError(Code.BAD_FIELD, "An alert category is at most 40 characters.")
+        frame = wire.frame(
+            "alert", **{"from": p.pid, "kind": f["kind"], "category": category, "ts": now}
+        )
+        self.backend.publish(room.id, Delivery(Audience.FACILITATORS, encode(frame)))
+
+    async def _step_out(
+        self, room: LocalRoom, p: Participant, conn: Connection, f: dict[str, Any], now: float
+    ) -> None:
+        await self.carry_out(room, room.session.step_out(p.pid))
+        conn.close(Close.NORMAL)
+
+    async def _leave(
+        self, room: LocalRoom, p: Participant, conn: Connection, f: dict[str, Any], now: float
+    ) -> None:
+        await self.carry_out(room, room.session.leave(p.pid))
+        conn.close(Close.NORMAL)
+
+    # ---- outcomes -----------------------------------------------------------
+
+    async def carry_out(self, room: LocalRoom, outcomes: list[Outcome]) -> None:
+        for o in outcomes:
+            if isinstance(o, Deliver):
+                self.backend.publish(room.id, Delivery(o.to, encode(o.frame)))
+            elif isinstance(o, Disconnect):
+                final = encode(o.frame) if o.frame is not None else b""
+                self.backend.publish(room.id, Delivery(o.pid, final, o.close_code))
+            elif isinstance(o, RevokeSeat):
+                await self.store.revoke_seat(o.seat, self.clock())
+            elif isinstance(o, SessionOver):
+                self._drop(room)
+        if self.rooms.get(room.id) is room:
+            self._arm_timer(room)
+
+    def _deliver(self, room_id: str, delivery: Delivery) -> None:
+        room = self.rooms.get(room_id)
+        if room is None:
+            return
+        to, data = delivery.to, delivery.data
+        admitted = room.session.participants
+        if to == Audience.ROOM:
+            for pid, conn in room.conns.items():
+                if pid in admitted:
+                    conn.send(data)
+        elif to == Audience.FACILITATORS:
+            for pid, conn in room.conns.items():
+                p = admitted.get(pid)
+                if p is not None and p.is_facilitator:
+                    conn.send(data)
+        else:
+            one = room.conns.get(to)
+            if one is None:
+                return
+            if delivery.close:
+                one.close(delivery.close, data or None)
+            else:
+                one.send(data)
+
+    def _arm_timer(self, room: LocalRoom) -> None:
+        deadline = room.session.next_deadline()
+        if room.timer is not None:
+            room.timer.cancel()
+            room.timer = None
+        if deadline is not None:
+            loop = asyncio.get_running_loop()
+            delay = max(0.0, deadline - self.clock())
+            room.timer = loop.call_later(delay, self._tick, room)
+
+    def _tick(self, room: LocalRoom) -> None:
+        room.timer = None
+        if self.rooms.get(room.id) is room:
+            self._spawn(self.carry_out(room, room.session.tick(self.clock())))
+
+    def _spawn(self, coro: Awaitable[None]) -> None:
+        task: asyncio.Task[None] = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def shutdown(self) -> None:
+        """Server stopping: tell every client to reconnect elsewhere, drop all state."""
+        for room in list(self.rooms.values()):
+            for conn in room.conns.values():
+                conn.close(Close.GOING_AWAY)
+            self._drop(room)

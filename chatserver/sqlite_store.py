@@ -1,0 +1,157 @@
+"""The embedded durable store: one SQLite file, no other service.
+
+Queries here are tiny (one row by key) on a local file, so they run on the
+event loop directly: a thread hop would cost more than the query.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sqlite3
+from typing import Any
+
+from chatserver.store import ApiToken, Store
+from rooms.errors import Code, NotFound, SafespaceError
+from rooms.group import Group
+from rooms.seats import SeatLink
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS facilitators (
+    name TEXT PRIMARY KEY,
+    password_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS groups (
+    id TEXT PRIMARY KEY,
+    data TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS seats (
+    id TEXT PRIMARY KEY,
+    group_id TEXT NOT NULL,
+    token_hash TEXT NOT NULL UNIQUE,
+    label TEXT NOT NULL,
+    created_at REAL NOT NULL,
+    expires_at REAL NOT NULL,
+    revoked_at REAL
+);
+CREATE INDEX IF NOT EXISTS seats_by_group ON seats (group_id);
+CREATE TABLE IF NOT EXISTS api_tokens (
+    token_hash TEXT PRIMARY KEY,
+    facilitator TEXT NOT NULL,
+    expires_at REAL NOT NULL
+);
+"""
+
+_SEAT_COLUMNS = "id, group_id, token_hash, label, created_at, expires_at, revoked_at"
+
+
+class SqliteStore(Store):
+    def __init__(self, path: str) -> None:
+        if path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self.path = path
+        self.db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self.db.execute("PRAGMA journal_mode=WAL")
+        self.db.execute("PRAGMA busy_timeout=5000")
+        self.db.executescript(SCHEMA)
+
+    async def add_facilitator(self, name: str, password_hash: str) -> None:
+        try:
+            self.db.execute("INSERT INTO facilitators VALUES (?, ?)", (name, password_hash))
+        except sqlite3.IntegrityError:
+            raise SafespaceError(Code.CONFLICT, "A facilitator with that name exists.") from None
+
+    async def set_password(self, name: str, password_hash: str) -> None:
+        cur = self.db.execute(
+            "UPDATE facilitators SET password_hash = ? WHERE name = ?", (password_hash, name)
+        )
+        if cur.rowcount == 0:
+            raise NotFound("There is no facilitator of that name.")
+
+    async def password_hash(self, name: str) -> str | None:
+        row = self.db.execute(
+            "SELECT password_hash FROM facilitators WHERE name = ?", (name,)
+        ).fetchone()
+        return None if row is None else str(row[0])
+
+    async def facilitators(self) -> list[str]:
+        return [r[0] for r in self.db.execute("SELECT name FROM facilitators ORDER BY name")]
+
+    async def save_group(self, group: Group) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO groups VALUES (?, ?)", (group.id, json.dumps(group.public()))
+        )
+
+    async def group(self, group_id: str) -> Group:
+        row = self.db.execute("SELECT data FROM groups WHERE id = ?", (group_id,)).fetchone()
+        if row is None:
+            raise NotFound("There is no such group.")
+        return _group(row[0])
+
+    async def groups(self) -> list[Group]:
+        return [_group(r[0]) for r in self.db.execute("SELECT data FROM groups ORDER BY id")]
+
+    async def add_seat(self, seat: SeatLink) -> None:
+        self.db.execute(
+            f"INSERT INTO seats ({_SEAT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (
+                seat.id,
+                seat.group_id,
+                seat.token_hash,
+                seat.label,
+                seat.created_at,
+                seat.expires_at,
+                seat.revoked_at,
+            ),
+        )
+
+    async def seat_by_token_hash(self, token_hash: str) -> SeatLink | None:
+        row = self.db.execute(
+            f"SELECT {_SEAT_COLUMNS} FROM seats WHERE token_hash = ?", (token_hash,)
+        ).fetchone()
+        return None if row is None else SeatLink(*row)
+
+    async def seat(self, seat_id: str) -> SeatLink:
+        row = self.db.execute(f"SELECT {_SEAT_COLUMNS} FROM seats WHERE id = ?", (seat_id,))
+        found = row.fetchone()
+        if found is None:
+            raise NotFound("There is no such seat link.")
+        return SeatLink(*found)
+
+    async def seats(self, group_id: str) -> list[SeatLink]:
+        rows = self.db.execute(
+            f"SELECT {_SEAT_COLUMNS} FROM seats WHERE group_id = ? ORDER BY created_at, id",
+            (group_id,),
+        )
+        return [SeatLink(*r) for r in rows]
+
+    async def revoke_seat(self, seat_id: str, now: float) -> SeatLink:
+        self.db.execute(
+            "UPDATE seats SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now, seat_id)
+        )
+        return await self.seat(seat_id)
+
+    async def add_api_token(self, token_hash: str, token: ApiToken) -> None:
+        self.db.execute(
+            "INSERT INTO api_tokens VALUES (?, ?, ?)",
+            (token_hash, token.facilitator, token.expires_at),
+        )
+
+    async def api_token(self, token_hash: str) -> ApiToken | None:
+        row = self.db.execute(
+            "SELECT facilitator, expires_at FROM api_tokens WHERE token_hash = ?", (token_hash,)
+        ).fetchone()
+        return None if row is None else ApiToken(row[0], row[1])
+
+    async def drop_api_token(self, token_hash: str) -> None:
+        self.db.execute("DELETE FROM api_tokens WHERE token_hash = ?", (token_hash,))
+
+    async def close(self) -> None:
+        self.db.close()
+
+
+def _group(data: str) -> Group:
+    raw: dict[str, Any] = json.loads(data)
+    for key in ("ground_rules", "crisis_resources", "facilitators"):
+        raw[key] = tuple(raw.get(key, ()))
+    return Group(**raw)

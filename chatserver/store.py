@@ -1,0 +1,85 @@
+"""The durable store: facilitators, groups, seat-link hashes, API tokens.
+
+Never message content: nothing a member writes is ever passed to a store.
+Chosen by URL like the live backend: ``sqlite:///path`` now, ``redis://``
+when the Redis issue lands. The same tests run on every implementation.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from dataclasses import dataclass
+
+from rooms.group import Group
+from rooms.seats import SeatLink
+
+
+@dataclass(frozen=True)
+class ApiToken:
+    facilitator: str
+    expires_at: float
+
+
+class Store(ABC):
+    @abstractmethod
+    async def add_facilitator(self, name: str, password_hash: str) -> None:
+        """Add a facilitator, or raise ``SafespaceError(CONFLICT)`` if the name is taken."""
+
+    @abstractmethod
+    async def set_password(self, name: str, password_hash: str) -> None: ...
+
+    @abstractmethod
+    async def password_hash(self, name: str) -> str | None: ...
+
+    @abstractmethod
+    async def facilitators(self) -> list[str]: ...
+
+    @abstractmethod
+    async def save_group(self, group: Group) -> None: ...
+
+    @abstractmethod
+    async def group(self, group_id: str) -> Group:
+        """The group, or raise ``NotFound``."""
+
+    @abstractmethod
+    async def groups(self) -> list[Group]: ...
+
+    @abstractmethod
+    async def add_seat(self, seat: SeatLink) -> None: ...
+
+    @abstractmethod
+    async def seat_by_token_hash(self, token_hash: str) -> SeatLink | None: ...
+
+    @abstractmethod
+    async def seat(self, seat_id: str) -> SeatLink:
+        """The seat link, or raise ``NotFound``."""
+
+    @abstractmethod
+    async def seats(self, group_id: str) -> list[SeatLink]: ...
+
+    @abstractmethod
+    async def revoke_seat(self, seat_id: str, now: float) -> SeatLink:
+        """Revoke (idempotently: the first revocation time stays) and return the link."""
+
+    @abstractmethod
+    async def add_api_token(self, token_hash: str, token: ApiToken) -> None: ...
+
+    @abstractmethod
+    async def api_token(self, token_hash: str) -> ApiToken | None: ...
+
+    @abstractmethod
+    async def drop_api_token(self, token_hash: str) -> None: ...
+
+    @abstractmethod
+    async def close(self) -> None: ...
+
+    async def groups_of(self, facilitator: str) -> list[Group]:
+        return [g for g in await self.groups() if facilitator in g.facilitators]
+
+
+def open_store(url: str) -> Store:
+    if url.startswith("sqlite://"):
+        from chatserver.sqlite_store import SqliteStore
+
+        return SqliteStore(url.removeprefix("sqlite://").removeprefix("/") or ":memory:")
+    raise ValueError(f"Unsupported STORE_URL scheme: {url.split(':', 1)[0]!r}")

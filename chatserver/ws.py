@@ -1,0 +1,211 @@
+"""The websocket endpoint: Origin check, hello, ground rules, then the frame loop.
+
+The handshake is short and strict: the first frame must be a ``hello`` within
+``hello_timeout_seconds``. A member is shown the group's ground rules and
+enters only after an ``accept`` that names exactly those rules. Anything that
+refuses entry sends an error frame and closes with ``Close.AUTH``; anything
+that is not the protocol closes with ``Close.PROTOCOL`` (or 1003 / 1009).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.websockets import WebSocket
+
+from chatserver.auth import AttemptLimiter, Authenticator
+from chatserver.codec import decode, encode
+from chatserver.config import Config
+from chatserver.connection import Connection
+from chatserver.hub import Hub
+from chatserver.metrics import Metrics
+from chatserver.store import Store
+from rooms import wire
+from rooms.errors import AuthError, Code, NotFound, ProtocolViolation, SafespaceError
+from rooms.seats import hash_token, token_from_link
+from rooms.wire import SUBPROTOCOL, VERSION, Close, Inbound, check_inbound
+
+log = logging.getLogger("safespace.ws")
+
+# A member may take a while to read the ground rules before accepting them.
+RULES_TIMEOUT_SECONDS = 15 * 60.0
+WRITER_GRACE_SECONDS = 5.0
+
+
+class Disconnected(Exception):
+    """The peer closed the socket."""
+
+
+@dataclass
+class Services:
+    config: Config
+    store: Store
+    hub: Hub
+    auth: Authenticator
+    links: AttemptLimiter
+    metrics: Metrics
+
+
+def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
+    """Browsers always send Origin; non-browser clients (Python, the CLI) may not.
+
+    Cross-site websocket hijacking needs a browser, so a missing Origin is
+    allowed, and a present one must be this server's own or a listed one.
+    """
+    origin = websocket.headers.get("origin")
+    if origin is None:
+        return True
+    origin = origin.rstrip("/")
+    host = websocket.headers.get("host", "")
+    own = {f"http://{host}", f"https://{host}"}
+    return origin in own or origin in allowed
+
+
+async def endpoint(websocket: WebSocket) -> None:
+    svc: Services = websocket.app.state.services
+    if not origin_allowed(websocket, svc.config.allowed_origins):
+        svc.metrics.closes[Close.ORIGIN] += 1
+        await websocket.close(Close.ORIGIN)  # before accept: an HTTP 403
+        return
+    offered = SUBPROTOCOL in websocket.scope.get("subprotocols", [])
+    await websocket.accept(subprotocol=SUBPROTOCOL if offered else None)
+    conn = Connection(websocket, svc.metrics, svc.config.queue_frames, svc.config.queue_bytes)
+    conn.writer = asyncio.create_task(conn.run_writer())
+    svc.metrics.connections += 1
+    try:
+        if not offered:
+            raise ProtocolViolation(
+                Code.BAD_FRAME,
+                Close.PROTOCOL,
+                f"Connect with the websocket subprotocol {SUBPROTOCOL}.",
+            )
+        if await _handshake(svc, conn):
+            await _frame_loop(svc, conn)
+    except ProtocolViolation as e:
+        _refuse(svc, conn, e, e.close_code)
+    except SafespaceError as e:
+        _refuse(svc, conn, e, Close.AUTH)
+    except TimeoutError:
+        _refuse(svc, conn, SafespaceError(Code.HELLO_FIRST), Close.HELLO_TIMEOUT)
+    except Disconnected:
+        pass
+    finally:
+        svc.metrics.connections -= 1
+        await svc.hub.detach(conn)
+        if not conn.closing:
+            conn.close(Close.NORMAL)
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(conn.writer, WRITER_GRACE_SECONDS)
+
+
+def _refuse(svc: Services, conn: Connection, err: SafespaceError, close_code: int) -> None:
+    svc.metrics.rejections[str(err.code)] += 1
+    conn.close(close_code, encode(wire.error(err)))
+
+
+async def _receive(conn: Connection, metrics: Metrics, timeout: float | None = None) -> Inbound:
+    if timeout is None:
+        message = await conn.websocket.receive()
+    else:
+        message = await asyncio.wait_for(conn.websocket.receive(), timeout)
+    if message["type"] == "websocket.disconnect":
+        raise Disconnected
+    data = message.get("bytes")
+    if data is None:
+        raise ProtocolViolation(
+            Code.BAD_FRAME, Close.UNSUPPORTED, "This protocol speaks binary frames only."
+        )
+    metrics.frames_received += 1
+    return check_inbound(decode(data))
+
+
+async def _handshake(svc: Services, conn: Connection) -> bool:
+    """Bring the connection into its room; False if it left politely on the way."""
+    hello = await _receive(conn, svc.metrics, svc.config.hello_timeout_seconds)
+    if hello.type != "hello":
+        raise ProtocolViolation(Code.HELLO_FIRST, Close.PROTOCOL)
+    f = hello.fields
+    if f["v"] != VERSION:
+        raise ProtocolViolation(
+            Code.BAD_FIELD, Close.PROTOCOL, f"This server speaks protocol version {VERSION}."
+        )
+    keys: bytes = f.get("keys", b"")
+    if f["role"] == "member":
+        return await _member_hello(svc, conn, f, keys)
+    if f["role"] == "facilitator":
+        await _facilitator_hello(svc, conn, f, keys)
+        return True
+    raise ProtocolViolation(Code.BAD_FIELD, Close.PROTOCOL, "role is member or facilitator.")
+
+
+async def _member_hello(svc: Services, conn: Connection, f: dict[str, Any], keys: bytes) -> bool:
+    link, name = f.get("link"), f.get("name")
+    if link is None or name is None:
+        raise ProtocolViolation(
+            Code.BAD_FIELD, Close.PROTOCOL, "A member hello needs link and name."
+        )
+    now = svc.hub.clock()
+    svc.links.check(conn.client, now)
+    seat = await svc.store.seat_by_token_hash(hash_token(token_from_link(link)))
+    if seat is None:
+        svc.links.fail(conn.client, now)
+        raise AuthError(Code.LINK_UNKNOWN)
+    seat.check(now)
+    room = svc.hub.rooms.get(seat.group_id)
+    if room is None:
+        raise AuthError(Code.ROOM_NOT_OPEN)
+    room.session.check_door(seat.id)
+    conn.send(encode(room.session.rules_frame()))
+    answer = await _receive(conn, svc.metrics, RULES_TIMEOUT_SECONDS)
+    if answer.type in ("leave", "step_out"):
+        conn.close(Close.NORMAL)
+        return False
+    if answer.type != "accept":
+        raise AuthError(Code.RULES_NOT_ACCEPTED)
+    room = svc.hub.rooms.get(seat.group_id)  # the session may have ended meanwhile
+    if room is None:
+        raise AuthError(Code.SESSION_ENDED)
+    p, outcomes = room.session.join_member(seat.id, name, keys, answer.fields["rules"])
+    await svc.hub.attach(room, p, conn, outcomes)
+    return True
+
+
+async def _facilitator_hello(
+    svc: Services, conn: Connection, f: dict[str, Any], keys: bytes
+) -> None:
+    now = svc.hub.clock()
+    if "token" in f:
+        account = await svc.auth.facilitator_for(f["token"], now)
+    elif "user" in f and "password" in f:
+        account = await svc.auth.login(f["user"], f["password"], conn.client, now)
+    else:
+        raise AuthError(Code.UNAUTHENTICATED)
+    if "group" not in f:
+        raise ProtocolViolation(Code.BAD_FIELD, Close.PROTOCOL, "A facilitator hello needs group.")
+    try:
+        group = await svc.store.group(f["group"])
+    except NotFound:
+        raise AuthError(Code.GROUP_UNKNOWN) from None
+    if account not in group.facilitators:
+        raise AuthError(Code.NOT_FACILITATOR)
+    room = await svc.hub.room_for(group)
+    p, outcomes = room.session.join_facilitator(account, f.get("name") or account, keys)
+    await svc.hub.attach(room, p, conn, outcomes)
+
+
+async def _frame_loop(svc: Services, conn: Connection) -> None:
+    while not conn.closing:
+        ref = None
+        try:
+            msg = await _receive(conn, svc.metrics)
+            ref = msg.ref
+            await svc.hub.handle(conn, msg)
+        except ProtocolViolation:
+            raise
+        except SafespaceError as e:
+            svc.metrics.rejections[str(e.code)] += 1
+            conn.send(encode(wire.error(e, ref)))
