@@ -1,0 +1,383 @@
+"""An asyncio client for safespace-chat: join by link, facilitate, send, receive.
+
+    member = await ChatClient.join("http://127.0.0.1:8000/join#seat=...", "Robin")
+    await member.send("hello")
+    event = await member.next("msg")        # Event(type="msg", text="hello", ...)
+
+The client keeps a live view of the room (``roster``, ``knocks``, ``state``)
+from the frames it receives, and turns every error frame into an ``Event``
+of type ``error`` (and refusals during joining into ``ClientError``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+import msgpack
+from websockets.asyncio.client import ClientConnection, connect
+from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
+
+from clients.payload import PayloadCodec, PlainCodec
+from rooms.errors import Code, SafespaceError
+from rooms.wire import MAX_FRAME_BYTES, SUBPROTOCOL, VERSION
+
+TEXT_FRAMES = frozenset({"msg", "private", "report"})
+
+
+class ClientError(SafespaceError):
+    """The server refused us; ``code`` is the server's stable error code."""
+
+    def __init__(self, code: str, message: str, close_code: int | None = None) -> None:
+        try:
+            known = Code(code)
+        except ValueError:
+            known = Code.BAD_FRAME
+        super().__init__(known, message)
+        self.close_code = close_code
+
+
+@dataclass(frozen=True)
+class Event:
+    """One frame from the server; ``text`` is the opened payload of text frames."""
+
+    type: str
+    fields: dict[str, Any] = field(default_factory=dict)
+    text: str | None = None
+
+    def __getitem__(self, key: str) -> Any:
+        return self.fields[key]
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.fields.get(key, default)
+
+
+def ws_url(link_or_server: str) -> str:
+    """The websocket URL of the server a private link (or a server URL) points at."""
+    parts = urlsplit(link_or_server.strip())
+    scheme = {"https": "wss", "wss": "wss"}.get(parts.scheme, "ws")
+    if not parts.netloc:
+        raise ValueError("Give the whole link or the server's URL, e.g. http://127.0.0.1:8000")
+    return f"{scheme}://{parts.netloc}/ws"
+
+
+class ChatClient:
+    def __init__(self, ws: ClientConnection, codec: PayloadCodec) -> None:
+        self.ws = ws
+        self.codec = codec
+        self.pid: str | None = None
+        self.role: str | None = None
+        self.state: str | None = None
+        self.paused = False
+        self.admitted = False
+        self.rules: Event | None = None
+        self.welcome: Event | None = None
+        self.roster: dict[str, dict[str, Any]] = {}
+        self.knocks: dict[str, dict[str, Any]] = {}
+        self.history: list[Event] = []
+        self.close_code: int | None = None
+        self.close_reason = ""
+        self._inbox: asyncio.Queue[Event] = asyncio.Queue()
+        self._refs = itertools.count(1)
+        self._reader: asyncio.Task[None] | None = None
+
+    # ---- connecting ---------------------------------------------------------
+
+    @classmethod
+    async def _connect(cls, url: str, codec: PayloadCodec | None) -> ChatClient:
+        ws = await connect(
+            url,
+            subprotocols=[Subprotocol(SUBPROTOCOL)],
+            max_size=MAX_FRAME_BYTES,
+            compression=None,
+        )
+        return cls(ws, codec or PlainCodec())
+
+    @classmethod
+    async def join(
+        cls,
+        link: str,
+        name: str,
+        *,
+        accept_rules: bool | Callable[[Event], Awaitable[bool]] = True,
+        codec: PayloadCodec | None = None,
+        server: str | None = None,
+    ) -> ChatClient:
+        """Join as a member. Returns once admitted, or once knocking (``admitted`` False)."""
+        client = await cls._connect(ws_url(server or link), codec)
+        try:
+            await client._send(
+                "hello",
+                v=VERSION,
+                role="member",
+                link=link,
+                name=name,
+                keys=client.codec.public_keys(),
+            )
+            client.rules = await client._expect("rules")
+            if not isinstance(accept_rules, bool):
+                accept_rules = await accept_rules(client.rules)
+            if not accept_rules:
+                await client._send("leave")
+                raise ClientError(Code.RULES_NOT_ACCEPTED, "The ground rules were not accepted.")
+            await client._send("accept", rules=client.rules["digest"])
+            first = await client._expect("welcome", "knocking")
+        except BaseException:
+            await client.close()
+            raise
+        client._start()
+        client._absorb(first)
+        return client
+
+    @classmethod
+    async def facilitate(
+        cls,
+        server: str,
+        group: str,
+        *,
+        user: str | None = None,
+        password: str | None = None,
+        token: str | None = None,
+        name: str | None = None,
+        codec: PayloadCodec | None = None,
+    ) -> ChatClient:
+        """Join a group's room as one of its facilitators (by password or API token)."""
+        client = await cls._connect(ws_url(server), codec)
+        creds: dict[str, Any] = {"token": token} if token else {"user": user, "password": password}
+        if name:
+            creds["name"] = name
+        try:
+            await client._send(
+                "hello",
+                v=VERSION,
+                role="facilitator",
+                group=group,
+                keys=client.codec.public_keys(),
+                **creds,
+            )
+            first = await client._expect("welcome")
+        except BaseException:
+            await client.close()
+            raise
+        client._start()
+        client._absorb(first)
+        return client
+
+    async def _expect(self, *types: str) -> Event:
+        """Read the handshake's next frame directly (the reader is not running yet)."""
+        try:
+            raw = await asyncio.wait_for(self.ws.recv(), 10)
+        except ConnectionClosed as e:
+            raise ClientError(
+                Code.BAD_FRAME, "The server closed the connection.", e.rcvd.code if e.rcvd else None
+            ) from None
+        frame = msgpack.unpackb(raw, raw=False)
+        if frame.get("t") == "error":
+            with contextlib.suppress(Exception):
+                await self.ws.wait_closed()
+            code = self.ws.close_code
+            raise ClientError(frame["code"], frame["message"], code)
+        if frame.get("t") not in types:
+            raise ClientError(Code.BAD_FRAME, f"Expected {types}, got {frame.get('t')}.")
+        return Event(frame["t"], frame)
+
+    def _start(self) -> None:
+        self._reader = asyncio.create_task(self._read())
+
+    async def _read(self) -> None:
+        try:
+            async for raw in self.ws:
+                if isinstance(raw, bytes):
+                    self._absorb(Event("frame", msgpack.unpackb(raw, raw=False)))
+        except ConnectionClosed:
+            pass
+        finally:
+            self.close_code = self.ws.close_code
+            self.close_reason = self.ws.close_reason or ""
+            self._emit(Event("closed", {"code": self.close_code, "reason": self.close_reason}))
+
+    # ---- the live view ------------------------------------------------------
+
+    def _absorb(self, raw: Event) -> None:
+        frame = raw.fields
+        self.codec.on_frame(frame)
+        kind = frame.get("t", "?")
+        text = None
+        if kind in TEXT_FRAMES:
+            try:
+                text = self.codec.open(frame.get("from", ""), frame["payload"])
+            except ValueError:
+                text = None
+        if kind == "welcome":
+            self.admitted = True
+            self.pid, self.role = frame["you"], frame["role"]
+            self.welcome = Event(kind, frame)
+            self.roster = {p["pid"]: p for p in frame["roster"]}
+            self.knocks = {k["pid"]: k for k in frame.get("knocks", [])}
+            self.state, self.paused = frame["state"], frame["paused"]
+        elif kind == "joined":
+            self.roster[frame["p"]["pid"]] = frame["p"]
+        elif kind == "presence":
+            entry = self.roster.get(frame["pid"])
+            if entry is not None:
+                entry.update({k: v for k, v in frame.items() if k in ("present", "name", "keys")})
+        elif kind in ("left", "removed"):
+            self.roster.pop(frame["pid"], None)
+        elif kind == "knock":
+            self.knocks[frame["p"]["pid"]] = frame["p"]
+        elif kind == "knock_gone":
+            self.knocks.pop(frame["pid"], None)
+        elif kind == "state":
+            self.state, self.paused = frame["state"], frame["paused"]
+        elif kind in ("muted", "unmuted"):
+            entry = self.roster.get(frame["pid"])
+            if entry is not None:
+                entry["muted"] = kind == "muted"
+                entry["until"] = frame.get("until")
+        elif kind == "hand":
+            entry = self.roster.get(frame["pid"])
+            if entry is not None:
+                entry["hand"] = frame["up"]
+        self._emit(Event(kind, frame, text))
+
+    def _emit(self, event: Event) -> None:
+        self.history.append(event)
+        self._inbox.put_nowait(event)
+
+    def pid_of(self, name_or_pid: str) -> str | None:
+        """A participant's (or knocker's) id from their display name, case-insensitively."""
+        people = {**self.roster, **self.knocks}
+        if name_or_pid in people:
+            return name_or_pid
+        folded = name_or_pid.casefold()
+        for pid, p in people.items():
+            if p["name"].casefold() == folded:
+                return pid
+        return None
+
+    def name_of(self, pid: str) -> str:
+        p = self.roster.get(pid) or self.knocks.get(pid)
+        return p["name"] if p else pid
+
+    # ---- receiving ----------------------------------------------------------
+
+    async def next(self, *types: str, timeout: float = 5.0) -> Event:
+        """The next event of one of ``types`` (any type if none), skipping others."""
+        async with asyncio.timeout(timeout):
+            while True:
+                event = await self._inbox.get()
+                if not types or event.type in types:
+                    return event
+                if event.type == "closed":
+                    raise ClientError(
+                        Code.SESSION_ENDED, f"Connection closed ({event['code']}).", event["code"]
+                    )
+
+    async def nothing(self, *types: str, within: float = 0.3) -> None:
+        """Assert that no event of ``types`` arrives within ``within`` seconds."""
+        with contextlib.suppress(TimeoutError):
+            event = await self.next(*types, timeout=within)
+            raise AssertionError(f"unexpected {event.type}: {event.fields}")
+
+    async def closed(self, timeout: float = 5.0) -> int | None:
+        """Wait until the server closes the connection; its close code."""
+        if self._reader is None:
+            await asyncio.wait_for(self.ws.wait_closed(), timeout)
+            return self.ws.close_code
+        await asyncio.wait_for(asyncio.shield(self._reader), timeout)
+        return self.close_code
+
+    # ---- sending ------------------------------------------------------------
+
+    async def _send(self, kind: str, **fields: Any) -> int:
+        ref = next(self._refs)
+        await self.ws.send(msgpack.packb({"t": kind, "ref": ref, **fields}, use_bin_type=True))
+        return ref
+
+    async def send(self, text: str) -> int:
+        return await self._send("chat", payload=self.codec.seal(text))
+
+    async def private(self, text: str) -> int:
+        """A message to the facilitators only."""
+        return await self._send("private", payload=self.codec.seal(text))
+
+    async def report(self, msg_id: int, note: str = "") -> int:
+        return await self._send("report", msg=msg_id, payload=self.codec.seal(note))
+
+    async def alert(self, kind: str = "support", category: str | None = None) -> int:
+        fields: dict[str, Any] = {"kind": kind}
+        if category is not None:
+            fields["category"] = category
+        return await self._send("alert", **fields)
+
+    async def direct(self, pid: str, payload: bytes) -> int:
+        return await self._send("direct", to=pid, payload=payload)
+
+    async def hand(self, up: bool = True, pid: str | None = None) -> int:
+        return await self._send("hand", up=up, **({"pid": pid} if pid else {}))
+
+    async def step_out(self) -> None:
+        await self._send("step_out")
+        await self.closed()
+
+    async def leave(self) -> None:
+        await self._send("leave")
+        await self.closed()
+
+    # Facilitator actions: each is one frame; the result arrives as events.
+    async def open(self) -> int:
+        return await self._send("open")
+
+    async def start(self) -> int:
+        return await self._send("start")
+
+    async def lock(self) -> int:
+        return await self._send("lock")
+
+    async def unlock(self) -> int:
+        return await self._send("unlock")
+
+    async def pause(self) -> int:
+        return await self._send("pause")
+
+    async def resume(self) -> int:
+        return await self._send("resume")
+
+    async def end(self) -> int:
+        return await self._send("end")
+
+    async def admit(self, pid: str) -> int:
+        return await self._send("admit", pid=pid)
+
+    async def refuse(self, pid: str) -> int:
+        return await self._send("refuse", pid=pid)
+
+    async def mute(self, pid: str) -> int:
+        return await self._send("mute", pid=pid)
+
+    async def unmute(self, pid: str) -> int:
+        return await self._send("unmute", pid=pid)
+
+    async def time_out(self, pid: str, seconds: int) -> int:
+        return await self._send("timeout", pid=pid, seconds=seconds)
+
+    async def remove(self, pid: str, for_good: bool = False) -> int:
+        return await self._send("remove", pid=pid, for_good=for_good)
+
+    async def delete(self, msg_id: int) -> int:
+        return await self._send("delete", msg=msg_id)
+
+    async def slow_mode(self, seconds: float) -> int:
+        return await self._send("slow", seconds=seconds)
+
+    async def close(self) -> None:
+        await self.ws.close()
+        if self._reader is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(self._reader, 2)

@@ -1,0 +1,276 @@
+"""``chatclient``: the terminal client, for members and for facilitators.
+
+    chatclient join 'http://127.0.0.1:8000/join#seat=...' --name Robin
+    chatclient facilitate http://127.0.0.1:8000 --group g_1234 --user alex
+
+Lines you type are sent to the room; lines starting with ``/`` are commands
+(``/help`` lists them). Everything shown comes from the server's frames.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import getpass
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any, TextIO
+
+from clients.client import ChatClient, ClientError, Event
+
+MEMBER_HELP = """Commands:
+  /hand, /lower      raise or lower your hand
+  /private TEXT      message the facilitators only
+  /report ID [NOTE]  report message ID to the facilitators
+  /support           tell the facilitators you need support now
+  /who               who is here
+  /away              step out (come back later with the same link)
+  /leave             leave this session
+  /help              this list"""
+
+FACILITATOR_HELP = """Facilitator commands (NAME is a display name or a participant id):
+  /open /start /lock /unlock /pause /resume /end
+  /admit NAME  /refuse NAME      the knock queue (/knocks lists it)
+  /mute NAME  /unmute NAME  /timeout NAME MINUTES
+  /remove NAME  /ban NAME        remove for this session / for good
+  /lower NAME                    lower a member's hand
+  /delete ID                     delete message ID for everyone
+  /slow SECONDS                  slow mode (0 = off)"""
+
+
+class Terminal:
+    def __init__(self, client: ChatClient, out: TextIO) -> None:
+        self.client = client
+        self.out = out
+
+    def say(self, line: str) -> None:
+        print(line, file=self.out, flush=True)
+
+    def show(self, event: Event) -> None:
+        c, f = self.client, event.fields
+        who = c.name_of(f.get("from") or f.get("pid") or "")
+        t = event.type
+        if t == "msg":
+            shown = event.text if event.text is not None else "(unreadable message)"
+            self.say(f"[{f['id']}] {who}: {shown}")
+        elif t == "welcome":
+            self.say(f"* You are in '{f['group']['title']}' as {c.name_of(f['you'])}.")
+            self.say(f"* The session is {f['state'].replace('_', ' ')}. Type /help for commands.")
+        elif t == "knocking":
+            self.say("* The session has started; you are knocking. A facilitator will let you in.")
+        elif t == "joined":
+            self.say(f"* {f['p']['name']} joined")
+        elif t == "presence":
+            self.say(f"* {who} {'is back' if f['present'] else 'stepped out'}")
+        elif t == "left":
+            self.say(f"* {who} left")
+        elif t == "removed":
+            self.say(f"* {who} was removed{' for good' if f['for_good'] else ''}")
+        elif t == "state":
+            paused = " (paused)" if f["paused"] else ""
+            self.say(f"* The session is {f['state'].replace('_', ' ')}{paused}")
+        elif t == "knock":
+            self.say(f"* {f['p']['name']} is knocking: /admit {f['p']['name']} or /refuse")
+        elif t == "muted":
+            until = f.get("until")
+            how = (
+                f"timed out until {time.strftime('%H:%M:%S', time.localtime(until))}"
+                if until
+                else "muted"
+            )
+            self.say(f"* {'You are' if f['pid'] == c.pid else who + ' is'} {how}")
+        elif t == "unmuted":
+            self.say(f"* {'You are' if f['pid'] == c.pid else who + ' is'} no longer muted")
+        elif t == "hand":
+            self.say(f"* {who} {'raised' if f['up'] else 'lowered'} a hand")
+        elif t == "deleted":
+            self.say(f"* message {f['id']} was deleted by a facilitator")
+        elif t == "private":
+            self.say(f"(private) {who}: {event.text}")
+        elif t == "report":
+            self.say(f"(report) {who} reported message {f['msg']}: {event.text}")
+        elif t == "alert":
+            self.say(f"(alert) {who}: {f['kind']} {f.get('category') or ''}".rstrip())
+        elif t == "reminder":
+            self.say(f"* {f['minutes_left']} minutes left of the planned time")
+        elif t == "ended":
+            self.say("* The session has ended. Thank you for being here.")
+        elif t == "error":
+            self.say(f"! {f['message']} ({f['code']})")
+        elif t == "closed":
+            self.say(f"* Disconnected ({f['code']})")
+
+    async def command(self, line: str) -> bool:
+        """Run one typed line; False when the user is done."""
+        c = self.client
+        if not line.startswith("/"):
+            if line.strip():
+                await c.send(line)
+            return True
+        name, _, rest = line[1:].partition(" ")
+        rest = rest.strip()
+        simple: dict[str, Callable[[], Awaitable[Any]]] = {
+            "hand": lambda: c.hand(True),
+            "support": lambda: c.alert("support"),
+            "open": c.open, "start": c.start, "lock": c.lock, "unlock": c.unlock,
+            "pause": c.pause, "resume": c.resume, "end": c.end,
+        }  # fmt: skip
+        on_person: dict[str, Callable[[str], Awaitable[Any]]] = {
+            "admit": c.admit, "refuse": c.refuse, "mute": c.mute, "unmute": c.unmute,
+            "remove": c.remove, "ban": lambda pid: c.remove(pid, for_good=True),
+        }  # fmt: skip
+        if name in ("help", "?"):
+            self.say(
+                MEMBER_HELP if c.role != "facilitator" else f"{MEMBER_HELP}\n{FACILITATOR_HELP}"
+            )
+        elif name in ("quit", "leave"):
+            await c.leave()
+            return False
+        elif name == "away":
+            await c.step_out()
+            return False
+        elif name == "who":
+            for p in c.roster.values():
+                flags = [p["role"]] + [k for k in ("hand", "muted") if p.get(k)]
+                flags += [] if p.get("present", True) else ["away"]
+                self.say(f"  {p['name']} ({', '.join(flags)})")
+        elif name == "knocks":
+            for k in c.knocks.values():
+                self.say(f"  {k['name']} is knocking")
+        elif name in simple:
+            await simple[name]()
+        elif name == "lower":
+            await c.hand(False, self.person(rest) if rest else None)
+        elif name in on_person:
+            await on_person[name](self.person(rest))
+        elif name == "timeout":
+            who, _, minutes = rest.rpartition(" ")
+            await c.time_out(self.person(who), max(1, round(float(minutes) * 60)))
+        elif name == "private":
+            await c.private(rest)
+        elif name == "report":
+            msg_id, _, note = rest.partition(" ")
+            await c.report(int(msg_id), note)
+        elif name == "delete":
+            await c.delete(int(rest))
+        elif name == "slow":
+            await c.slow_mode(float(rest or 0))
+        else:
+            self.say("! Unknown command; /help lists them.")
+        return True
+
+    def person(self, name: str) -> str:
+        pid = self.client.pid_of(name)
+        if pid is None:
+            raise ValueError(f"Nobody called {name!r} is here.")
+        return pid
+
+
+async def _lines() -> asyncio.StreamReader:
+    loop = asyncio.get_running_loop()
+    reader = asyncio.StreamReader()
+    await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), sys.stdin)
+    return reader
+
+
+async def _run(connect: Callable[[asyncio.StreamReader], Awaitable[ChatClient]]) -> int:
+    stdin = await _lines()
+    try:
+        client = await connect(stdin)
+    except ClientError as e:
+        print(f"! {e.reason} ({e.code})", file=sys.stderr, flush=True)
+        return 1
+    term = Terminal(client, sys.stdout)
+
+    async def printer() -> None:
+        while True:
+            event = await client.next(timeout=float("inf"))
+            term.show(event)
+            if event.type == "closed":
+                return
+
+    shown = asyncio.create_task(printer())
+    try:
+        while not shown.done():
+            read = asyncio.create_task(stdin.readline())
+            await asyncio.wait({read, shown}, return_when=asyncio.FIRST_COMPLETED)
+            if not read.done():
+                read.cancel()
+                break
+            raw = read.result()
+            if not raw:  # end of input: leave politely
+                await client.leave()
+                break
+            try:
+                if not await term.command(raw.decode().rstrip("\n")):
+                    break
+            except (ValueError, IndexError) as e:
+                term.say(f"! {e}")
+    finally:
+        with contextlib.suppress(BaseException):
+            await asyncio.wait_for(shown, 2)
+        await client.close()
+    return 0
+
+
+async def _ask(stdin: asyncio.StreamReader, question: str) -> str:
+    print(question, end="", flush=True)
+    return (await stdin.readline()).decode().strip()
+
+
+def _join(args: argparse.Namespace) -> int:
+    async def connect(stdin: asyncio.StreamReader) -> ChatClient:
+        async def decide(rules: Event) -> bool:
+            """Show the ground rules; the member decides before entering."""
+            print(f"{rules['group']['title']}: the group's ground rules", flush=True)
+            for rule in rules["rules"]:
+                print(f"  - {rule}", flush=True)
+            for resource in rules["crisis_resources"]:
+                print(f"  If you need help now: {resource}", flush=True)
+            if args.yes:
+                return True
+            answer = await _ask(stdin, "Do you accept these ground rules? [y/N] ")
+            return answer.lower() in ("y", "yes")
+
+        return await ChatClient.join(args.link, args.name, accept_rules=decide)
+
+    return asyncio.run(_run(connect))
+
+
+def parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="chatclient", description=__doc__)
+    sub = p.add_subparsers(dest="command", required=True)
+    j = sub.add_parser("join", help="join a group with your private link")
+    j.add_argument("link")
+    j.add_argument("--name", required=True, help="the name others see (any name is fine)")
+    j.add_argument("--yes", action="store_true", help="accept the ground rules without asking")
+    f = sub.add_parser("facilitate", help="run a group's session as its facilitator")
+    f.add_argument("server", help="the server's URL, e.g. http://127.0.0.1:8000")
+    f.add_argument("--group", required=True)
+    f.add_argument("--user", required=True)
+    f.add_argument("--name", help="display name (default: your account name)")
+    f.add_argument("--password-stdin", action="store_true")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parser().parse_args(argv)
+    if args.command == "join":
+        return _join(args)
+    password = os.environ.get("CHATCLIENT_PASSWORD")
+    if password is None:
+        password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass()
+
+    async def connect(stdin: asyncio.StreamReader) -> ChatClient:
+        return await ChatClient.facilitate(
+            args.server, args.group, user=args.user, password=password, name=args.name
+        )
+
+    return asyncio.run(_run(connect))
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,194 @@
+"""The wire schema: inbound checking and the outbound frame builders."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from rooms import wire
+from rooms.errors import REASONS, Code, ProtocolViolation, SafespaceError
+from rooms.wire import FACILITATOR_ONLY, INBOUND, Close, Inbound, check_inbound
+
+GOOD_VALUE: dict[Any, Any] = {str: "x", int: 7, bytes: b"\x01\x02", bool: True, (int, float): 2.5}
+# A value of the wrong type for each declared type.
+WRONG_VALUE: dict[Any, Any] = {str: 1, int: "7", bytes: "bytes?", bool: 1, (int, float): "2"}
+
+
+def fields_of(kind: str, *, optional: bool) -> dict[str, Any]:
+    return {
+        name: GOOD_VALUE[typ]
+        for name, (typ, required) in INBOUND[kind].items()
+        if required or optional
+    }
+
+
+ALL_FIELDS = [(kind, name) for kind, spec in INBOUND.items() for name in spec]
+REQUIRED_FIELDS = [(k, n) for k, spec in INBOUND.items() for n, (_, req) in spec.items() if req]
+INT_FIELDS = [
+    (k, n) for k, spec in INBOUND.items() for n, (t, _) in spec.items() if t in (int, (int, float))
+]
+
+
+def test_all_declared_types_are_covered() -> None:
+    for spec in INBOUND.values():
+        for typ, _ in spec.values():
+            assert typ in GOOD_VALUE
+
+
+@pytest.mark.parametrize("kind", sorted(INBOUND))
+def test_good_frame_with_required_fields(kind: str) -> None:
+    fields = fields_of(kind, optional=False)
+    assert check_inbound({"t": kind, **fields}) == Inbound(kind, fields, None)
+
+
+@pytest.mark.parametrize("kind", sorted(INBOUND))
+def test_good_frame_with_all_fields_and_ref(kind: str) -> None:
+    fields = fields_of(kind, optional=True)
+    got = check_inbound({"t": kind, "ref": 12, **fields})
+    assert got == Inbound(kind, fields, 12)
+
+
+def test_slow_takes_int_or_float() -> None:
+    assert check_inbound({"t": "slow", "seconds": 3}).fields == {"seconds": 3}
+    assert check_inbound({"t": "slow", "seconds": 3.5}).fields == {"seconds": 3.5}
+
+
+def test_unknown_fields_are_dropped_and_optional_none_is_omitted() -> None:
+    got = check_inbound({"t": "remove", "pid": "p2", "for_good": None, "extra": "zzz"})
+    assert got == Inbound("remove", {"pid": "p2"}, None)
+
+
+@pytest.mark.parametrize("frame", [[], ["t", "chat"], b"\x80", "chat", 3, None, ("t", "chat")])
+def test_non_map_is_a_protocol_violation(frame: object) -> None:
+    with pytest.raises(ProtocolViolation) as info:
+        check_inbound(frame)
+    assert info.value.code is Code.BAD_FRAME
+    assert info.value.close_code == Close.PROTOCOL == 4400
+    assert isinstance(info.value, SafespaceError)
+
+
+@pytest.mark.parametrize(
+    "frame", [{}, {"t": "nope"}, {"t": 3}, {"t": None}, {"t": b"chat"}, {"type": "chat"}]
+)
+def test_unknown_type_is_an_error_not_a_close(frame: dict[str, Any]) -> None:
+    with pytest.raises(SafespaceError) as info:
+        check_inbound(frame)
+    assert not isinstance(info.value, ProtocolViolation)
+    assert info.value.code is Code.UNKNOWN_TYPE
+
+
+def test_unknown_type_echoes_ref() -> None:
+    with pytest.raises(SafespaceError) as info:
+        check_inbound({"t": "nope", "ref": 9})
+    assert wire.error(info.value) == {
+        "t": "error",
+        "code": "unknown_type",
+        "message": REASONS[Code.UNKNOWN_TYPE],
+        "ref": 9,
+    }
+
+
+@pytest.mark.parametrize(("kind", "name"), REQUIRED_FIELDS)
+def test_missing_required_field(kind: str, name: str) -> None:
+    frame = {"t": kind, "ref": 5, **fields_of(kind, optional=False)}
+    del frame[name]
+    with pytest.raises(SafespaceError) as info:
+        check_inbound(frame)
+    assert not isinstance(info.value, ProtocolViolation)
+    assert info.value.code is Code.BAD_FIELD
+    assert name in info.value.reason
+    out = wire.error(info.value)
+    assert out["t"] == "error" and out["code"] == "bad_field" and out["ref"] == 5
+
+
+@pytest.mark.parametrize(("kind", "name"), REQUIRED_FIELDS)
+def test_required_field_set_to_none_counts_as_missing(kind: str, name: str) -> None:
+    frame = {"t": kind, **fields_of(kind, optional=False), name: None}
+    with pytest.raises(SafespaceError) as info:
+        check_inbound(frame)
+    assert info.value.code is Code.BAD_FIELD
+
+
+@pytest.mark.parametrize(("kind", "name"), ALL_FIELDS)
+def test_wrong_type(kind: str, name: str) -> None:
+    typ = INBOUND[kind][name][0]
+    frame = {"t": kind, "ref": 3, **fields_of(kind, optional=True), name: WRONG_VALUE[typ]}
+    with pytest.raises(SafespaceError) as info:
+        check_inbound(frame)
+    assert info.value.code is Code.BAD_FIELD
+    assert name in info.value.reason
+    # The reason never echoes the offending value.
+    assert repr(WRONG_VALUE[typ]) not in info.value.reason
+    assert wire.error(info.value)["ref"] == 3
+
+
+@pytest.mark.parametrize(("kind", "name"), INT_FIELDS)
+@pytest.mark.parametrize("value", [True, False])
+def test_bool_where_a_number_is_expected(kind: str, name: str, value: bool) -> None:
+    frame = {"t": kind, **fields_of(kind, optional=True), name: value}
+    with pytest.raises(SafespaceError) as info:
+        check_inbound(frame)
+    assert info.value.code is Code.BAD_FIELD
+
+
+def test_int_fields_are_found() -> None:
+    assert ("timeout", "seconds") in INT_FIELDS
+    assert ("slow", "seconds") in INT_FIELDS
+    assert ("report", "msg") in INT_FIELDS
+    assert ("hello", "v") in INT_FIELDS
+
+
+def test_bytearray_is_not_bytes() -> None:
+    with pytest.raises(SafespaceError) as info:
+        check_inbound({"t": "chat", "payload": bytearray(b"x")})
+    assert info.value.code is Code.BAD_FIELD
+
+
+@pytest.mark.parametrize("ref", [True, False, "1", 1.5, None, [1]])
+def test_a_ref_that_is_not_an_int_is_ignored(ref: object) -> None:
+    assert check_inbound({"t": "leave", "ref": ref}).ref is None
+    with pytest.raises(SafespaceError) as info:
+        check_inbound({"t": "chat", "ref": ref})
+    assert "ref" not in wire.error(info.value)
+
+
+def test_error_frame_shape() -> None:
+    err = SafespaceError(Code.SLOW_MODE, retry_after=2.0, ignored=None)
+    assert wire.error(err) == {
+        "t": "error",
+        "code": "slow_mode",
+        "message": REASONS[Code.SLOW_MODE],
+        "detail": {"retry_after": 2.0},
+    }
+    assert wire.error(err, ref=4)["ref"] == 4
+
+
+def test_error_explicit_ref_wins_over_detail_ref() -> None:
+    err = SafespaceError(Code.BAD_FIELD, ref=1)
+    out = wire.error(err, ref=2)
+    assert out["ref"] == 2
+    assert "detail" not in out
+
+
+def test_outbound_builders() -> None:
+    assert wire.message(3, "p2", b"ct", 10.5) == {
+        "t": "msg",
+        "id": 3,
+        "from": "p2",
+        "payload": b"ct",
+        "ts": 10.5,
+    }
+    assert wire.frame("knocking") == {"t": "knocking"}
+    assert wire.frame("hand", pid="p1", up=True) == {"t": "hand", "pid": "p1", "up": True}
+
+
+def test_schema_constants() -> None:
+    assert wire.SUBPROTOCOL == "safespace.v1"
+    assert set(INBOUND) >= FACILITATOR_ONLY
+    assert set(INBOUND) >= wire.SPEECH
+    assert not FACILITATOR_ONLY & wire.SPEECH
+    assert {"chat", "private", "hand", "step_out", "leave"}.isdisjoint(FACILITATOR_ONLY)
+    assert wire.Audience.ROOM != wire.Audience.FACILITATORS
+    codes = [v for k, v in vars(Close).items() if k.isupper()]
+    assert len(codes) == len(set(codes))
