@@ -20,14 +20,13 @@ from chatserver.auth import MIN_PASSWORD_CHARS, hash_password
 from chatserver.config import Config
 from chatserver.store import Store, open_store
 from rooms.errors import SafespaceError
-from rooms.wire import MAX_FRAME_BYTES
 
 
 def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from chatserver.app import create_app
-    from chatserver.transport import SafespaceWebSocketProtocol
+    from chatserver.server import uvicorn_config
 
     overrides: dict[str, Any] = {}
     if args.store:
@@ -49,18 +48,8 @@ def _serve(args: argparse.Namespace) -> int:
             "    .venv/bin/chatserver link create GROUP_ID",
             flush=True,
         )
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        ws=SafespaceWebSocketProtocol,
-        ws_max_size=MAX_FRAME_BYTES,
-        ws_per_message_deflate=False,
-        log_level=os.environ.get("LOG_LEVEL", "warning").lower(),
-        access_log=os.environ.get("ACCESS_LOG", "") == "1",
-        proxy_headers=True,
-        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
-    )
+    config_ = uvicorn_config(app, args.host, args.port, os.environ.get("LOG_LEVEL", "warning"))
+    uvicorn.Server(config_).run()
     return 0
 
 

@@ -11,7 +11,7 @@ from typing import Any
 import msgpack
 
 from rooms.errors import Code, ProtocolViolation
-from rooms.wire import MAX_FRAME_BYTES, Close
+from rooms.wire import Close
 
 _packer = msgpack.Packer(use_bin_type=True)
 
@@ -26,7 +26,6 @@ def decode(data: bytes) -> object:
             data,
             raw=False,
             strict_map_key=True,
-            max_buffer_size=MAX_FRAME_BYTES,
             max_ext_len=0,
         )
     except Exception:

@@ -1,0 +1,45 @@
+"""How uvicorn runs the app: one place, used by ``chatserver serve`` and the tests.
+
+Binary frames over 64 KiB are refused by the websocket layer (close 1009);
+per-message compression stays off (payloads are ciphertext, which does not
+compress, and compressing secrets beside attacker-chosen data leaks them).
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+
+import uvicorn
+from starlette.applications import Starlette
+
+from chatserver.transport import SafespaceWebSocketProtocol
+from rooms.wire import MAX_FRAME_BYTES
+
+
+def uvicorn_config(
+    app: Starlette, host: str, port: int, log_level: str = "warning"
+) -> uvicorn.Config:
+    return uvicorn.Config(
+        app,
+        host=host,
+        port=port,
+        ws=SafespaceWebSocketProtocol,
+        ws_max_size=MAX_FRAME_BYTES,
+        ws_per_message_deflate=False,
+        log_level=log_level,
+        access_log=os.environ.get("ACCESS_LOG", "") == "1",
+        proxy_headers=True,
+        forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
+        lifespan="on",
+    )
+
+
+def bound_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
+    """A listening socket (port 0: a free one), so a caller knows the port before serving."""
+    sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(512)
+    sock.setblocking(False)
+    return sock

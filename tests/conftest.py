@@ -1,0 +1,129 @@
+"""Shared fixtures: a real uvicorn server on a free port, with a real SQLite file.
+
+Server tests talk to it over real sockets with the real client library (or
+raw websockets for malformed input). Nothing is mocked.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from chatserver.admin import Admin
+from chatserver.app import create_app
+from chatserver.auth import hash_password
+from chatserver.config import Config
+from chatserver.server import bound_socket, uvicorn_config
+from chatserver.sqlite_store import SqliteStore
+from clients.client import ChatClient
+
+PASSWORD = "correct horse battery staple"
+
+
+@dataclass
+class Env:
+    """A running server and shortcuts to set up what a test needs."""
+
+    url: str
+    store: SqliteStore
+    admin: Admin
+    app: Any
+    db_path: Path
+    clients: list[ChatClient] = field(default_factory=list)
+
+    @property
+    def hub(self) -> Any:
+        return self.app.state.services.hub
+
+    @property
+    def metrics(self) -> Any:
+        return self.app.state.services.metrics
+
+    async def facilitator(self, name: str = "alex") -> str:
+        if await self.store.password_hash(name) is None:
+            await self.store.add_facilitator(name, hash_password(PASSWORD))
+        return name
+
+    async def group(self, facilitator: str = "alex", **settings: Any) -> str:
+        await self.facilitator(facilitator)
+        settings.setdefault("title", "Tuesday evening group")
+        settings.setdefault("ground_rules", ["What is said here stays here.", "Be kind."])
+        settings.setdefault("crisis_resources", ["Call 116 123 (Samaritans, free, 24/7)"])
+        return (await self.admin.create_group(facilitator, settings)).id
+
+    async def link(self, group_id: str, facilitator: str = "alex", **kw: Any) -> str:
+        _, url = await self.admin.create_link(
+            facilitator, group_id, kw.get("label"), kw.get("hours")
+        )
+        return url
+
+    async def host(
+        self, group_id: str, name: str = "alex", *, open_room: bool = True
+    ) -> ChatClient:
+        """A facilitator in the room (opened unless told otherwise)."""
+        fac = await ChatClient.facilitate(self.url, group_id, user=name, password=PASSWORD)
+        self.clients.append(fac)
+        if open_room:
+            await fac.open()
+            await fac.next("state")
+        return fac
+
+    async def member(self, link: str, name: str, **kw: Any) -> ChatClient:
+        m = await ChatClient.join(link, name, **kw)
+        self.clients.append(m)
+        return m
+
+    async def room(
+        self, members: int = 3, **settings: Any
+    ) -> tuple[str, ChatClient, list[ChatClient]]:
+        """A group whose room is open, its facilitator, and ``members`` members in the lobby."""
+        gid = await self.group(**settings)
+        fac = await self.host(gid)
+        people = []
+        for i in range(members):
+            people.append(await self.member(await self.link(gid), f"member{i + 1}"))
+            await fac.next("joined")
+        return gid, fac, people
+
+    def http(self) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=self.url, timeout=10)
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    sock = bound_socket()
+    port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    db_path = tmp_path / "safespace.sqlite3"
+    store = SqliteStore(str(db_path))
+    config = Config(
+        store_url=f"sqlite:///{db_path}",
+        public_url=url,
+        hello_timeout_seconds=2.0,
+        queue_frames=64,
+        queue_bytes=256 * 1024,
+    )
+    app = create_app(config, store=store)
+    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    e = Env(url, store, app.state.admin, app, db_path)
+    try:
+        yield e
+    finally:
+        for c in e.clients:
+            with contextlib.suppress(Exception):
+                await c.close()
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
