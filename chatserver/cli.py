@@ -26,7 +26,7 @@ def _serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from chatserver.app import create_app
-    from chatserver.server import uvicorn_config
+    from chatserver.server import bound_socket, uvicorn_config
 
     overrides: dict[str, Any] = {}
     if args.store:
@@ -49,7 +49,7 @@ def _serve(args: argparse.Namespace) -> int:
             flush=True,
         )
     config_ = uvicorn_config(app, args.host, args.port, os.environ.get("LOG_LEVEL", "warning"))
-    uvicorn.Server(config_).run()
+    uvicorn.Server(config_).run(sockets=[bound_socket(args.host, args.port)])
     return 0
 
 

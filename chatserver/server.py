@@ -35,10 +35,17 @@ def uvicorn_config(
     )
 
 
+# The kernel's send buffer per connection. Left to autotuning it grows to
+# megabytes, which a member who stopped reading would hold on to before the
+# server even notices; chat needs far less (accepted sockets inherit this).
+SEND_BUFFER_BYTES = int(os.environ.get("SOCKET_SEND_BUFFER", 256 * 1024))
+
+
 def bound_socket(host: str = "127.0.0.1", port: int = 0) -> socket.socket:
     """A listening socket (port 0: a free one), so a caller knows the port before serving."""
     sock = socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
     sock.bind((host, port))
     sock.listen(512)
     sock.setblocking(False)

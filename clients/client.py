@@ -90,12 +90,16 @@ class ChatClient:
     # ---- connecting ---------------------------------------------------------
 
     @classmethod
-    async def _connect(cls, url: str, codec: PayloadCodec | None) -> ChatClient:
+    async def _connect(
+        cls, url: str, codec: PayloadCodec | None, options: dict[str, Any] | None = None
+    ) -> ChatClient:
         ws = await connect(
             url,
             subprotocols=[Subprotocol(SUBPROTOCOL)],
             max_size=MAX_FRAME_BYTES,
             compression=None,
+            close_timeout=2,
+            **(options or {}),
         )
         return cls(ws, codec or PlainCodec())
 
@@ -108,9 +112,13 @@ class ChatClient:
         accept_rules: bool | Callable[[Event], Awaitable[bool]] = True,
         codec: PayloadCodec | None = None,
         server: str | None = None,
+        connect_options: dict[str, Any] | None = None,
     ) -> ChatClient:
-        """Join as a member. Returns once admitted, or once knocking (``admitted`` False)."""
-        client = await cls._connect(ws_url(server or link), codec)
+        """Join as a member. Returns once admitted, or once knocking (``admitted`` False).
+
+        ``connect_options`` go to ``websockets.connect`` (a ready socket, a proxy, TLS).
+        """
+        client = await cls._connect(ws_url(server or link), codec, connect_options)
         try:
             await client._send(
                 "hello",

@@ -68,9 +68,10 @@ def check(
     _check_rate(frame, chat_by_member, session, rate, now)
     if frame.type in PAYLOAD_FRAMES and frame.payload_size > session.group.max_payload_bytes:
         raise Rejected(Code.TOO_LARGE, limit=session.group.max_payload_bytes)
-    rate.count_frame(now)
     if chat_by_member:
         rate.count_chat(now)
+    elif frame.type != "chat":
+        rate.count_frame(now)
 
 
 def _check_rate(
@@ -83,5 +84,5 @@ def _check_rate(
         g = session.group
         if rate.flooding(g.flood_messages, g.flood_window_seconds, now):
             raise Rejected(Code.FLOOD)
-    if rate.over_budget(now):
+    elif frame.type != "chat" and rate.over_budget(now):
         raise Rejected(Code.FLOOD)

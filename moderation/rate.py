@@ -9,9 +9,11 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
-# Every frame of any kind (key distribution, hands, private messages) draws on
-# this budget, so a misbehaving client cannot hammer the server with control
-# frames that slow mode and flood control do not cover.
+# Every frame other than chat (key distribution, hands, private messages,
+# facilitator commands) draws on this budget, so a misbehaving client cannot
+# hammer the server with frames that slow mode and flood control do not cover.
+# Chat has its own limits (the group's slow mode and flood settings; none for
+# facilitators, who hold the room).
 FRAME_BUDGET = 60
 FRAME_WINDOW_SECONDS = 10.0
 
