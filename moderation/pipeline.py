@@ -16,6 +16,7 @@ and how the room stays readable, and they are not "talking over others".
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from moderation.rate import SenderRate
@@ -80,7 +81,8 @@ def _check_rate(
     if chat_by_member:
         wait = rate.slow_mode_wait(session.slow_mode_seconds, now)
         if wait > 0:
-            raise Rejected(Code.SLOW_MODE, retry_after=round(wait, 1))
+            # Rounded up: a member who waits as told always gets through.
+            raise Rejected(Code.SLOW_MODE, retry_after=math.ceil(wait * 10) / 10)
         g = session.group
         if rate.flooding(g.flood_messages, g.flood_window_seconds, now):
             raise Rejected(Code.FLOOD)

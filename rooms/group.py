@@ -50,8 +50,9 @@ class Group:
         """
         h = hashlib.sha256()
         for rule in self.ground_rules:
-            h.update(rule.encode())
-            h.update(b"\x00")
+            data = rule.encode()
+            h.update(len(data).to_bytes(4, "big"))  # length-prefixed: no two lists alike
+            h.update(data)
         return h.hexdigest()[:16]
 
     def public(self) -> dict[str, Any]:

@@ -59,8 +59,12 @@ class Participant:
 
 def clean_name(raw: str) -> str:
     """A display name as shown to others: trimmed, NFC, no control characters."""
-    name = unicodedata.normalize("NFC", raw).strip()
-    name = "".join(ch for ch in name if unicodedata.category(ch)[0] != "C")
+    # Invisible characters go first, so none can shield spaces from the trim
+    # (or make "\u200b Ann" a second Ann).
+    name = "".join(
+        ch for ch in unicodedata.normalize("NFC", raw) if unicodedata.category(ch)[0] != "C"
+    )
+    name = name.strip()
     if not 1 <= len(name) <= MAX_NAME_CHARS:
         raise DomainError(Code.NAME_INVALID)
     return name

@@ -42,7 +42,9 @@ class Session:
         self.knocks: dict[str, Participant] = {}
         self._pid_of_seat: dict[str, str] = {}
         self._barred: dict[str, Code] = {}  # seat -> REMOVED or REFUSED
-        self._reminders = list(REMINDERS)
+        # A mute outlives leaving and coming back in the same session.
+        self._held_mutes: dict[str, float] = {}
+        self._reminders: list[int] = []
         self._counter = itertools.count(1)
 
     # ---- queries ----------------------------------------------------------
@@ -136,6 +138,7 @@ class Session:
             p.name, p.keys = name, keys
             return p, [Deliver(p.pid, wire.frame("knocking"))]
         p = Participant(self._new_pid(), name, Role.MEMBER, seat, keys)
+        p.muted_until = self._held_mutes.pop(seat, None)
         self._pid_of_seat[seat] = p.pid
         if self.state in OPEN_DOOR:
             self.participants[p.pid] = p
@@ -182,6 +185,8 @@ class Session:
         if p is None:
             return []
         del self._pid_of_seat[p.seat]
+        if p.muted_until is not None:
+            self._held_mutes[p.seat] = p.muted_until
         return [Deliver(Audience.ROOM, wire.frame("left", pid=pid))]
 
     # ---- the door: knocks ---------------------------------------------------
@@ -218,6 +223,8 @@ class Session:
         self._facilitator(actor)
         self.state = next_state(self.state, Action.START)
         self.started_at = now
+        # A reminder never claims more time than the session has.
+        self._reminders = [m for m in REMINDERS if m < self.group.duration_minutes]
         return [Deliver(Audience.ROOM, self.state_frame())]
 
     def lock(self, actor: str) -> list[Outcome]:
@@ -243,6 +250,7 @@ class Session:
         self.knocks.clear()
         self._pid_of_seat.clear()
         self._barred.clear()
+        self._held_mutes.clear()
         out.append(SessionOver())
         return out
 

@@ -113,9 +113,6 @@ FACILITATOR_ONLY = frozenset(
         "slow",
     }
 )
-# Frames that carry conversation and so pass the whole moderation pipeline
-# (pause, mute, rate, size); the rest are control frames.
-SPEECH = frozenset({"chat", "direct", "private", "report"})
 ALERT_KINDS = frozenset({"support", "content"})
 MAX_TIMEOUT_SECONDS = 24 * 3600
 

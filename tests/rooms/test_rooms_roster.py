@@ -38,21 +38,11 @@ def test_bad_names(raw: str) -> None:
     assert info.value.code is Code.NAME_INVALID
 
 
-@pytest.mark.xfail(
-    reason="BUG: clean_name trims before it drops control/format characters, so an "
-    "invisible character shields surrounding spaces from the trim",
-    strict=True,
-)
 @pytest.mark.parametrize("raw", ["\u200b Bob", "\x00 Bob", "Bob \x00"])
 def test_clean_name_is_trimmed_after_dropping_invisible_characters(raw: str) -> None:
     assert clean_name(raw) == "Bob"
 
 
-@pytest.mark.xfail(
-    reason="BUG: a name of blanks wrapped in invisible characters survives as ' ' "
-    "(a blank display name) instead of NAME_INVALID",
-    strict=True,
-)
 def test_a_name_that_is_only_blank_once_cleaned_is_invalid() -> None:
     with pytest.raises(DomainError) as info:
         clean_name("\u200b \u200b")
