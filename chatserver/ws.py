@@ -26,6 +26,7 @@ from chatserver.metrics import Metrics
 from chatserver.store import Store
 from rooms import wire
 from rooms.errors import AuthError, Code, NotFound, ProtocolViolation, SafespaceError
+from rooms.roster import clean_name
 from rooms.seats import hash_token, token_from_link
 from rooms.wire import SUBPROTOCOL, VERSION, Close, Inbound, check_inbound
 
@@ -192,8 +193,9 @@ async def _facilitator_hello(
         raise AuthError(Code.GROUP_UNKNOWN) from None
     if account not in group.facilitators:
         raise AuthError(Code.NOT_FACILITATOR)
+    name = clean_name(f.get("name") or account)  # before a room exists for nothing
     room = await svc.hub.room_for(group)
-    p, outcomes = room.session.join_facilitator(account, f.get("name") or account, keys)
+    p, outcomes = room.session.join_facilitator(account, name, keys)
     await svc.hub.attach(room, p, conn, outcomes)
 
 
