@@ -111,7 +111,7 @@ _CHECKS: dict[str, Callable[[object], Any]] = {
     "crisis_resources": lambda v: _texts("crisis_resources", v),
     "duration_minutes": lambda v: _number("duration_minutes", v, 5, 600, whole=True),
     "slow_mode_seconds": lambda v: float(_number("slow_mode_seconds", v, 0, 600, whole=False)),
-    "flood_messages": lambda v: _number("flood_messages", v, 1, 100, whole=True),
+    "flood_messages": lambda v: _number("flood_messages", v, 1, 10_000, whole=True),
     "flood_window_seconds": lambda v: float(
         _number("flood_window_seconds", v, 1, 600, whole=False)
     ),

@@ -141,7 +141,7 @@ OUT_OF_RANGE: list[tuple[str, Any]] = [
     ("slow_mode_seconds", math.nan),
     ("slow_mode_seconds", math.inf),
     ("flood_messages", 0),
-    ("flood_messages", 101),
+    ("flood_messages", 10001),
     ("flood_window_seconds", 0.5),
     ("flood_window_seconds", 601),
     ("flood_window_seconds", math.nan),
@@ -164,7 +164,7 @@ IN_RANGE: list[tuple[str, Any]] = [
     ("slow_mode_seconds", 600),
     ("slow_mode_seconds", 2.5),
     ("flood_messages", 1),
-    ("flood_messages", 100),
+    ("flood_messages", 10000),
     ("flood_window_seconds", 1),
     ("flood_window_seconds", 600.0),
 ]
