@@ -1,8 +1,16 @@
-"""One websocket connection: a bounded outbound queue drained by its own writer.
+"""One websocket connection and its bounded outbound queue.
 
-Fan-out only ever calls ``send`` (no await): it appends pre-encoded bytes and
-returns, so one slow member never delays the room. If a member falls so far
-behind that its queue overflows, it is disconnected with ``Close.LAGGING``.
+Fan-out only ever calls ``send`` (no await), so one slow member never delays
+the room. Two ways out, same behaviour:
+
+- the fast path (uvicorn with ``SafespaceWebSocketProtocol``): the framed
+  message is written straight into the socket's transport, whose buffer is
+  the queue, bounded in bytes;
+- the ASGI path (any other server): a deque drained by a writer task through
+  ``websocket.send_bytes``, bounded in frames and bytes.
+
+A member whose queue overflows has stopped reading: what it has not read is
+dropped and it is disconnected with ``Close.LAGGING``.
 """
 
 from __future__ import annotations
@@ -10,17 +18,37 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections import deque
-from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket
 
-from chatserver.transport import EXTENSION
+from chatserver.codec import encode
+from chatserver.transport import OUTLET, SafespaceWebSocketProtocol, binary_frame
 from moderation.rate import SenderRate
 from rooms.wire import Close
 
 if TYPE_CHECKING:
     from chatserver.metrics import Metrics
+
+
+class Outgoing:
+    """One encoded frame for any number of recipients: msgpack once, framing once."""
+
+    __slots__ = ("_framed", "data")
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self._framed: bytes | None = None
+
+    @classmethod
+    def of(cls, frame: dict[str, Any]) -> Outgoing:
+        return cls(encode(frame))
+
+    @property
+    def framed(self) -> bytes:
+        if self._framed is None:
+            self._framed = binary_frame(self.data)
+        return self._framed
 
 
 class Connection:
@@ -36,38 +64,61 @@ class Connection:
         self.room: str | None = None
         self.rate = SenderRate()
         self.close_code: int | None = None
+        self._outlet: SafespaceWebSocketProtocol | None = websocket.scope.get("extensions", {}).get(
+            OUTLET
+        )
         self._queue: deque[bytes] = deque()
         self._queued_bytes = 0
         self._wake = asyncio.Event()
-        self._kick: Callable[[int, str], None] | None = websocket.scope.get("extensions", {}).get(
-            EXTENSION
-        )
-        self.writer: asyncio.Task[None] | None = None
+        self._writer: asyncio.Task[None] | None = None
+        # The task reading this connection: on the ASGI path a laggard's reader
+        # is woken by cancelling it, as no disconnect will come while it stalls.
+        self._reader = asyncio.current_task()
+        if self._outlet is None:
+            self._writer = asyncio.create_task(self._run_writer())
 
     @property
     def closing(self) -> bool:
         return self.close_code is not None
 
-    def send(self, data: bytes) -> None:
+    def send(self, out: Outgoing) -> None:
         if self.close_code is not None:
             return
-        if len(self._queue) >= self.max_frames or self._queued_bytes + len(data) > self.max_bytes:
+        self.metrics.frames_relayed += 1
+        if self._outlet is not None:
+            if self._outlet.write_frame(out.framed) > self.max_bytes:
+                self._lagging()
+            return
+        if len(self._queue) >= self.max_frames or self._queued_bytes > self.max_bytes:
             self._lagging()
             return
-        self._queue.append(data)
-        self._queued_bytes += len(data)
+        self._queue.append(out.data)
+        self._queued_bytes += len(out.data)
         self._wake.set()
 
-    def close(self, code: int, final: bytes | None = None) -> None:
+    def send_frame(self, frame: dict[str, Any]) -> None:
+        self.send(Outgoing.of(frame))
+
+    def close(self, code: int, final: Outgoing | None = None) -> None:
         """Send ``final`` (after whatever is queued), then close with ``code``."""
         if self.close_code is not None:
             return
         if final is not None:
-            self._queue.append(final)
-            self._queued_bytes += len(final)
+            self.send(final)
+            if self.close_code is not None:  # that was one frame too many
+                return
         self.close_code = code
         self.metrics.closes[code] += 1
-        self._wake.set()
+        if self._outlet is not None:
+            self._outlet.close_now(code)
+        else:
+            self._wake.set()
+
+    async def finished(self, timeout: float) -> None:
+        """Wait (boundedly) until what was queued is handed over and the close sent."""
+        if self._writer is not None:
+            with contextlib.suppress(BaseException):
+                await asyncio.wait_for(self._writer, timeout)
 
     def _lagging(self) -> None:
         # What it has not read is dropped: it could not keep up, and holding
@@ -76,24 +127,27 @@ class Connection:
         self._queued_bytes = 0
         self.close_code = Close.LAGGING
         self.metrics.closes[Close.LAGGING] += 1
-        if self._kick is not None:
-            self._kick(Close.LAGGING, "lagging")
-            if self.writer is not None:
-                self.writer.cancel()
+        if self._outlet is not None:
+            self._outlet.kick(Close.LAGGING, "lagging")
         else:
             self._wake.set()
+            if self._reader is not None:
+                self._reader.cancel()
 
-    async def run_writer(self) -> None:
+    @property
+    def lagged(self) -> bool:
+        return self.close_code == Close.LAGGING
+
+    async def _run_writer(self) -> None:
         ws = self.websocket
         try:
             while True:
                 await self._wake.wait()
                 self._wake.clear()
-                while self._queue:
+                while self._queue and self.close_code != Close.LAGGING:
                     data = self._queue.popleft()
                     self._queued_bytes -= len(data)
                     await ws.send_bytes(data)
-                    self.metrics.frames_relayed += 1
                 if self.close_code is not None:
                     await ws.close(self.close_code)
                     return

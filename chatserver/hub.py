@@ -16,7 +16,7 @@ from typing import Any
 
 from chatserver.backend import Backend, Delivery
 from chatserver.codec import encode
-from chatserver.connection import Connection
+from chatserver.connection import Connection, Outgoing
 from chatserver.metrics import Metrics
 from chatserver.store import Store
 from moderation import pipeline
@@ -262,25 +262,25 @@ class Hub:
         room = self.rooms.get(room_id)
         if room is None:
             return
-        to, data = delivery.to, delivery.data
+        to, out = delivery.to, Outgoing(delivery.data)
         admitted = room.session.participants
         if to == Audience.ROOM:
             for pid, conn in room.conns.items():
                 if pid in admitted:
-                    conn.send(data)
+                    conn.send(out)
         elif to == Audience.FACILITATORS:
             for pid, conn in room.conns.items():
                 p = admitted.get(pid)
                 if p is not None and p.is_facilitator:
-                    conn.send(data)
+                    conn.send(out)
         else:
             one = room.conns.get(to)
             if one is None:
                 return
             if delivery.close:
-                one.close(delivery.close, data or None)
+                one.close(delivery.close, out if delivery.data else None)
             else:
-                one.send(data)
+                one.send(out)
 
     def _arm_timer(self, room: LocalRoom) -> None:
         deadline = room.session.next_deadline()

@@ -18,13 +18,14 @@ from rooms.wire import MAX_FRAME_BYTES
 
 
 def uvicorn_config(
-    app: Starlette, host: str, port: int, log_level: str = "warning"
+    app: Starlette, host: str, port: int, log_level: str = "warning", *, fast_path: bool = True
 ) -> uvicorn.Config:
+    """``fast_path=False`` runs on uvicorn's stock protocol (plain ASGI sends), as tests do too."""
     return uvicorn.Config(
         app,
         host=host,
         port=port,
-        ws=SafespaceWebSocketProtocol,
+        ws=SafespaceWebSocketProtocol if fast_path else "websockets-sansio",
         ws_max_size=MAX_FRAME_BYTES,
         ws_per_message_deflate=False,
         log_level=log_level,

@@ -1,21 +1,42 @@
-"""uvicorn's sans-I/O websocket protocol, plus one thing ASGI cannot say: "kick".
+"""uvicorn's sans-I/O websocket protocol, plus a direct outlet for the hub.
 
-A member that stops reading fills its socket buffer; an ASGI ``send`` then
-waits for it forever, and so would an ASGI ``close``. ``kick`` writes the close
-frame straight into the transport (whatever is queued before it), closes, and
-aborts the socket if the peer still has not taken it after a grace period.
-The app finds it in ``scope["extensions"]["safespace.kick"]``; on any other
-ASGI server it is absent and the app falls back to a plain close.
+ASGI makes every message to every member an awaited ``send`` through the
+server's event queue; for a room of eight that is eight round trips through
+uvicorn per chat message. This subclass lets the hub write an already framed
+websocket message straight into each member's transport, without awaiting
+anyone (DESIGN.md section 7). Starlette still serves HTTP, the handshake and
+every inbound frame.
+
+The app finds the outlet in ``scope["extensions"]["safespace.outlet"]``. On
+any other ASGI server it is absent and the app falls back to plain ASGI sends
+from a writer task per connection (``chatserver.connection``); the test suite
+runs on both.
+
+Outbound data frames bypass the ``websockets`` protocol object, which is safe
+because a server's frames are never masked, compression is off, and each write
+is one whole frame; control frames (close, ping) still go through it.
 """
 
 from __future__ import annotations
 
+import struct
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
 
+OUTLET = "safespace.outlet"
 KICK_GRACE_SECONDS = 5.0
-EXTENSION = "safespace.kick"
+CLOSE_TIMEOUT_SECONDS = 10.0
+
+
+def binary_frame(data: bytes) -> bytes:
+    """One unmasked, final, binary websocket frame (RFC 6455 section 5.2)."""
+    n = len(data)
+    if n < 126:
+        return struct.pack("!BB", 0x82, n) + data
+    if n < 65536:
+        return struct.pack("!BBH", 0x82, 126, n) + data
+    return struct.pack("!BBQ", 0x82, 127, n) + data
 
 
 class SafespaceWebSocketProtocol(WebSocketsSansIOProtocol):
@@ -23,14 +44,35 @@ class SafespaceWebSocketProtocol(WebSocketsSansIOProtocol):
         super().handle_connect(event)
         if self.handshake_initiated and not self.close_sent:
             extensions: dict[str, Any] = self.scope["extensions"]
-            extensions[EXTENSION] = self.kick
+            extensions[OUTLET] = self
 
-    def kick(self, code: int, reason: str) -> None:
-        if self.close_sent or self.transport.is_closing():
+    # ---- the outlet ---------------------------------------------------------
+
+    @property
+    def open(self) -> bool:
+        return self.handshake_complete and not self.close_sent and not self.transport.is_closing()
+
+    def write_frame(self, framed: bytes) -> int:
+        """Queue one framed message; the bytes now waiting in the transport."""
+        if not self.open:
+            return 0
+        self.transport.write(framed)
+        return self.transport.get_write_buffer_size()
+
+    def close_now(self, code: int, reason: str = "") -> None:
+        """Start the closing handshake after whatever is already queued."""
+        if not self.open:
             return
         self.close_sent = True
         self.conn.send_close(code, reason)
         self.transport.write(b"".join(self.conn.data_to_send()))
         self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+        self.close_timer = self.loop.call_later(CLOSE_TIMEOUT_SECONDS, self.transport.close)
+
+    def kick(self, code: int, reason: str) -> None:
+        """Close a peer that stopped reading: it gets until the grace period to take it."""
+        if not self.open:
+            return
+        self.close_now(code, reason)
         self.transport.close()
         self.loop.call_later(KICK_GRACE_SECONDS, self.transport.abort)

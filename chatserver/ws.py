@@ -10,7 +10,6 @@ that is not the protocol closes with ``Close.PROTOCOL`` (or 1003 / 1009).
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass
 from typing import Any
@@ -18,9 +17,9 @@ from typing import Any
 from starlette.websockets import WebSocket
 
 from chatserver.auth import AttemptLimiter, Authenticator
-from chatserver.codec import decode, encode
+from chatserver.codec import decode
 from chatserver.config import Config
-from chatserver.connection import Connection
+from chatserver.connection import Connection, Outgoing
 from chatserver.hub import Hub
 from chatserver.metrics import Metrics
 from chatserver.store import Store
@@ -75,7 +74,6 @@ async def endpoint(websocket: WebSocket) -> None:
     offered = SUBPROTOCOL in websocket.scope.get("subprotocols", [])
     await websocket.accept(subprotocol=SUBPROTOCOL if offered else None)
     conn = Connection(websocket, svc.metrics, svc.config.queue_frames, svc.config.queue_bytes)
-    conn.writer = asyncio.create_task(conn.run_writer())
     svc.metrics.connections += 1
     try:
         if not offered:
@@ -94,18 +92,21 @@ async def endpoint(websocket: WebSocket) -> None:
         _refuse(svc, conn, SafespaceError(Code.HELLO_FIRST), Close.HELLO_TIMEOUT)
     except Disconnected:
         pass
+    except asyncio.CancelledError:
+        if not conn.lagged:  # not our own wake-up call for a laggard
+            raise
+        asyncio.current_task().uncancel()  # type: ignore[union-attr]
     finally:
         svc.metrics.connections -= 1
         await svc.hub.detach(conn)
         if not conn.closing:
             conn.close(Close.NORMAL)
-        with contextlib.suppress(BaseException):
-            await asyncio.wait_for(conn.writer, WRITER_GRACE_SECONDS)
+        await conn.finished(WRITER_GRACE_SECONDS)
 
 
 def _refuse(svc: Services, conn: Connection, err: SafespaceError, close_code: int) -> None:
     svc.metrics.rejections[str(err.code)] += 1
-    conn.close(close_code, encode(wire.error(err)))
+    conn.close(close_code, Outgoing.of(wire.error(err)))
 
 
 async def _receive(conn: Connection, metrics: Metrics, timeout: float | None = None) -> Inbound:
@@ -160,7 +161,7 @@ async def _member_hello(svc: Services, conn: Connection, f: dict[str, Any], keys
     if room is None:
         raise AuthError(Code.ROOM_NOT_OPEN)
     room.session.check_door(seat.id)
-    conn.send(encode(room.session.rules_frame()))
+    conn.send_frame(room.session.rules_frame())
     answer = await _receive(conn, svc.metrics, RULES_TIMEOUT_SECONDS)
     if answer.type in ("leave", "step_out"):
         conn.close(Close.NORMAL)
@@ -210,4 +211,4 @@ async def _frame_loop(svc: Services, conn: Connection) -> None:
             raise
         except SafespaceError as e:
             svc.metrics.rejections[str(e.code)] += 1
-            conn.send(encode(wire.error(e, ref)))
+            conn.send_frame(wire.error(e, ref))

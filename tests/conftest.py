@@ -97,8 +97,9 @@ class Env:
         return httpx.AsyncClient(base_url=self.url, timeout=10)
 
 
-@pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
+@pytest.fixture(params=["fast", "asgi"])
+async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Env]:
+    """Every server test runs on both ways out: the direct outlet and plain ASGI sends."""
     sock = bound_socket()
     port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
@@ -112,7 +113,8 @@ async def env(tmp_path: Path) -> AsyncIterator[Env]:
         queue_bytes=256 * 1024,
     )
     app = create_app(config, store=store)
-    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port))
+    config_ = uvicorn_config(app, "127.0.0.1", port, fast_path=request.param == "fast")
+    server = uvicorn.Server(config_)
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():
