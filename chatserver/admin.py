@@ -64,7 +64,7 @@ class Admin:
             raise Invalid("facilitators", "facilitators must list 1 to 4 facilitator names.")
         known = set(await self.store.facilitators())
         for name in names:
-            if name not in known:
+            if not isinstance(name, str) or name not in known:
                 raise Invalid("facilitators", "Every facilitator must have an account.")
         if must_include is not None and must_include not in names:
             names = [must_include, *names]

@@ -62,9 +62,15 @@ def guarded(handler: Endpoint) -> Endpoint:
 
 
 async def _json(request: Request) -> dict[str, Any]:
-    body = await request.body()
-    if len(body) > MAX_BODY_BYTES:
-        raise SafespaceError(Code.INVALID, "The request body is too large.")
+    too_large = SafespaceError(Code.INVALID, "The request body is too large.")
+    declared = request.headers.get("content-length", "0")
+    if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+        raise too_large
+    body = b""
+    async for chunk in request.stream():  # bounded even if the header lied
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise too_large
     try:
         data = json.loads(body or b"{}")
     except ValueError:

@@ -62,6 +62,9 @@ class AttemptLimiter:
             raise AuthError(Code.RATE_LIMITED, retry_after=retry)
 
     def fail(self, key: str, now: float) -> None:
+        if len(self._failures) > 10_000:  # a spray of names: forget what expired
+            for k in [k for k, v in self._failures.items() if v[-1] <= now - self.window]:
+                del self._failures[k]
         self._failures.setdefault(key, deque()).append(now)
 
 
@@ -88,6 +91,7 @@ class Authenticator:
     async def issue_token(self, facilitator: str, now: float) -> tuple[str, float]:
         token = secrets.token_urlsafe(32)
         expires = now + self.token_seconds
+        await self.store.drop_expired_api_tokens(now)
         await self.store.add_api_token(_token_hash(token), ApiToken(facilitator, expires))
         return token, expires
 

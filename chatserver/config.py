@@ -46,7 +46,7 @@ class Config:
                 for o in env.get("ALLOWED_ORIGINS", "").split(",")
                 if o.strip()
             ),
-            "hello_timeout_seconds": float(env.get("HELLO_TIMEOUT_SECONDS") or 30.0),
+            "hello_timeout_seconds": max(1.0, float(env.get("HELLO_TIMEOUT_SECONDS") or 30.0)),
             "queue_frames": _int("QUEUE_FRAMES", cls.queue_frames),
             "queue_bytes": _int("QUEUE_BYTES", cls.queue_bytes),
             "login_attempts_per_minute": _int("LOGIN_ATTEMPTS_PER_MINUTE", 10),

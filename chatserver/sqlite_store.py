@@ -146,6 +146,9 @@ class SqliteStore(Store):
     async def drop_api_token(self, token_hash: str) -> None:
         self.db.execute("DELETE FROM api_tokens WHERE token_hash = ?", (token_hash,))
 
+    async def drop_expired_api_tokens(self, now: float) -> None:
+        self.db.execute("DELETE FROM api_tokens WHERE expires_at <= ?", (now,))
+
     async def close(self) -> None:
         self.db.close()
 

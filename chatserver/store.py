@@ -71,6 +71,9 @@ class Store(ABC):
     async def drop_api_token(self, token_hash: str) -> None: ...
 
     @abstractmethod
+    async def drop_expired_api_tokens(self, now: float) -> None: ...
+
+    @abstractmethod
     async def close(self) -> None: ...
 
     async def groups_of(self, facilitator: str) -> list[Group]:

@@ -10,7 +10,6 @@ that is not the protocol closes with ``Close.PROTOCOL`` (or 1003 / 1009).
 from __future__ import annotations
 
 import asyncio
-import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -28,8 +27,6 @@ from rooms.errors import AuthError, Code, NotFound, ProtocolViolation, Safespace
 from rooms.roster import clean_name
 from rooms.seats import hash_token, token_from_link
 from rooms.wire import SUBPROTOCOL, VERSION, Close, Inbound, check_inbound
-
-log = logging.getLogger("safespace.ws")
 
 # A member may take a while to read the ground rules before accepting them.
 RULES_TIMEOUT_SECONDS = 15 * 60.0
@@ -109,7 +106,14 @@ def _refuse(svc: Services, conn: Connection, err: SafespaceError, close_code: in
     conn.close(close_code, Outgoing.of(wire.error(err)))
 
 
-async def _receive(conn: Connection, metrics: Metrics, timeout: float | None = None) -> Inbound:
+async def _receive(
+    conn: Connection, metrics: Metrics, timeout: float | None = None, *, strict: bool = False
+) -> Inbound:
+    """The next frame, checked against the schema.
+
+    ``strict`` (during the handshake): a frame that breaks the schema is a
+    protocol violation that closes, not an error frame the client may ignore.
+    """
     if timeout is None:
         message = await conn.websocket.receive()
     else:
@@ -122,12 +126,19 @@ async def _receive(conn: Connection, metrics: Metrics, timeout: float | None = N
             Code.BAD_FRAME, Close.UNSUPPORTED, "This protocol speaks binary frames only."
         )
     metrics.frames_received += 1
-    return check_inbound(decode(data))
+    try:
+        return check_inbound(decode(data))
+    except ProtocolViolation:
+        raise
+    except SafespaceError as e:
+        if strict:
+            raise ProtocolViolation(e.code, Close.PROTOCOL, e.reason) from None
+        raise
 
 
 async def _handshake(svc: Services, conn: Connection) -> bool:
     """Bring the connection into its room; False if it left politely on the way."""
-    hello = await _receive(conn, svc.metrics, svc.config.hello_timeout_seconds)
+    hello = await _receive(conn, svc.metrics, svc.config.hello_timeout_seconds, strict=True)
     if hello.type != "hello":
         raise ProtocolViolation(Code.HELLO_FIRST, Close.PROTOCOL)
     f = hello.fields
@@ -152,17 +163,23 @@ async def _member_hello(svc: Services, conn: Connection, f: dict[str, Any], keys
         )
     now = svc.hub.clock()
     svc.links.check(conn.client, now)
-    seat = await svc.store.seat_by_token_hash(hash_token(token_from_link(link)))
-    if seat is None:
+    try:
+        seat = await svc.store.seat_by_token_hash(hash_token(token_from_link(link)))
+        if seat is None:
+            raise AuthError(Code.LINK_UNKNOWN)
+    except AuthError:
         svc.links.fail(conn.client, now)
-        raise AuthError(Code.LINK_UNKNOWN)
+        raise
     seat.check(now)
     room = svc.hub.rooms.get(seat.group_id)
     if room is None:
         raise AuthError(Code.ROOM_NOT_OPEN)
     room.session.check_door(seat.id)
     conn.send_frame(room.session.rules_frame())
-    answer = await _receive(conn, svc.metrics, RULES_TIMEOUT_SECONDS)
+    try:
+        answer = await _receive(conn, svc.metrics, RULES_TIMEOUT_SECONDS, strict=True)
+    except TimeoutError:
+        raise ProtocolViolation(Code.RULES_NOT_ACCEPTED, Close.HELLO_TIMEOUT) from None
     if answer.type in ("leave", "step_out"):
         conn.close(Close.NORMAL)
         return False

@@ -303,7 +303,7 @@ class ChatClient:
 
     # ---- sending ------------------------------------------------------------
 
-    async def _send(self, kind: str, **fields: Any) -> int:
+    async def _send(self, kind: str, /, **fields: Any) -> int:
         ref = next(self._refs)
         await self.ws.send(msgpack.packb({"t": kind, "ref": ref, **fields}, use_bin_type=True))
         return ref

@@ -409,7 +409,9 @@ class Session:
 
     def _set_paused(self, actor: str, paused: bool) -> list[Outcome]:
         self._facilitator(actor)
-        if self.state not in RUNNING or self.paused == paused:
+        if self.state not in RUNNING:
+            raise DomainError(Code.ILLEGAL_TRANSITION, "The room is not open.")
+        if self.paused == paused:
             raise DomainError(
                 Code.ILLEGAL_TRANSITION,
                 "The session is already paused." if paused else "The session is not paused.",

@@ -30,9 +30,10 @@ class Close:
     """Websocket close codes. 1xxx are RFC 6455's; 4xxx are this protocol's."""
 
     NORMAL = 1000  # the client left, or stepped out
-    GOING_AWAY = 1001  # the server is shutting down; reconnect elsewhere
+    GOING_AWAY = 1001  # the connection broke while the server was sending
     UNSUPPORTED = 1003  # a text frame: this protocol speaks binary only
     TOO_BIG = 1009  # a frame over MAX_FRAME_BYTES
+    RESTART = 1012  # the server is shutting down or restarting (sent by uvicorn)
     SESSION_ENDED = 4000  # a facilitator ended the session for everyone
     REMOVED = 4001  # a facilitator removed this participant
     REFUSED = 4002  # a facilitator refused this knock
@@ -174,6 +175,6 @@ def message(msg_id: int, sender: str, payload: bytes, ts: float) -> dict[str, An
     return {"t": "msg", "id": msg_id, "from": sender, "payload": payload, "ts": ts}
 
 
-def frame(kind: str, **fields: Any) -> dict[str, Any]:
+def frame(kind: str, /, **fields: Any) -> dict[str, Any]:
     """Any other outbound frame; docs/protocol.md lists their fields."""
     return {"t": kind, **fields}

@@ -272,3 +272,20 @@ async def test_a_client_that_stops_reading_does_not_delay_the_others(env: Env) -
     assert env.metrics.closes[Close.LAGGING] == 1
     left = await fac.next("presence", timeout=2)
     assert left["pid"] == stalled.pid and left["present"] is False
+
+
+async def test_support_alerts_and_reports_reach_the_facilitators_only(env: Env) -> None:
+    gid, fac, (a, b) = await env.room(2)
+    await a.alert("support")
+    alert = await fac.next("alert")
+    assert alert["from"] == a.pid and alert["kind"] == "support"
+    await a.alert("content", "self_harm")
+    assert (await fac.next("alert"))["category"] == "self_harm"
+    await a.alert("gossip")
+    assert (await a.next("error"))["code"] == "bad_field"
+    await b.send("a message to report")
+    msg = await a.next("msg")
+    await a.report(msg["id"], "this worried me")
+    report = await fac.next("report")
+    assert report["msg"] == msg["id"] and report.text == "this worried me"
+    await b.nothing("alert", "report", "private")
