@@ -25,6 +25,7 @@ STATUS = {
     Code.UNAUTHENTICATED: 401,
     Code.LOGIN_FAILED: 401,
     Code.NOT_FOUND: 404,
+    Code.METHOD_NOT_ALLOWED: 405,
     Code.CONFLICT: 409,
     Code.RATE_LIMITED: 429,
 }
@@ -47,6 +48,15 @@ def error_response(err: SafespaceError) -> JSONResponse:
     if "retry_after" in err.detail:
         headers["Retry-After"] = str(max(1, int(float(str(err.detail["retry_after"])) + 0.999)))
     return JSONResponse({"error": body}, status_code=STATUS.get(err.code, 400), headers=headers)
+
+
+async def http_error(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 and 405, in the API's JSON shape under /api/."""
+    status = getattr(exc, "status_code", 500)
+    if not request.url.path.startswith("/api/"):
+        return PlainTextResponse(getattr(exc, "detail", "Error"), status_code=status)
+    code = Code.METHOD_NOT_ALLOWED if status == 405 else Code.NOT_FOUND
+    return error_response(SafespaceError(code))
 
 
 def guarded(handler: Endpoint) -> Endpoint:

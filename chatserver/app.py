@@ -102,6 +102,7 @@ def create_app(
             WebSocketRoute("/ws", ws.endpoint),
         ],
         lifespan=lifespan,
+        exception_handlers={404: api.http_error, 405: api.http_error},
     )
     app.state.services = services
     app.state.admin = Admin(store, config.public_url, hub.group_changed, clock)

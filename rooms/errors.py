@@ -56,6 +56,7 @@ class Code(StrEnum):
     NOT_A_MEMBER = "not_a_member"
     # HTTP API.
     NOT_FOUND = "not_found"
+    METHOD_NOT_ALLOWED = "method_not_allowed"
     INVALID = "invalid"
     CONFLICT = "conflict"
 
@@ -96,6 +97,7 @@ REASONS: dict[Code, str] = {
     Code.NO_SUCH_MESSAGE: "There is no such message in this session.",
     Code.NOT_A_MEMBER: "That action applies to members only, not to facilitators.",
     Code.NOT_FOUND: "Not found.",
+    Code.METHOD_NOT_ALLOWED: "That method is not allowed here.",
     Code.INVALID: "The request is not valid.",
     Code.CONFLICT: "That already exists.",
 }
