@@ -26,7 +26,7 @@ from rooms import wire
 from rooms.errors import AuthError, Code, NotFound, ProtocolViolation, SafespaceError
 from rooms.roster import clean_name
 from rooms.seats import hash_token, token_from_link
-from rooms.wire import SUBPROTOCOL, VERSION, Close, Inbound, check_inbound
+from rooms.wire import MAX_KEYS_BYTES, SUBPROTOCOL, VERSION, Close, Inbound, check_inbound
 
 # A member may take a while to read the ground rules before accepting them.
 RULES_TIMEOUT_SECONDS = 15 * 60.0
@@ -147,6 +147,10 @@ async def _handshake(svc: Services, conn: Connection) -> bool:
             Code.BAD_FIELD, Close.PROTOCOL, f"This server speaks protocol version {VERSION}."
         )
     keys: bytes = f.get("keys", b"")
+    if len(keys) > MAX_KEYS_BYTES:
+        raise ProtocolViolation(
+            Code.BAD_FIELD, Close.PROTOCOL, f"keys is at most {MAX_KEYS_BYTES} bytes."
+        )
     if f["role"] == "member":
         return await _member_hello(svc, conn, f, keys)
     if f["role"] == "facilitator":

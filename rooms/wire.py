@@ -24,6 +24,9 @@ SUBPROTOCOL = f"safespace.v{VERSION}"
 # lower, per-group limit that is answered with a TOO_LARGE error frame instead.
 MAX_FRAME_BYTES = 64 * 1024
 MAX_NAME_CHARS = 40
+# A participant's public-key bundle, copied into every roster: bounded so that
+# a full room's welcome frame always stays far below MAX_FRAME_BYTES.
+MAX_KEYS_BYTES = 1024
 
 
 class Close:
