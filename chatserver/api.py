@@ -7,6 +7,7 @@ stable codes as the websocket protocol (docs/protocol.md).
 from __future__ import annotations
 
 import json
+import secrets
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -83,8 +84,10 @@ async def _json(request: Request) -> dict[str, Any]:
             raise too_large
     try:
         data = json.loads(body or b"{}")
-    except ValueError:
-        raise SafespaceError(Code.INVALID, "The request body must be JSON.") from None
+        # JSON may spell lone surrogates ("\ud800") that no store can hold.
+        json.dumps(data, ensure_ascii=False).encode("utf-8")
+    except ValueError:  # UnicodeEncodeError is one
+        raise SafespaceError(Code.INVALID, "The request body must be JSON in UTF-8.") from None
     if not isinstance(data, dict):
         raise SafespaceError(Code.INVALID, "The request body must be a JSON object.")
     return data
@@ -105,6 +108,13 @@ async def healthz(request: Request) -> Response:
 
 async def metrics(request: Request) -> Response:
     svc = _services(request)
+    # Counts say when groups meet and how busy they are: an operator may keep
+    # them for the scraper alone.
+    wanted = svc.config.metrics_token
+    if wanted and not secrets.compare_digest(
+        request.headers.get("authorization", ""), f"Bearer {wanted}"
+    ):
+        return error_response(AuthError(Code.UNAUTHENTICATED))
     return PlainTextResponse(
         svc.metrics.render(len(svc.hub.rooms)), media_type="text/plain; version=0.0.4"
     )

@@ -9,7 +9,6 @@ hash so that timing does not tell which facilitator names exist.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import secrets
 from collections import deque
 
@@ -18,6 +17,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 
 from chatserver.store import ApiToken, Store
 from rooms.errors import AuthError, Code
+from rooms.seats import hash_token
 
 _hasher = PasswordHasher()
 _DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
@@ -61,6 +61,10 @@ class AttemptLimiter:
             retry = round(failures[0] + self.window - now, 1)
             raise AuthError(Code.RATE_LIMITED, retry_after=retry)
 
+    def failures(self, key: str, now: float) -> int:
+        recent = self._failures.get(key, ())
+        return sum(1 for t in recent if t > now - self.window)
+
     def fail(self, key: str, now: float) -> None:
         if len(self._failures) > 10_000:  # a spray of names: forget what expired
             for k in [k for k, v in self._failures.items() if v[-1] <= now - self.window]:
@@ -78,13 +82,18 @@ class Authenticator:
 
     async def login(self, name: str, password: str, client: str, now: float) -> str:
         """Check a name and password; return the facilitator's name or raise ``AuthError``."""
-        self.limiter.check(f"ip:{client}", now)
-        self.limiter.check(f"name:{name}", now)
+        by_ip, by_name = f"ip:{client}", f"name:{hash_token(name)}"
+        self.limiter.check(by_ip, now)
+        # The per-name limit stops guessing spread over many addresses, but a
+        # member who knows a facilitator's name must not be able to lock them
+        # out: a client with a clean record is never held by it.
+        if self.limiter.failures(by_ip, now):
+            self.limiter.check(by_name, now)
         stored = await self.store.password_hash(name)
         ok = await asyncio.to_thread(_verify, stored or _DUMMY_HASH, password)
         if not ok or stored is None:
-            self.limiter.fail(f"ip:{client}", now)
-            self.limiter.fail(f"name:{name}", now)
+            self.limiter.fail(by_ip, now)
+            self.limiter.fail(by_name, now)
             raise AuthError(Code.LOGIN_FAILED)
         return name
 
@@ -92,18 +101,14 @@ class Authenticator:
         token = secrets.token_urlsafe(32)
         expires = now + self.token_seconds
         await self.store.drop_expired_api_tokens(now)
-        await self.store.add_api_token(_token_hash(token), ApiToken(facilitator, expires))
+        await self.store.add_api_token(hash_token(token), ApiToken(facilitator, expires))
         return token, expires
 
     async def facilitator_for(self, token: str, now: float) -> str:
-        found = await self.store.api_token(_token_hash(token))
+        found = await self.store.api_token(hash_token(token))
         if found is None or found.expires_at <= now:
             raise AuthError(Code.UNAUTHENTICATED)
         return found.facilitator
 
     async def revoke_token(self, token: str) -> None:
-        await self.store.drop_api_token(_token_hash(token))
-
-
-def _token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
+        await self.store.drop_api_token(hash_token(token))

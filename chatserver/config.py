@@ -32,6 +32,7 @@ class Config:
     login_attempts_per_minute: int = 10
     link_attempts_per_minute: int = 30
     api_token_hours: float = 12.0
+    metrics_token: str = ""
 
     @classmethod
     def from_env(cls, **overrides: object) -> Config:
@@ -51,6 +52,7 @@ class Config:
             "queue_bytes": _int("QUEUE_BYTES", cls.queue_bytes),
             "login_attempts_per_minute": _int("LOGIN_ATTEMPTS_PER_MINUTE", 10),
             "link_attempts_per_minute": _int("LINK_ATTEMPTS_PER_MINUTE", 30),
+            "metrics_token": env.get("METRICS_TOKEN", ""),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -62,7 +62,9 @@ class Connection:
         self.client = websocket.client.host if websocket.client else "unknown"
         self.pid: str | None = None
         self.room: str | None = None
-        self.rate = SenderRate()
+        # Refused frames cost the server an error frame each: a client that keeps
+        # sending them past the frame budget is closed (``Close.FLOODING``).
+        self.refusals = SenderRate()
         self.close_code: int | None = None
         self._outlet: SafespaceWebSocketProtocol | None = websocket.scope.get("extensions", {}).get(
             OUTLET

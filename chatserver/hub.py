@@ -20,18 +20,18 @@ from chatserver.connection import Connection, Outgoing
 from chatserver.metrics import Metrics
 from chatserver.store import Store
 from moderation import pipeline
+from moderation.rate import SenderRate
 from rooms import wire
-from rooms.errors import Code, DomainError, SafespaceError
+from rooms.errors import Code, DomainError
 from rooms.events import Deliver, Disconnect, Outcome, RevokeSeat, SessionOver
 from rooms.group import Group
 from rooms.roster import Participant
 from rooms.session import Session
-from rooms.wire import ALERT_KINDS, Audience, Close, Inbound
+from rooms.wire import Audience, Close, Inbound
 
 # A session nobody is connected to is dropped after this long, so that a
 # facilitator who forgets to press "end" does not leave live state behind.
 IDLE_DROP_SECONDS = 30 * 60.0
-MAX_CATEGORY_CHARS = 40
 
 Handler = Callable[["LocalRoom", Participant, Connection, dict[str, Any], float], Awaitable[None]]
 
@@ -43,6 +43,9 @@ class LocalRoom:
         self.id = session.group.id
         self.session = session
         self.conns: dict[str, Connection] = {}
+        # Rate state by seat, so that reconnecting never resets slow mode or
+        # flood control; it lives exactly as long as the session.
+        self.rates: dict[str, SenderRate] = {}
         self.timer: asyncio.TimerHandle | None = None
         self.idle: asyncio.TimerHandle | None = None
 
@@ -66,10 +69,14 @@ class Hub:
         backend.bind(self._deliver)
         self._handlers: dict[str, Handler] = {
             "chat": self._chat,
-            "direct": self._direct,
-            "private": self._private,
-            "report": self._report,
-            "alert": self._alert,
+            "direct": self._command(lambda s, p, f, now: s.direct(p.pid, f["to"], f["payload"])),
+            "private": self._command(lambda s, p, f, now: s.private(p.pid, f["payload"], now)),
+            "report": self._command(
+                lambda s, p, f, now: s.report(p.pid, f["msg"], f["payload"], now)
+            ),
+            "alert": self._command(
+                lambda s, p, f, now: s.alert(p.pid, f["kind"], f.get("category"), now)
+            ),
             "hand": self._command(lambda s, p, f, now: s.hand(p.pid, f["up"], f.get("pid"))),
             "step_out": self._step_out,
             "leave": self._leave,
@@ -109,7 +116,7 @@ class Hub:
         """A facilitator edited the group: a session not yet ended uses the new settings."""
         room = self.rooms.get(group.id)
         if room is not None:
-            room.session.group = group
+            self._spawn(self.carry_out(room, room.session.update_group(group)))
 
     def _drop(self, room: LocalRoom) -> None:
         """Forget everything about the room on this node: the session is over."""
@@ -152,7 +159,10 @@ class Hub:
     async def handle(self, conn: Connection, msg: Inbound) -> None:
         room = self.rooms.get(conn.room or "")
         session = room.session if room is not None else None
-        sender = session.speaker(conn.pid) if session is not None and conn.pid else None
+        pid = conn.pid or ""
+        sender = session.speaker(pid) if session is not None else None
+        seat = sender or (session.knocks.get(pid) if session is not None else None)
+        rate = room.rates.setdefault(seat.seat, SenderRate()) if room and seat else SenderRate()
         payload = msg.fields.get("payload")
         now = self.clock()
         pipeline.check(
@@ -160,14 +170,13 @@ class Hub:
             authenticated=conn.pid is not None,
             sender=sender,
             session=session,
-            rate=conn.rate,
+            rate=rate,
             now=now,
         )
+        assert room is not None  # the pipeline refuses frames from outside a room
         handler = self._handlers.get(msg.type)
         if handler is None:  # hello or accept again, once in
             raise DomainError(Code.ILLEGAL_TRANSITION, "You are already in the room.")
-        if room is None:
-            raise SafespaceError(Code.NOT_IN_ROOM)
         if sender is None:  # knocking: only leave / step_out pass the pipeline
             await self.carry_out(room, room.session.leave(conn.pid or ""))
             conn.close(Close.NORMAL)
@@ -192,43 +201,6 @@ class Hub:
         self.metrics.messages += 1
         data = encode(wire.message(msg_id, p.pid, f["payload"], now))
         self.backend.publish(room.id, Delivery(Audience.ROOM, data))
-
-    async def _direct(
-        self, room: LocalRoom, p: Participant, conn: Connection, f: dict[str, Any], now: float
-    ) -> None:
-        if f["to"] not in room.session.participants:
-            raise DomainError(Code.NO_SUCH_PARTICIPANT)
-        frame = wire.frame("direct", **{"from": p.pid, "payload": f["payload"]})
-        self.backend.publish(room.id, Delivery(f["to"], encode(frame)))
-
-    async def _private(
-        self, room: LocalRoom, p: Participant, conn: Connection, f: dict[str, Any], now: float
-    ) -> None:
-        frame = wire.frame("private", **{"from": p.pid, "payload": f["payload"], "ts": now})
-        self.backend.publish(room.id, Delivery(Audience.FACILITATORS, encode(frame)))
-
-    async def _report(
-        self, room: LocalRoom, p: Participant, conn: Connection, f: dict[str, Any], now: float
-    ) -> None:
-        if not 1 <= f["msg"] <= room.session.last_msg_id:
-            raise DomainError(Code.NO_SUCH_MESSAGE)
-        frame = wire.frame(
-            "report", **{"from": p.pid, "msg": f["msg"], "payload": f["payload"], "ts": now}
-        )
-        self.backend.publish(room.id, Delivery(Audience.FACILITATORS, encode(frame)))
-
-    async def _alert(
-        self, room: LocalRoom, p: Participant, conn: Connection, f: dict[str, Any], now: float
-    ) -> None:
-        category = f.get("category")
-        if f["kind"] not in ALERT_KINDS:
-            raise SafespaceError(Code.BAD_FIELD, "An alert is of kind support or content.")
-        if category is not None and len(category) > MAX_CATEGORY_CHARS:
-            raise SafespaceError(Code.BAD_FIELD, "An alert category is at most 40 characters.")
-        frame = wire.frame(
-            "alert", **{"from": p.pid, "kind": f["kind"], "category": category, "ts": now}
-        )
-        self.backend.publish(room.id, Delivery(Audience.FACILITATORS, encode(frame)))
 
     async def _step_out(
         self, room: LocalRoom, p: Participant, conn: Connection, f: dict[str, Any], now: float
@@ -278,6 +250,9 @@ class Hub:
             if one is None:
                 return
             if delivery.close:
+                # Out of the room now: nothing more reaches it, and its own
+                # goodbye (detach) has nothing left to undo.
+                del room.conns[to]
                 one.close(delivery.close, out if delivery.data else None)
             else:
                 one.send(out)

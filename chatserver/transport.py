@@ -67,6 +67,9 @@ class SafespaceWebSocketProtocol(WebSocketsSansIOProtocol):
         self.conn.send_close(code, reason)
         self.transport.write(b"".join(self.conn.data_to_send()))
         self.queue.put_nowait({"type": "websocket.disconnect", "code": code, "reason": reason})
+        if self.read_paused:  # the peer's closing reply must be read, backlog or not
+            self.read_paused = False
+            self.transport.resume_reading()
         self.close_timer = self.loop.call_later(CLOSE_TIMEOUT_SECONDS, self.transport.close)
 
     def kick(self, code: int, reason: str) -> None:

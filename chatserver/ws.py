@@ -132,7 +132,9 @@ async def _receive(
         raise
     except SafespaceError as e:
         if strict:
-            raise ProtocolViolation(e.code, Close.PROTOCOL, e.reason) from None
+            violation = ProtocolViolation(e.code, Close.PROTOCOL, e.reason)
+            violation.detail.update(e.detail)  # keeps the ref
+            raise violation from None
         raise
 
 
@@ -168,7 +170,8 @@ async def _member_hello(svc: Services, conn: Connection, f: dict[str, Any], keys
     now = svc.hub.clock()
     svc.links.check(conn.client, now)
     try:
-        seat = await svc.store.seat_by_token_hash(hash_token(token_from_link(link)))
+        token_hash = hash_token(token_from_link(link))
+        seat = await svc.store.seat_by_token_hash(token_hash)
         if seat is None:
             raise AuthError(Code.LINK_UNKNOWN)
     except AuthError:
@@ -189,7 +192,13 @@ async def _member_hello(svc: Services, conn: Connection, f: dict[str, Any], keys
         return False
     if answer.type != "accept":
         raise AuthError(Code.RULES_NOT_ACCEPTED)
-    room = svc.hub.rooms.get(seat.group_id)  # the session may have ended meanwhile
+    # Minutes may have passed: the link may have been revoked or have expired,
+    # and the session may have ended.
+    seat = await svc.store.seat_by_token_hash(token_hash)
+    if seat is None:
+        raise AuthError(Code.LINK_UNKNOWN)
+    seat.check(svc.hub.clock())
+    room = svc.hub.rooms.get(seat.group_id)
     if room is None:
         raise AuthError(Code.SESSION_ENDED)
     p, outcomes = room.session.join_member(seat.id, name, keys, answer.fields["rules"])
@@ -232,4 +241,9 @@ async def _frame_loop(svc: Services, conn: Connection) -> None:
             raise
         except SafespaceError as e:
             svc.metrics.rejections[str(e.code)] += 1
+            now = svc.hub.clock()
+            if conn.refusals.over_budget(now):
+                conn.close(Close.FLOODING, Outgoing.of(wire.error(e, ref)))
+                return
+            conn.refusals.count_frame(now)
             conn.send_frame(wire.error(e, ref))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,7 +69,7 @@ def ws_url(link_or_server: str) -> str:
 
 
 class ChatClient:
-    def __init__(self, ws: ClientConnection, codec: PayloadCodec) -> None:
+    def __init__(self, ws: ClientConnection, codec: PayloadCodec, history: int = 1000) -> None:
         self.ws = ws
         self.codec = codec
         self.pid: str | None = None
@@ -80,7 +81,9 @@ class ChatClient:
         self.welcome: Event | None = None
         self.roster: dict[str, dict[str, Any]] = {}
         self.knocks: dict[str, dict[str, Any]] = {}
-        self.history: list[Event] = []
+        # The last events, for a caller that wants to look back; bounded, so a
+        # long session does not pile up the conversation in memory.
+        self.history: deque[Event] = deque(maxlen=history)
         self.close_code: int | None = None
         self.close_reason = ""
         self._inbox: asyncio.Queue[Event] = asyncio.Queue()

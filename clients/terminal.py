@@ -47,7 +47,11 @@ class Terminal:
         self.out = out
 
     def say(self, line: str) -> None:
-        print(line, file=self.out, flush=True)
+        # Whatever others wrote is shown, never obeyed: no control characters
+        # (escape sequences could clear the screen or fake a facilitator's line).
+        for part in line.split("\n"):
+            shown = "".join(ch if ch.isprintable() else "\N{REPLACEMENT CHARACTER}" for ch in part)
+            print(shown, file=self.out, flush=True)
 
     def show(self, event: Event) -> None:
         c, f = self.client, event.fields

@@ -18,6 +18,7 @@ MAX_CAPACITY = 32
 DEFAULT_DURATION_MINUTES = 70
 MAX_TEXT = 2000
 MAX_ITEMS = 30
+MAX_SHOWN_BYTES = 16 * 1024
 
 
 @dataclass(frozen=True)
@@ -122,16 +123,30 @@ def validate_changes(changes: dict[str, Any]) -> dict[str, Any]:
     """Check a partial group (from the API or the CLI); unknown keys are refused."""
     unknown = sorted(set(changes) - set(EDITABLE))
     if unknown:
-        raise Invalid(unknown[0], f"{unknown[0]} is not a group setting.")
+        # The key is the client's text: named only if it looks like a setting name.
+        shown = unknown[0] if unknown[0].isidentifier() and len(unknown[0]) <= 40 else "?"
+        raise Invalid(shown, "That is not a group setting.")
     return {k: _CHECKS[k](v) for k, v in changes.items()}
+
+
+def _fits(group: Group) -> Group:
+    """Rules, resources and title travel in one frame to every member: keep it small."""
+    texts = (group.title, *group.ground_rules, *group.crisis_resources)
+    if sum(len(t.encode()) for t in texts) > MAX_SHOWN_BYTES:
+        raise Invalid(
+            "ground_rules",
+            f"Title, ground rules and crisis resources together must fit in "
+            f"{MAX_SHOWN_BYTES // 1024} KiB.",
+        )
+    return group
 
 
 def new_group(group_id: str, facilitator: str, settings: dict[str, Any]) -> Group:
     """A group created by ``facilitator``; ``title`` is the one required setting."""
     if "title" not in settings:
         raise Invalid("title", "title is required.")
-    return Group(id=group_id, facilitators=(facilitator,), **validate_changes(settings))
+    return _fits(Group(id=group_id, facilitators=(facilitator,), **validate_changes(settings)))
 
 
 def edited(group: Group, changes: dict[str, Any]) -> Group:
-    return replace(group, **validate_changes(changes))
+    return _fits(replace(group, **validate_changes(changes)))

@@ -90,7 +90,10 @@ def token_from_link(link: str) -> str:
     link = link.strip()
     if "#" not in link and "/" not in link:
         return link
-    fragment = urlsplit(link).fragment
+    try:
+        fragment = urlsplit(link).fragment
+    except ValueError:  # not a URL at all (bad brackets, odd host)
+        raise AuthError(Code.LINK_UNKNOWN) from None
     token = parse_qs(fragment).get("seat", [""])[0]
     if not token:
         raise AuthError(Code.LINK_UNKNOWN)

@@ -25,6 +25,7 @@ from rooms.wire import Audience, Close
 # Minutes before the planned end at which facilitators get a reminder.
 REMINDERS = (10, 5, 0)
 MAX_SLOW_MODE_SECONDS = 600.0
+MAX_CATEGORY_CHARS = 40
 
 
 class Session:
@@ -42,8 +43,9 @@ class Session:
         self.knocks: dict[str, Participant] = {}
         self._pid_of_seat: dict[str, str] = {}
         self._barred: dict[str, Code] = {}  # seat -> REMOVED or REFUSED
-        # A mute outlives leaving and coming back in the same session.
-        self._held_mutes: dict[str, float] = {}
+        # Mutes by seat: a mute outlives leaving, knocking and coming back
+        # within the session; it ends only by unmute, by running out, or with it.
+        self._mutes: dict[str, float] = {}
         self._reminders: list[int] = []
         self._counter = itertools.count(1)
 
@@ -136,9 +138,12 @@ class Session:
         if pid in self.knocks:  # knocking again from a new connection
             p = self.knocks[pid]
             p.name, p.keys = name, keys
-            return p, [Deliver(p.pid, wire.frame("knocking"))]
+            return p, [
+                Deliver(p.pid, wire.frame("knocking")),
+                Deliver(Audience.FACILITATORS, wire.frame("knock", p=p.public())),
+            ]
         p = Participant(self._new_pid(), name, Role.MEMBER, seat, keys)
-        p.muted_until = self._held_mutes.pop(seat, None)
+        p.muted_until = self._mutes.get(seat)
         self._pid_of_seat[seat] = p.pid
         if self.state in OPEN_DOOR:
             self.participants[p.pid] = p
@@ -185,8 +190,6 @@ class Session:
         if p is None:
             return []
         del self._pid_of_seat[p.seat]
-        if p.muted_until is not None:
-            self._held_mutes[p.seat] = p.muted_until
         return [Deliver(Audience.ROOM, wire.frame("left", pid=pid))]
 
     # ---- the door: knocks ---------------------------------------------------
@@ -250,7 +253,7 @@ class Session:
         self.knocks.clear()
         self._pid_of_seat.clear()
         self._barred.clear()
-        self._held_mutes.clear()
+        self._mutes.clear()
         out.append(SessionOver())
         return out
 
@@ -283,6 +286,7 @@ class Session:
         if p.muted_until is None:
             raise DomainError(Code.ILLEGAL_TRANSITION, "That member is not muted.")
         p.muted_until = None
+        self._mutes.pop(p.seat, None)
         return [Deliver(Audience.ROOM, wire.frame("unmuted", pid=pid))]
 
     def remove(self, actor: str, pid: str, for_good: bool) -> list[Outcome]:
@@ -320,9 +324,55 @@ class Session:
     def delete_message(self, actor: str, msg_id: int) -> list[Outcome]:
         """Ask every client to drop a message; the server never held its text."""
         self._facilitator(actor)
-        if not 1 <= msg_id <= self.last_msg_id:
-            raise DomainError(Code.NO_SUCH_MESSAGE)
+        self._message(msg_id)
         return [Deliver(Audience.ROOM, wire.frame("deleted", id=msg_id, by=actor))]
+
+    # ---- frames to one person or to the facilitators --------------------------
+    # Payloads are opaque: the encryption layer decides what is in them.
+
+    def direct(self, actor: str, to: str, payload: bytes) -> list[Outcome]:
+        """Pairwise bytes (key distribution) to an admitted participant."""
+        if to not in self.participants:
+            raise DomainError(Code.NO_SUCH_PARTICIPANT)
+        return [Deliver(to, wire.frame("direct", **{"from": actor, "payload": payload}))]
+
+    def private(self, actor: str, payload: bytes, now: float) -> list[Outcome]:
+        """A message for the facilitators only."""
+        frame = wire.frame("private", **{"from": actor, "payload": payload, "ts": now})
+        return [Deliver(Audience.FACILITATORS, frame)]
+
+    def report(self, actor: str, msg_id: int, payload: bytes, now: float) -> list[Outcome]:
+        self._message(msg_id)
+        frame = wire.frame(
+            "report", **{"from": actor, "msg": msg_id, "payload": payload, "ts": now}
+        )
+        return [Deliver(Audience.FACILITATORS, frame)]
+
+    def alert(self, actor: str, kind: str, category: str | None, now: float) -> list[Outcome]:
+        """ "I need support now", or a content rule's alert: a category, never text."""
+        if kind not in wire.ALERT_KINDS:
+            raise DomainError(Code.BAD_FIELD, "An alert is of kind support or content.")
+        if category is not None:
+            category = "".join(ch for ch in category if ch.isalnum() or ch in "_-")
+            if not 1 <= len(category) <= MAX_CATEGORY_CHARS:
+                raise DomainError(
+                    Code.BAD_FIELD, "An alert category is 1 to 40 letters, digits, _ or -."
+                )
+        frame = wire.frame(
+            "alert", **{"from": actor, "kind": kind, "category": category, "ts": now}
+        )
+        return [Deliver(Audience.FACILITATORS, frame)]
+
+    def update_group(self, group: Group) -> list[Outcome]:
+        """A facilitator edited the group mid-session: new limits apply at once."""
+        changed = group.slow_mode_seconds != self.group.slow_mode_seconds
+        self.group = group
+        if self.started_at is not None:
+            self._reminders = [m for m in self._reminders if m < group.duration_minutes]
+        if not changed:
+            return []
+        self.slow_mode_seconds = group.slow_mode_seconds
+        return [Deliver(Audience.ROOM, self.state_frame())]
 
     def next_message_id(self) -> int:
         """Called once the pipeline has passed a chat frame."""
@@ -337,6 +387,7 @@ class Session:
         for p in self.participants.values():
             if p.muted_until is not None and p.muted_until <= now:
                 p.muted_until = None
+                self._mutes.pop(p.seat, None)
                 out.append(Deliver(Audience.ROOM, wire.frame("unmuted", pid=p.pid)))
         while self._reminders and (due := self._reminder_at(self._reminders[0])) is not None:
             if due > now:
@@ -380,7 +431,9 @@ class Session:
         p = self.participants.get(pid)
         if p is None:
             raise DomainError(Code.NOT_IN_ROOM)
-        if not p.is_facilitator:
+        # The group's current list decides: one taken off it mid-session
+        # keeps the seat in the room but loses the powers at once.
+        if not p.is_facilitator or p.seat not in self.group.facilitators:
             raise DomainError(Code.FORBIDDEN)
         return p
 
@@ -395,6 +448,10 @@ class Session:
         if p.is_facilitator:
             raise DomainError(Code.NOT_A_MEMBER)
         return p
+
+    def _message(self, msg_id: int) -> None:
+        if not 1 <= msg_id <= self.last_msg_id:
+            raise DomainError(Code.NO_SUCH_MESSAGE)
 
     def _knock(self, pid: str) -> Participant:
         p = self.knocks.get(pid)
@@ -422,7 +479,7 @@ class Session:
     def _set_mute(self, actor: str, pid: str, until: float) -> list[Outcome]:
         self._facilitator(actor)
         p = self._member(pid)
-        p.muted_until = until
+        p.muted_until = self._mutes[p.seat] = until
         shown = None if until == math.inf else until
         return [Deliver(Audience.ROOM, wire.frame("muted", pid=pid, until=shown))]
 

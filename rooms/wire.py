@@ -46,6 +46,7 @@ class Close:
     AUTH = 4401  # hello refused (bad link, login, full room, ...)
     ORIGIN = 4403  # websocket upgrade from a page of another origin
     HELLO_TIMEOUT = 4408  # no hello (or no rules acceptance) in time
+    FLOODING = 4429  # frame after refused frame, past the frame budget
 
 
 class Audience:

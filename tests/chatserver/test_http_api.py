@@ -211,10 +211,12 @@ async def test_ten_failed_logins_from_one_client_are_rate_limited(env: Env) -> N
 
 @http_only
 async def test_login_limits_count_per_client_and_per_name(env: Env) -> None:
-    """A guesser is stopped by address, and a name under attack is guarded from anywhere.
+    """A guesser is stopped by address, and a name under attack is guarded from any
+    address that has guessed wrong, while a clean address with the right password
+    still gets in (so nobody who knows a facilitator's name can lock them out).
 
     The server trusts X-Forwarded-For from its own host (a local proxy), which is
-    how these requests come from two different addresses.
+    how these requests come from different addresses.
     """
     await facilitator(env, "alex")
     await facilitator(env, "sam")
@@ -222,17 +224,23 @@ async def test_login_limits_count_per_client_and_per_name(env: Env) -> None:
     env.app.state.services.auth.limiter.limit = 3
     one = {"X-Forwarded-For": "203.0.113.1"}
     two = {"X-Forwarded-For": "203.0.113.2"}
+    three = {"X-Forwarded-For": "203.0.113.3"}
     async with env.http() as http:
         for _ in range(3):
             r = await http.post(
                 "/api/login", json={"name": "alex", "password": "guess-guess"}, headers=one
             )
             assert r.status_code == 401
+        r = await http.post(
+            "/api/login", json={"name": "alex", "password": "other-guess"}, headers=three
+        )
+        assert r.status_code == 401
         cases = [
             (one, "alex", 429),  # the client and the name are both spent
-            (two, "alex", 429),  # the name is guarded from any address
+            (three, "alex", 429),  # a second guessing address meets the name's limit
             (one, "sam", 429),  # the client is stopped whatever name it tries
             (two, "sam", 200),  # someone else logging in to another account is not
+            (two, "alex", 200),  # nor the real alex from a clean address
         ]
         for headers, name, status in cases:
             r = await http.post(

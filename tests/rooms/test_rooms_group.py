@@ -80,11 +80,26 @@ def test_title_of_120_characters_is_fine() -> None:
     assert new_group("g", "f", {"title": "x" * 120}).title == "x" * 120
 
 
-@pytest.mark.parametrize("key", ["colour", "max_payload_bytes", "id", "facilitators", ""])
+@pytest.mark.parametrize("key", ["colour", "max_payload_bytes", "id", "facilitators"])
 def test_unknown_keys_are_refused(key: str) -> None:
     with pytest.raises(Invalid) as info:
         validate_changes({key: 1})
     assert info.value.field == key
+
+
+@pytest.mark.parametrize("key", ["", "x" * 41, "<script>", "two words"])
+def test_an_odd_unknown_key_is_not_echoed(key: str) -> None:
+    with pytest.raises(Invalid) as info:
+        validate_changes({key: 1})
+    assert info.value.field == "?"
+    assert key not in info.value.reason or not key
+
+
+def test_rules_and_resources_must_fit_one_frame() -> None:
+    with pytest.raises(Invalid) as info:
+        new_group("g", "f", {"title": "T", "ground_rules": ["é" * 1000] * 9})
+    assert info.value.field == "ground_rules"
+    assert new_group("g", "f", {"title": "T", "ground_rules": ["e" * 1000] * 15})
 
 
 def test_the_first_unknown_key_in_sorted_order_is_named() -> None:

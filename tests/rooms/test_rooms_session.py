@@ -256,7 +256,7 @@ def test_wrong_or_missing_digest(digest: str | None) -> None:
 
 
 def test_digest_of_the_empty_rules_must_still_be_echoed() -> None:
-    s = Session(Group(id="g", title="t"), T0)
+    s = Session(Group(id="g", title="t", facilitators=("fran",)), T0)
     f, _ = s.join_facilitator("fran", "Fran", b"")
     s.open(f.pid)
     refused(s, Code.RULES_NOT_ACCEPTED, lambda: s.join_member("s1", "Ann", b"", None))
@@ -454,7 +454,11 @@ def test_knocker_reconnecting_knocks_once_with_the_same_pid() -> None:
     first = knock(s, "Lee")
     p, out = s.join_member("seat-lee", "Leo", b"k2", s.group.rules_digest())
     assert p.pid == first
-    assert out == [Deliver(first, {"t": "knocking"})]
+    # The facilitators' knock queue shows the knocker as they are now.
+    assert out == [
+        Deliver(first, {"t": "knocking"}),
+        Deliver(FACS, {"t": "knock", "p": p.public()}),
+    ]
     assert list(s.knocks) == [first]
     assert s.knocks[first].name == "Leo" and s.knocks[first].keys == b"k2"
 

@@ -1,0 +1,96 @@
+"""Frames to one person or to the facilitators, mutes that stick, group edits mid-session."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+from test_rooms_session import FACS, ROOM, STARTED, join, knock, live, lobby, refused
+
+from rooms.errors import Code
+from rooms.events import Deliver
+
+
+def test_direct_goes_to_one_admitted_participant() -> None:
+    s, f, (ann, ben) = live()
+    assert s.direct(ann, ben, b"chain") == [
+        Deliver(ben, {"t": "direct", "from": ann, "payload": b"chain"})
+    ]
+    refused(s, Code.NO_SUCH_PARTICIPANT, lambda: s.direct(ann, "p99", b"x"))
+    late = knock(s, "Lee")
+    refused(s, Code.NO_SUCH_PARTICIPANT, lambda: s.direct(ann, late, b"x"))
+
+
+def test_private_and_report_go_to_the_facilitators_only() -> None:
+    s, f, (ann, _) = live()
+    assert s.private(ann, b"help", 5.0) == [
+        Deliver(FACS, {"t": "private", "from": ann, "payload": b"help", "ts": 5.0})
+    ]
+    refused(s, Code.NO_SUCH_MESSAGE, lambda: s.report(ann, 1, b"note", 5.0))
+    s.next_message_id()
+    assert s.report(ann, 1, b"note", 6.0) == [
+        Deliver(FACS, {"t": "report", "from": ann, "msg": 1, "payload": b"note", "ts": 6.0})
+    ]
+
+
+@pytest.mark.parametrize(
+    ("category", "shown"),
+    [(None, None), ("self_harm", "self_harm"), ("\x1b[2Jviolence", "2Jviolence")],
+)
+def test_alerts_carry_a_clean_category_only(category: str | None, shown: str | None) -> None:
+    s, f, (ann, _) = live()
+    (out,) = s.alert(ann, "content", category, 7.0)
+    assert out == Deliver(
+        FACS, {"t": "alert", "from": ann, "kind": "content", "category": shown, "ts": 7.0}
+    )
+
+
+@pytest.mark.parametrize(
+    ("kind", "category"), [("gossip", None), ("support", "x" * 41), ("support", "\x1b\x07")]
+)
+def test_bad_alerts_are_refused(kind: str, category: str | None) -> None:
+    s, f, (ann, _) = live()
+    refused(s, Code.BAD_FIELD, lambda: s.alert(ann, kind, category, 7.0))
+
+
+def test_a_mute_sticks_to_the_seat_through_leaving_and_knocking() -> None:
+    s, f, (ann, _) = live()
+    s.mute(f, ann)
+    s.leave(ann)
+    again = knock(s, "Ann")
+    assert s.knocks[again].muted_until is not None
+    s.step_out(again)  # drops the knock...
+    back = knock(s, "Ann")  # ...and knocks again
+    assert s.knocks[back].muted_until is not None
+    s.admit(f, back)
+    assert s.participants[back].muted_until is not None
+    s.unmute(f, back)
+    s.leave(back)
+    s.unlock(f)
+    assert join(s, "Ann").muted_until is None
+
+
+def test_a_time_out_that_ran_out_while_away_ends_on_return() -> None:
+    s, f, (ann, _) = live()
+    s.time_out(f, ann, 10, STARTED)
+    s.leave(ann)
+    s.unlock(f)
+    p = join(s, "Ann")
+    assert p.muted_until == STARTED + 10
+    assert s.tick(STARTED + 11)[0] == Deliver(ROOM, {"t": "unmuted", "pid": p.pid})
+
+
+def test_a_facilitator_taken_off_the_group_loses_the_powers_at_once() -> None:
+    s, f = lobby()
+    ann = join(s, "Ann").pid
+    s.update_group(replace(s.group, facilitators=("sam",)))
+    refused(s, Code.FORBIDDEN, lambda: s.mute(f, ann))
+    refused(s, Code.FORBIDDEN, lambda: s.start(f, STARTED))
+
+
+def test_a_slow_mode_edit_reaches_the_live_session() -> None:
+    s, f = lobby()
+    assert s.update_group(replace(s.group, title="New title")) == []
+    (out,) = s.update_group(replace(s.group, slow_mode_seconds=30.0))
+    assert out == Deliver(ROOM, s.state_frame())
+    assert s.slow_mode_seconds == 30.0
