@@ -57,7 +57,9 @@ async def http_error(request: Request, exc: Exception) -> Response:
     if not request.url.path.startswith("/api/"):
         return PlainTextResponse(getattr(exc, "detail", "Error"), status_code=status)
     code = Code.METHOD_NOT_ALLOWED if status == 405 else Code.NOT_FOUND
-    return error_response(SafespaceError(code))
+    response = error_response(SafespaceError(code))
+    response.headers.update(getattr(exc, "headers", None) or {})  # Allow, on a 405
+    return response
 
 
 def guarded(handler: Endpoint) -> Endpoint:
@@ -111,9 +113,8 @@ async def metrics(request: Request) -> Response:
     # Counts say when groups meet and how busy they are: an operator may keep
     # them for the scraper alone.
     wanted = svc.config.metrics_token
-    if wanted and not secrets.compare_digest(
-        request.headers.get("authorization", ""), f"Bearer {wanted}"
-    ):
+    given = request.headers.get("authorization", "").encode("latin-1", "replace")
+    if wanted and not secrets.compare_digest(given, f"Bearer {wanted}".encode()):
         return error_response(AuthError(Code.UNAUTHENTICATED))
     return PlainTextResponse(
         svc.metrics.render(len(svc.hub.rooms)), media_type="text/plain; version=0.0.4"

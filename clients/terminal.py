@@ -41,17 +41,25 @@ FACILITATOR_HELP = """Facilitator commands (NAME is a display name or a particip
   /slow SECONDS                  slow mode (0 = off)"""
 
 
+def inert(text: str) -> str:
+    """Text others wrote, shown and never obeyed.
+
+    No control characters (escape sequences could clear the screen or write the
+    clipboard), and a line break continues the same entry behind a bar, so that
+    nobody can fake a line of the client's own (``* Alex is muted``).
+    """
+    lines = ("".join(c if c.isprintable() else "\N{REPLACEMENT CHARACTER}" for c in part)
+             for part in text.split("\n"))  # fmt: skip
+    return "\n  | ".join(lines)
+
+
 class Terminal:
     def __init__(self, client: ChatClient, out: TextIO) -> None:
         self.client = client
         self.out = out
 
     def say(self, line: str) -> None:
-        # Whatever others wrote is shown, never obeyed: no control characters
-        # (escape sequences could clear the screen or fake a facilitator's line).
-        for part in line.split("\n"):
-            shown = "".join(ch if ch.isprintable() else "\N{REPLACEMENT CHARACTER}" for ch in part)
-            print(shown, file=self.out, flush=True)
+        print(inert(line), file=self.out, flush=True)
 
     def show(self, event: Event) -> None:
         c, f = self.client, event.fields
@@ -127,9 +135,10 @@ class Terminal:
             "remove": c.remove, "ban": lambda pid: c.remove(pid, for_good=True),
         }  # fmt: skip
         if name in ("help", "?"):
-            self.say(
+            helptext = (
                 MEMBER_HELP if c.role != "facilitator" else f"{MEMBER_HELP}\n{FACILITATOR_HELP}"
             )
+            print(helptext, file=self.out, flush=True)  # our own text, shown as written
         elif name in ("quit", "leave"):
             await c.leave()
             return False
@@ -229,11 +238,11 @@ def _join(args: argparse.Namespace) -> int:
     async def connect(stdin: asyncio.StreamReader) -> ChatClient:
         async def decide(rules: Event) -> bool:
             """Show the ground rules; the member decides before entering."""
-            print(f"{rules['group']['title']}: the group's ground rules", flush=True)
+            print(inert(f"{rules['group']['title']}: the group's ground rules"), flush=True)
             for rule in rules["rules"]:
-                print(f"  - {rule}", flush=True)
+                print(inert(f"  - {rule}"), flush=True)
             for resource in rules["crisis_resources"]:
-                print(f"  If you need help now: {resource}", flush=True)
+                print(inert(f"  If you need help now: {resource}"), flush=True)
             if args.yes:
                 return True
             answer = await _ask(stdin, "Do you accept these ground rules? [y/N] ")

@@ -364,15 +364,26 @@ class Session:
         return [Deliver(Audience.FACILITATORS, frame)]
 
     def update_group(self, group: Group) -> list[Outcome]:
-        """A facilitator edited the group mid-session: new limits apply at once."""
-        changed = group.slow_mode_seconds != self.group.slow_mode_seconds
+        """A facilitator edited the group mid-session: the new settings apply at once.
+
+        A facilitator taken off the group leaves the room: they would otherwise
+        go on receiving what is for facilitators only.
+        """
+        out: list[Outcome] = []
+        for p in list(self.participants.values()):
+            if p.is_facilitator and p.seat not in group.facilitators:
+                del self.participants[p.pid]
+                del self._pid_of_seat[p.seat]
+                out.append(Deliver(Audience.ROOM, wire.frame("left", pid=p.pid)))
+                if p.present:
+                    out.append(Disconnect(p.pid, Close.REMOVED, _error(Code.NOT_FACILITATOR)))
+        if group.slow_mode_seconds != self.group.slow_mode_seconds:
+            self.slow_mode_seconds = group.slow_mode_seconds
+            out.append(Deliver(Audience.ROOM, self.state_frame()))
         self.group = group
         if self.started_at is not None:
             self._reminders = [m for m in self._reminders if m < group.duration_minutes]
-        if not changed:
-            return []
-        self.slow_mode_seconds = group.slow_mode_seconds
-        return [Deliver(Audience.ROOM, self.state_frame())]
+        return out
 
     def next_message_id(self) -> int:
         """Called once the pipeline has passed a chat frame."""

@@ -8,7 +8,8 @@ import pytest
 from test_rooms_session import FACS, ROOM, STARTED, join, knock, live, lobby, refused
 
 from rooms.errors import Code
-from rooms.events import Deliver
+from rooms.events import Deliver, Disconnect
+from rooms.wire import Close
 
 
 def test_direct_goes_to_one_admitted_participant() -> None:
@@ -80,12 +81,16 @@ def test_a_time_out_that_ran_out_while_away_ends_on_return() -> None:
     assert s.tick(STARTED + 11)[0] == Deliver(ROOM, {"t": "unmuted", "pid": p.pid})
 
 
-def test_a_facilitator_taken_off_the_group_loses_the_powers_at_once() -> None:
+def test_a_facilitator_taken_off_the_group_leaves_the_room_at_once() -> None:
     s, f = lobby()
     ann = join(s, "Ann").pid
-    s.update_group(replace(s.group, facilitators=("sam",)))
-    refused(s, Code.FORBIDDEN, lambda: s.mute(f, ann))
-    refused(s, Code.FORBIDDEN, lambda: s.start(f, STARTED))
+    out = s.update_group(replace(s.group, facilitators=("sam",)))
+    assert out[0] == Deliver(ROOM, {"t": "left", "pid": f})
+    assert isinstance(out[1], Disconnect) and out[1].pid == f
+    assert out[1].close_code == Close.REMOVED
+    assert out[1].frame is not None and out[1].frame["code"] == "not_facilitator"
+    refused(s, Code.NOT_IN_ROOM, lambda: s.mute(f, ann))
+    refused(s, Code.NOT_IN_ROOM, lambda: s.start(f, STARTED))
 
 
 def test_a_slow_mode_edit_reaches_the_live_session() -> None:
