@@ -9,6 +9,7 @@ hash so that timing does not tell which facilitator names exist.
 from __future__ import annotations
 
 import asyncio
+import functools
 import secrets
 from collections import deque
 
@@ -20,8 +21,13 @@ from rooms.errors import AuthError, Code
 from rooms.seats import hash_token
 
 _hasher = PasswordHasher()
-_DUMMY_HASH = _hasher.hash(secrets.token_hex(16))
 MIN_PASSWORD_CHARS = 10
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """Made on first use, not at import: hashing costs 64 MiB and 0.1 s."""
+    return _hasher.hash(secrets.token_hex(16))
 
 
 def hash_password(password: str) -> str:
@@ -79,6 +85,9 @@ class Authenticator:
         self.store = store
         self.limiter = AttemptLimiter(attempts_per_minute)
         self.token_seconds = token_hours * 3600.0
+        # argon2id takes 64 MiB per verification (argon2-cffi's default memory
+        # cost): at most two at once, so a burst of logins cannot balloon the node.
+        self._verifications = asyncio.Semaphore(2)
 
     async def login(self, name: str, password: str, client: str, now: float) -> str:
         """Check a name and password; return the facilitator's name or raise ``AuthError``."""
@@ -90,7 +99,8 @@ class Authenticator:
         if self.limiter.failures(by_ip, now):
             self.limiter.check(by_name, now)
         stored = await self.store.password_hash(name)
-        ok = await asyncio.to_thread(_verify, stored or _DUMMY_HASH, password)
+        async with self._verifications:
+            ok = await asyncio.to_thread(_verify, stored or _dummy_hash(), password)
         if not ok or stored is None:
             self.limiter.fail(by_ip, now)
             self.limiter.fail(by_name, now)

@@ -64,19 +64,24 @@ class Connection:
         self.room: str | None = None
         # Refused frames cost the server an error frame each: a client that keeps
         # sending them past the frame budget is closed (``Close.FLOODING``).
-        self.refusals = SenderRate()
+        # Made on the first refusal: most connections never have one.
+        self.refusals: SenderRate | None = None
         self.close_code: int | None = None
         self._outlet: SafespaceWebSocketProtocol | None = websocket.scope.get("extensions", {}).get(
             OUTLET
         )
-        self._queue: deque[bytes] = deque()
+        # The ASGI path's queue and writer; the fast path needs neither (an idle
+        # member's memory is what lets one node hold thousands).
+        self._queue: deque[bytes] | None = None
         self._queued_bytes = 0
-        self._wake = asyncio.Event()
+        self._wake: asyncio.Event | None = None
         self._writer: asyncio.Task[None] | None = None
-        # The task reading this connection: on the ASGI path a laggard's reader
-        # is woken by cancelling it, as no disconnect will come while it stalls.
-        self._reader = asyncio.current_task()
+        self._reader: asyncio.Task[Any] | None = None
         if self._outlet is None:
+            self._queue, self._wake = deque(), asyncio.Event()
+            # A laggard's reader is woken by cancelling it: no disconnect comes
+            # while it stalls.
+            self._reader = asyncio.current_task()
             self._writer = asyncio.create_task(self._run_writer())
 
     @property
@@ -91,6 +96,7 @@ class Connection:
             if self._outlet.write_frame(out.framed) > self.max_bytes:
                 self._lagging()
             return
+        assert self._queue is not None and self._wake is not None
         if len(self._queue) >= self.max_frames or self._queued_bytes > self.max_bytes:
             self._lagging()
             return
@@ -113,7 +119,7 @@ class Connection:
         self.metrics.closes[code] += 1
         if self._outlet is not None:
             self._outlet.close_now(code)
-        else:
+        elif self._wake is not None:
             self._wake.set()
 
     async def finished(self, timeout: float) -> None:
@@ -125,23 +131,34 @@ class Connection:
     def _lagging(self) -> None:
         # What it has not read is dropped: it could not keep up, and holding
         # more for it is what would cost the others.
-        self._queue.clear()
-        self._queued_bytes = 0
         self.close_code = Close.LAGGING
         self.metrics.closes[Close.LAGGING] += 1
         if self._outlet is not None:
             self._outlet.kick(Close.LAGGING, "lagging")
-        else:
-            self._wake.set()
-            if self._reader is not None:
-                self._reader.cancel()
+            return
+        assert self._queue is not None and self._wake is not None
+        self._queue.clear()
+        self._queued_bytes = 0
+        self._wake.set()
+        if self._reader is not None:
+            self._reader.cancel()
 
     @property
     def lagged(self) -> bool:
         return self.close_code == Close.LAGGING
 
+    def refused(self, now: float) -> bool:
+        """Count one refused frame; True when the client is past the frame budget."""
+        if self.refusals is None:
+            self.refusals = SenderRate()
+        if self.refusals.over_budget(now):
+            return True
+        self.refusals.count_frame(now)
+        return False
+
     async def _run_writer(self) -> None:
         ws = self.websocket
+        assert self._queue is not None and self._wake is not None
         try:
             while True:
                 await self._wake.wait()

@@ -241,9 +241,7 @@ async def _frame_loop(svc: Services, conn: Connection) -> None:
             raise
         except SafespaceError as e:
             svc.metrics.rejections[str(e.code)] += 1
-            now = svc.hub.clock()
-            if conn.refusals.over_budget(now):
+            if conn.refused(svc.hub.clock()):
                 conn.close(Close.FLOODING, Outgoing.of(wire.error(e, ref)))
                 return
-            conn.refusals.count_frame(now)
             conn.send_frame(wire.error(e, ref))
