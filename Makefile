@@ -24,10 +24,27 @@ lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-pytest: $(VENV)/.installed
+pytest: $(VENV)/.installed bench/node_modules/.installed
 	$(BIN)/pytest
 
 test: lint pytest
+
+# The benchmark (issue 3, docs/performance.md). Its Node side (load generator,
+# socket.io reference) installs from bench/package-lock.json; `make test` needs
+# it too, for the benchmark's smoke test.
+BENCH_NODE := bench/node_modules/.installed
+
+.PHONY: bench bench-smoke
+
+$(BENCH_NODE): bench/package.json bench/package-lock.json
+	cd bench && npm ci --no-audit --no-fund --loglevel=error
+	touch $@
+
+bench: $(VENV)/.installed $(BENCH_NODE)
+	$(BIN)/python -m bench.run $(BENCH_ARGS)
+
+bench-smoke: $(VENV)/.installed $(BENCH_NODE)
+	$(BIN)/python -m bench.run --smoke $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
