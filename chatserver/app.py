@@ -17,6 +17,7 @@ from chatserver.admin import Admin
 from chatserver.auth import AttemptLimiter, Authenticator
 from chatserver.backend import open_backend
 from chatserver.config import Config
+from chatserver.connection import Outbox
 from chatserver.hub import Hub
 from chatserver.metrics import Metrics
 from chatserver.store import Store, open_store
@@ -83,6 +84,7 @@ def create_app(
         auth=Authenticator(store, config.login_attempts_per_minute, config.api_token_hours),
         links=AttemptLimiter(config.link_attempts_per_minute),
         metrics=metrics,
+        outbox=Outbox(),
     )
 
     @contextlib.asynccontextmanager

@@ -68,7 +68,6 @@ class Hub:
         self._tasks: set[asyncio.Task[None]] = set()
         backend.bind(self._deliver)
         self._handlers: dict[str, Handler] = {
-            "chat": self._chat,
             "direct": self._command(lambda s, p, f, now: s.direct(p.pid, f["to"], f["payload"])),
             "private": self._command(lambda s, p, f, now: s.private(p.pid, f["payload"], now)),
             "report": self._command(
@@ -157,6 +156,31 @@ class Hub:
     # ---- commands ---------------------------------------------------------
 
     async def handle(self, conn: Connection, msg: Inbound) -> None:
+        """Any frame after the handshake: the pipeline, then its handler."""
+        if msg.type == "chat":
+            self.chat(conn, msg)
+            return
+        room, sender, now = self._admit(conn, msg)
+        handler = self._handlers.get(msg.type)
+        if handler is None:  # hello or accept again, once in
+            raise DomainError(Code.ILLEGAL_TRANSITION, "You are already in the room.")
+        if sender is None:  # knocking: only leave / step_out pass the pipeline
+            await self.carry_out(room, room.session.leave(conn.pid or ""))
+            conn.close(Close.NORMAL)
+            return
+        await handler(room, sender, conn, msg.fields, now)
+
+    def chat(self, conn: Connection, msg: Inbound) -> None:
+        """The hot path, synchronous: one check, one id, one encoding, one publish."""
+        room, sender, now = self._admit(conn, msg)
+        assert sender is not None  # knockers' chat never passes the pipeline
+        msg_id = room.session.next_message_id()
+        self.metrics.messages += 1
+        data = encode(wire.message(msg_id, sender.pid, msg.fields["payload"], now))
+        self.backend.publish(room.id, Delivery(Audience.ROOM, data))
+
+    def _admit(self, conn: Connection, msg: Inbound) -> tuple[LocalRoom, Participant | None, float]:
+        """Run the moderation pipeline on ``msg``; its room, sender and the time."""
         room = self.rooms.get(conn.room or "")
         session = room.session if room is not None else None
         pid = conn.pid or ""
@@ -174,14 +198,7 @@ class Hub:
             now=now,
         )
         assert room is not None  # the pipeline refuses frames from outside a room
-        handler = self._handlers.get(msg.type)
-        if handler is None:  # hello or accept again, once in
-            raise DomainError(Code.ILLEGAL_TRANSITION, "You are already in the room.")
-        if sender is None:  # knocking: only leave / step_out pass the pipeline
-            await self.carry_out(room, room.session.leave(conn.pid or ""))
-            conn.close(Close.NORMAL)
-            return
-        await handler(room, sender, conn, msg.fields, now)
+        return room, sender, now
 
     def _command(
         self, call: Callable[[Session, Participant, dict[str, Any], float], list[Outcome]]
@@ -192,15 +209,6 @@ class Hub:
             await self.carry_out(room, call(room.session, p, f, now))
 
         return run
-
-    async def _chat(
-        self, room: LocalRoom, p: Participant, conn: Connection, f: dict[str, Any], now: float
-    ) -> None:
-        # The hot path: one id, one encoding, one publish.
-        msg_id = room.session.next_message_id()
-        self.metrics.messages += 1
-        data = encode(wire.message(msg_id, p.pid, f["payload"], now))
-        self.backend.publish(room.id, Delivery(Audience.ROOM, data))
 
     async def _step_out(
         self, room: LocalRoom, p: Participant, conn: Connection, f: dict[str, Any], now: float

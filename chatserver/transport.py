@@ -20,6 +20,7 @@ is one whole frame; control frames (close, ping) still go through it.
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from typing import Any
 
 from uvicorn.protocols.websockets.websockets_sansio_impl import WebSocketsSansIOProtocol
@@ -40,6 +41,23 @@ def binary_frame(data: bytes) -> bytes:
 
 
 class SafespaceWebSocketProtocol(WebSocketsSansIOProtocol):
+    # Set by the app once the peer is in its room: offered every whole binary
+    # message first, while nothing waits in the ASGI queue (so order holds);
+    # True means it was handled right here, without the hop through the queue.
+    inbound: Callable[[bytes], bool] | None = None
+
+    def handle_bytes(self, event: Any) -> None:
+        take = self.inbound
+        if (
+            take is not None
+            and event.fin
+            and not self.close_sent
+            and self.queue.empty()
+            and take(event.data)
+        ):
+            return
+        super().handle_bytes(event)
+
     def handle_connect(self, event: Any) -> None:
         super().handle_connect(event)
         if self.handshake_initiated and not self.close_sent:

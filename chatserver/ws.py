@@ -18,7 +18,7 @@ from starlette.websockets import WebSocket
 from chatserver.auth import AttemptLimiter, Authenticator
 from chatserver.codec import decode
 from chatserver.config import Config
-from chatserver.connection import Connection, Outgoing
+from chatserver.connection import Connection, Outbox, Outgoing
 from chatserver.hub import Hub
 from chatserver.metrics import Metrics
 from chatserver.store import Store
@@ -45,6 +45,7 @@ class Services:
     auth: Authenticator
     links: AttemptLimiter
     metrics: Metrics
+    outbox: Outbox
 
 
 def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
@@ -70,7 +71,9 @@ async def endpoint(websocket: WebSocket) -> None:
         return
     offered = SUBPROTOCOL in websocket.scope.get("subprotocols", [])
     await websocket.accept(subprotocol=SUBPROTOCOL if offered else None)
-    conn = Connection(websocket, svc.metrics, svc.config.queue_frames, svc.config.queue_bytes)
+    conn = Connection(
+        websocket, svc.metrics, svc.config.queue_frames, svc.config.queue_bytes, svc.outbox
+    )
     svc.metrics.connections += 1
     try:
         if not offered:
@@ -99,6 +102,37 @@ async def endpoint(websocket: WebSocket) -> None:
         if not conn.closing:
             conn.close(Close.NORMAL)
         await conn.finished(WRITER_GRACE_SECONDS)
+
+
+def _refused(svc: Services, conn: Connection, err: SafespaceError, ref: int | None) -> None:
+    """An error frame for a refused frame, or a close for a client that keeps at it."""
+    svc.metrics.rejections[str(err.code)] += 1
+    if conn.refused(svc.hub.clock()):
+        conn.close(Close.FLOODING, Outgoing.of(wire.error(err, ref)))
+    else:
+        conn.send_frame(wire.error(err, ref))
+
+
+def _take_now(svc: Services, conn: Connection, data: bytes) -> bool:
+    """The outlet's inbound shortcut: a chat frame relayed as it is read.
+
+    Anything else (and anything malformed) goes the ordinary way, through the
+    ASGI queue to the frame loop, which then also gives any error.
+    """
+    if conn.busy or conn.closing:
+        return False
+    try:
+        msg = check_inbound(decode(data))
+    except SafespaceError:
+        return False
+    if msg.type != "chat":
+        return False
+    svc.metrics.frames_received += 1
+    try:
+        svc.hub.chat(conn, msg)
+    except SafespaceError as e:
+        _refused(svc, conn, e, msg.ref)
+    return True
 
 
 def _refuse(svc: Services, conn: Connection, err: SafespaceError, close_code: int) -> None:
@@ -231,17 +265,23 @@ async def _facilitator_hello(
 
 
 async def _frame_loop(svc: Services, conn: Connection) -> None:
-    while not conn.closing:
-        ref = None
-        try:
-            msg = await _receive(conn, svc.metrics)
-            ref = msg.ref
-            await svc.hub.handle(conn, msg)
-        except ProtocolViolation:
-            raise
-        except SafespaceError as e:
-            svc.metrics.rejections[str(e.code)] += 1
-            if conn.refused(svc.hub.clock()):
-                conn.close(Close.FLOODING, Outgoing.of(wire.error(e, ref)))
-                return
-            conn.send_frame(wire.error(e, ref))
+    outlet = conn.outlet
+    if outlet is not None:
+        outlet.inbound = lambda data: _take_now(svc, conn, data)
+    try:
+        while not conn.closing:
+            ref = None
+            try:
+                msg = await _receive(conn, svc.metrics)
+                conn.busy = True
+                ref = msg.ref
+                await svc.hub.handle(conn, msg)
+            except ProtocolViolation:
+                raise
+            except SafespaceError as e:
+                _refused(svc, conn, e, ref)
+            finally:
+                conn.busy = False
+    finally:
+        if outlet is not None:
+            outlet.inbound = None  # the closure holds the connection
