@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
+from starlette.websockets import WebSocket
 from starlette.routing import Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -33,6 +34,23 @@ SECURITY_HEADERS = [
     (b"cache-control", b"no-store"),
     (b"x-frame-options", b"DENY"),
 ]
+
+
+class WebSocketShortcut:
+    """Upgrades to /ws go straight to the websocket endpoint.
+
+    Routing and exception handling have nothing to do for them, and their
+    suspended frames would be kept for the whole life of every connection.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == "/ws":
+            await ws.endpoint(WebSocket(scope, receive, send))
+        else:
+            await self.app(scope, receive, send)
 
 
 class SecurityHeaders:
@@ -109,4 +127,5 @@ def create_app(
     app.state.services = services
     app.state.admin = Admin(store, config.public_url, hub.group_changed, clock)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(WebSocketShortcut)  # added last: the outermost of these
     return app

@@ -64,6 +64,14 @@ class SafespaceWebSocketProtocol(WebSocketsSansIOProtocol):
             extensions: dict[str, Any] = self.scope["extensions"]
             extensions[OUTLET] = self
 
+    async def send(self, message: Any) -> None:
+        await super().send(message)
+        if message["type"] == "websocket.accept":
+            # The handshake's request and response (and their headers) are not
+            # needed again; an idle member's memory is what one node's capacity is.
+            self.__dict__.pop("request", None)
+            self.__dict__.pop("response", None)
+
     # ---- the outlet ---------------------------------------------------------
 
     @property

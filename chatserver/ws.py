@@ -71,6 +71,9 @@ async def endpoint(websocket: WebSocket) -> None:
         return
     offered = SUBPROTOCOL in websocket.scope.get("subprotocols", [])
     await websocket.accept(subprotocol=SUBPROTOCOL if offered else None)
+    # Nothing reads the upgrade's headers again (Origin is checked above).
+    if isinstance(websocket.scope.get("headers"), list):
+        websocket.scope["headers"].clear()
     conn = Connection(
         websocket, svc.metrics, svc.config.queue_frames, svc.config.queue_bytes, svc.outbox
     )
