@@ -19,7 +19,9 @@ is one whole frame; control frames (close, ping) still go through it.
 
 from __future__ import annotations
 
+import asyncio
 import struct
+from collections import deque
 from collections.abc import Callable
 from typing import Any
 
@@ -40,11 +42,47 @@ def binary_frame(data: bytes) -> bytes:
     return struct.pack("!BBQ", 0x82, 127, n) + data
 
 
+class InboundQueue:
+    """What uvicorn's protocol needs of its per-connection ``asyncio.Queue``.
+
+    An ``asyncio.Queue`` carries three deques (about 2.3 KiB) for the one
+    reader and the one writer a websocket ever has; this carries one.
+    """
+
+    __slots__ = ("_items", "_waiter")
+
+    def __init__(self) -> None:
+        self._items: deque[Any] = deque()
+        self._waiter: asyncio.Future[None] | None = None
+
+    def put_nowait(self, item: Any) -> None:
+        self._items.append(item)
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+    def empty(self) -> bool:
+        return not self._items
+
+    async def get(self) -> Any:
+        while not self._items:
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._items.popleft()
+
+
 class SafespaceWebSocketProtocol(WebSocketsSansIOProtocol):
     # Set by the app once the peer is in its room: offered every whole binary
     # message first, while nothing waits in the ASGI queue (so order holds);
     # True means it was handled right here, without the hop through the queue.
     inbound: Callable[[bytes], bool] | None = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.queue = InboundQueue()  # type: ignore[assignment]
 
     def handle_bytes(self, event: Any) -> None:
         take = self.inbound
