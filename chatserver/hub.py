@@ -77,8 +77,8 @@ class Hub:
                 lambda s, p, f, now: s.alert(p.pid, f["kind"], f.get("category"), now)
             ),
             "hand": self._command(lambda s, p, f, now: s.hand(p.pid, f["up"], f.get("pid"))),
-            "step_out": self._step_out,
-            "leave": self._leave,
+            "step_out": self._going(Session.step_out),
+            "leave": self._going(Session.leave),
             "open": self._command(lambda s, p, f, now: s.open(p.pid)),
             "start": self._command(lambda s, p, f, now: s.start(p.pid, now)),
             "lock": self._command(lambda s, p, f, now: s.lock(p.pid)),
@@ -106,7 +106,7 @@ class Hub:
         """The group's live room, created (scheduled) on a facilitator's arrival."""
         room = self.rooms.get(group.id)
         if room is None:
-            room = LocalRoom(Session(group, self.clock()))
+            room = LocalRoom(Session(group))
             self.rooms[group.id] = room
             await self.backend.join(group.id)
         return room
@@ -186,7 +186,11 @@ class Hub:
         pid = conn.pid or ""
         sender = session.speaker(pid) if session is not None else None
         seat = sender or (session.knocks.get(pid) if session is not None else None)
-        rate = room.rates.setdefault(seat.seat, SenderRate()) if room and seat else SenderRate()
+        rate = room.rates.get(seat.seat) if room and seat else None
+        if rate is None:  # made once per seat, not once per frame (hot path)
+            rate = SenderRate()
+            if room and seat:
+                room.rates[seat.seat] = rate
         payload = msg.fields.get("payload")
         now = self.clock()
         pipeline.check(
@@ -210,17 +214,16 @@ class Hub:
 
         return run
 
-    async def _step_out(
-        self, room: LocalRoom, p: Participant, conn: Connection, f: dict[str, Any], now: float
-    ) -> None:
-        await self.carry_out(room, room.session.step_out(p.pid))
-        conn.close(Close.NORMAL)
+    def _going(self, call: Callable[[Session, str], list[Outcome]]) -> Handler:
+        """Stepping out or leaving: the session is told, then the socket closes."""
 
-    async def _leave(
-        self, room: LocalRoom, p: Participant, conn: Connection, f: dict[str, Any], now: float
-    ) -> None:
-        await self.carry_out(room, room.session.leave(p.pid))
-        conn.close(Close.NORMAL)
+        async def run(
+            room: LocalRoom, p: Participant, conn: Connection, f: dict[str, Any], now: float
+        ) -> None:
+            await self.carry_out(room, call(room.session, p.pid))
+            conn.close(Close.NORMAL)
+
+        return run
 
     # ---- outcomes -----------------------------------------------------------
 

@@ -88,11 +88,11 @@ async def endpoint(websocket: WebSocket) -> None:
         if await _handshake(svc, conn):
             await _frame_loop(svc, conn)
     except ProtocolViolation as e:
-        _refuse(svc, conn, e, e.close_code)
+        _close_refused(svc, conn, e, e.close_code)
     except SafespaceError as e:
-        _refuse(svc, conn, e, Close.AUTH)
+        _close_refused(svc, conn, e, Close.AUTH)
     except TimeoutError:
-        _refuse(svc, conn, SafespaceError(Code.HELLO_FIRST), Close.HELLO_TIMEOUT)
+        _close_refused(svc, conn, SafespaceError(Code.HELLO_FIRST), Close.HELLO_TIMEOUT)
     except Disconnected:
         pass
     except asyncio.CancelledError:
@@ -138,7 +138,7 @@ def _take_now(svc: Services, conn: Connection, data: bytes) -> bool:
     return True
 
 
-def _refuse(svc: Services, conn: Connection, err: SafespaceError, close_code: int) -> None:
+def _close_refused(svc: Services, conn: Connection, err: SafespaceError, close_code: int) -> None:
     svc.metrics.rejections[str(err.code)] += 1
     conn.close(close_code, Outgoing.of(wire.error(err)))
 

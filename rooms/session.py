@@ -29,11 +29,10 @@ MAX_CATEGORY_CHARS = 40
 
 
 class Session:
-    def __init__(self, group: Group, now: float) -> None:
+    def __init__(self, group: Group) -> None:
         self.group = group
         self.state = State.SCHEDULED
         self.paused = False
-        self.created_at = now
         self.started_at: float | None = None
         self.slow_mode_seconds = group.slow_mode_seconds
         self.last_msg_id = 0

@@ -30,7 +30,7 @@ class Room:
         group = Group(
             id="g1", title="Tuesday", ground_rules=("Be kind.",), facilitators=("fran",), **settings
         )
-        self.session = Session(group, T0)
+        self.session = Session(group)
         self.fac, _ = self.session.join_facilitator("fran", "Fran", b"")
         self.session.open(self.fac.pid)
         self.member, _ = self.session.join_member("seat-ann", "Ann", b"", group.rules_digest())

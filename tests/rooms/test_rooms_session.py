@@ -38,7 +38,7 @@ def make_group(**settings: Any) -> Group:
 
 
 def scheduled(**settings: Any) -> tuple[Session, str]:
-    s = Session(make_group(**settings), T0)
+    s = Session(make_group(**settings))
     f, _ = s.join_facilitator("fran", "Fran", b"fran-keys")
     return s, f.pid
 
@@ -131,7 +131,7 @@ def delivered(outcomes: list[Outcome]) -> list[tuple[str, str]]:
 
 
 def test_facilitator_joins_while_scheduled() -> None:
-    s = Session(make_group(), T0)
+    s = Session(make_group())
     f, out = s.join_facilitator("fran", "Fran", b"fk")
     assert f.role is Role.FACILITATOR
     assert s.state is State.SCHEDULED
@@ -256,7 +256,7 @@ def test_wrong_or_missing_digest(digest: str | None) -> None:
 
 
 def test_digest_of_the_empty_rules_must_still_be_echoed() -> None:
-    s = Session(Group(id="g", title="t", facilitators=("fran",)), T0)
+    s = Session(Group(id="g", title="t", facilitators=("fran",)))
     f, _ = s.join_facilitator("fran", "Fran", b"")
     s.open(f.pid)
     refused(s, Code.RULES_NOT_ACCEPTED, lambda: s.join_member("s1", "Ann", b"", None))
