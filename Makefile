@@ -6,6 +6,8 @@ VENV   ?= .venv
 BIN    := $(VENV)/bin
 HOST   ?= 127.0.0.1
 PORT   ?= 8000
+WEB_NODE := clients/web/vendor/.installed
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: run test lint pytest clean
 
@@ -17,15 +19,30 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[test]'
 	touch $@
 
-run: $(VENV)/.installed
+run: $(VENV)/.installed $(WEB_NODE)
 	$(BIN)/chatserver serve --host $(HOST) --port $(PORT)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-pytest: $(VENV)/.installed bench/node_modules/.installed
+pytest: $(VENV)/.installed bench/node_modules/.installed $(WEB_NODE) $(CHROMIUM)
 	$(BIN)/pytest
+
+# The browser side (clients/web): @msgpack/msgpack from clients/web's lockfile,
+# copied as plain ES modules where the pages (and Node's tests) import it.
+$(WEB_NODE): clients/web/package.json clients/web/package-lock.json
+	cd clients/web && npm ci --no-audit --no-fund --loglevel=error
+	rm -rf clients/web/vendor && mkdir -p clients/web/vendor/msgpack
+	cp clients/web/node_modules/@msgpack/msgpack/dist.esm/*.mjs clients/web/vendor/msgpack/
+	cp clients/web/node_modules/@msgpack/msgpack/LICENSE clients/web/vendor/msgpack/
+	touch $@
+
+# Browser tests drive Debian's Chromium through Playwright; never a browser
+# build of Playwright's own.
+$(CHROMIUM):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
 test: lint pytest
 
@@ -47,4 +64,4 @@ bench-smoke: $(VENV)/.installed $(BENCH_NODE)
 	$(BIN)/python -m bench.run --smoke $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) clients/web/vendor clients/web/node_modules .pytest_cache .mypy_cache .ruff_cache
