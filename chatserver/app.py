@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator, Callable
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route, WebSocketRoute
+from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
@@ -22,6 +22,7 @@ from chatserver.connection import Outbox
 from chatserver.hub import Hub
 from chatserver.metrics import Metrics
 from chatserver.store import Store, open_store
+from chatserver.web import WebFiles
 
 SECURITY_HEADERS = [
     (
@@ -119,6 +120,7 @@ def create_app(
         routes=[
             *api.ROUTES,
             Route("/join", join_page),
+            Mount("/web", WebFiles(), name="web"),
             WebSocketRoute("/ws", ws.endpoint),
         ],
         lifespan=lifespan,

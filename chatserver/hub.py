@@ -69,6 +69,9 @@ class Hub:
         backend.bind(self._deliver)
         self._handlers: dict[str, Handler] = {
             "direct": self._command(lambda s, p, f, now: s.direct(p.pid, f["to"], f["payload"])),
+            "vouch": self._command(
+                lambda s, p, f, now: s.vouch(p.pid, f["pid"], f["by"], f["sig"])
+            ),
             "private": self._command(lambda s, p, f, now: s.private(p.pid, f["payload"], now)),
             "report": self._command(
                 lambda s, p, f, now: s.report(p.pid, f["msg"], f["payload"], now)

@@ -29,6 +29,7 @@ from rooms.wire import FACILITATOR_ONLY
 # What someone still knocking at the door (not yet in the roster) may send.
 WHILE_KNOCKING = frozenset({"leave", "step_out"})
 PAYLOAD_FRAMES = frozenset({"chat", "direct", "private", "report"})
+KEY_FRAMES = frozenset({"direct", "vouch"})
 
 
 @dataclass(slots=True)
@@ -72,7 +73,7 @@ def check(
     if chat_by_member:
         rate.count_chat(now)
     elif frame.type != "chat":
-        rate.count_frame(now)
+        rate.count_frame(now, keys=frame.type in KEY_FRAMES)
 
 
 def _check_rate(
@@ -86,5 +87,5 @@ def _check_rate(
         g = session.group
         if rate.flooding(g.flood_messages, g.flood_window_seconds, now):
             raise Rejected(Code.FLOOD)
-    elif frame.type != "chat" and rate.over_budget(now):
+    elif frame.type != "chat" and rate.over_budget(now, keys=frame.type in KEY_FRAMES):
         raise Rejected(Code.FLOOD)

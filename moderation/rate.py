@@ -16,6 +16,11 @@ from dataclasses import dataclass, field
 # facilitators, who hold the room).
 FRAME_BUDGET = 60
 FRAME_WINDOW_SECONDS = 10.0
+# Encryption keys (``direct`` distributions and facilitators' ``vouch``es)
+# have a budget of their own: every arrival, departure and return makes each
+# client send one to everyone else, so a room of ten that reconnects at once
+# (a server restart, a flaky train) legitimately sends dozens in a second.
+KEY_BUDGET = 400
 
 
 @dataclass(slots=True)
@@ -23,6 +28,7 @@ class SenderRate:
     last_chat: float = float("-inf")
     recent_chats: deque[float] = field(default_factory=deque)
     recent_frames: deque[float] = field(default_factory=deque)
+    recent_keys: deque[float] = field(default_factory=deque)
 
     def slow_mode_wait(self, gap: float, now: float) -> float:
         """Seconds still to wait under slow mode (0 when the message may go)."""
@@ -32,12 +38,13 @@ class SenderRate:
         _forget(self.recent_chats, now - window)
         return len(self.recent_chats) >= most
 
-    def over_budget(self, now: float) -> bool:
-        _forget(self.recent_frames, now - FRAME_WINDOW_SECONDS)
-        return len(self.recent_frames) >= FRAME_BUDGET
+    def over_budget(self, now: float, keys: bool = False) -> bool:
+        recent = self.recent_keys if keys else self.recent_frames
+        _forget(recent, now - FRAME_WINDOW_SECONDS)
+        return len(recent) >= (KEY_BUDGET if keys else FRAME_BUDGET)
 
-    def count_frame(self, now: float) -> None:
-        self.recent_frames.append(now)
+    def count_frame(self, now: float, keys: bool = False) -> None:
+        (self.recent_keys if keys else self.recent_frames).append(now)
 
     def count_chat(self, now: float) -> None:
         self.last_chat = now

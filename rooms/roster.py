@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -36,6 +36,16 @@ class Participant:
     present: bool = True
     hand: bool = False
     muted_until: float | None = None
+    # Facilitators' signed admissions of this participant's keys, by the
+    # signer's identity key. Opaque to the server: it relays them, and can
+    # neither make one nor check one (docs/e2ee.md section 3).
+    vouches: dict[bytes, bytes] = field(default_factory=dict)
+
+    def set_keys(self, keys: bytes) -> None:
+        """New keys (a new connection): the old vouches were for the old keys."""
+        if keys != self.keys:
+            self.keys = keys
+            self.vouches.clear()
 
     @property
     def is_facilitator(self) -> bool:
@@ -54,6 +64,7 @@ class Participant:
             # with muted=True means "until a facilitator unmutes".
             "until": None if until is None or until == float("inf") else until,
             "keys": self.keys,
+            "vouches": [{"by": by, "sig": sig} for by, sig in self.vouches.items()],
         }
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import secrets
 from typing import Any
 
 from rooms import wire
@@ -32,6 +33,9 @@ class Session:
     def __init__(self, group: Group) -> None:
         self.group = group
         self.state = State.SCHEDULED
+        # Bound into every key derivation and signature of the encryption
+        # layer, so nothing sealed in one session opens in another.
+        self.id = secrets.token_hex(16)
         self.paused = False
         self.started_at: float | None = None
         self.slow_mode_seconds = group.slow_mode_seconds
@@ -79,6 +83,7 @@ class Session:
             "welcome",
             you=p.pid,
             role=str(p.role),
+            session=self.id,
             state=str(self.state),
             paused=self.paused,
             started_at=self.started_at,
@@ -132,11 +137,13 @@ class Session:
         pid = self._pid_of_seat.get(seat)
         if pid in self.participants:  # stepped out earlier: back without knocking
             p = self.participants[pid]
-            p.name, p.keys, p.present = name, keys, True
+            p.name, p.present = name, True
+            p.set_keys(keys)
             return p, self._arrived(p, returning=True)
         if pid in self.knocks:  # knocking again from a new connection
             p = self.knocks[pid]
-            p.name, p.keys = name, keys
+            p.name = name
+            p.set_keys(keys)
             return p, [
                 Deliver(p.pid, wire.frame("knocking")),
                 Deliver(Audience.FACILITATORS, wire.frame("knock", p=p.public())),
@@ -162,7 +169,8 @@ class Session:
         pid = self._pid_of_seat.get(account)
         if pid is not None:
             p = self.participants[pid]
-            p.name, p.keys, p.present = name, keys, True
+            p.name, p.present = name, True
+            p.set_keys(keys)
             return p, self._arrived(p, returning=True)
         p = Participant(self._new_pid(), name, Role.FACILITATOR, account, keys)
         self._pid_of_seat[account] = p.pid
@@ -334,6 +342,25 @@ class Session:
         if to not in self.participants:
             raise DomainError(Code.NO_SUCH_PARTICIPANT)
         return [Deliver(to, wire.frame("direct", **{"from": actor, "payload": payload}))]
+
+    def vouch(self, actor: str, pid: str, by: bytes, sig: bytes) -> list[Outcome]:
+        """A facilitator's client signed ``pid``'s keys; relayed, never checked here.
+
+        The server cannot verify a vouch (the signer's key reaches members only
+        through their links) and need not: a forged one fails on every client.
+        """
+        self._facilitator(actor)
+        p = self.participants.get(pid)  # admitted only: knockers are vouched once let in
+        if p is None:
+            raise DomainError(Code.NO_SUCH_PARTICIPANT)
+        if len(by) != wire.VOUCH_KEY_BYTES or len(sig) != wire.VOUCH_SIG_BYTES:
+            raise DomainError(Code.BAD_FIELD, "A vouch is a 32-byte key and a 64-byte signature.")
+        if by not in p.vouches and len(p.vouches) >= wire.MAX_VOUCHES:
+            raise DomainError(Code.BAD_FIELD, "This participant has all the vouches it can hold.")
+        if p.vouches.get(by) == sig:
+            return []
+        p.vouches[by] = sig
+        return [Deliver(Audience.ROOM, wire.frame("vouch", pid=pid, by=by, sig=sig))]
 
     def private(self, actor: str, payload: bytes, now: float) -> list[Outcome]:
         """A message for the facilitators only."""

@@ -27,6 +27,11 @@ MAX_NAME_CHARS = 40
 # A participant's public-key bundle, copied into every roster: bounded so that
 # a full room's welcome frame always stays far below MAX_FRAME_BYTES.
 MAX_KEYS_BYTES = 1024
+# A vouch (docs/e2ee.md section 3): an Ed25519 identity key and signature;
+# a participant holds one per signing facilitator, a few at most.
+VOUCH_KEY_BYTES = 32
+VOUCH_SIG_BYTES = 64
+MAX_VOUCHES = 4
 
 
 class Close:
@@ -78,6 +83,7 @@ INBOUND: dict[str, dict[str, tuple[type | tuple[type, ...], bool]]] = {
     "private": {"payload": (bytes, True)},
     "report": {"msg": (int, True), "payload": (bytes, True)},
     "alert": {"kind": (str, True), "category": (str, False)},
+    "vouch": {"pid": _PID, "by": (bytes, True), "sig": (bytes, True)},
     "hand": {"up": (bool, True), "pid": (str, False)},
     "step_out": {},
     "leave": {},
@@ -116,6 +122,7 @@ FACILITATOR_ONLY = frozenset(
         "remove",
         "delete",
         "slow",
+        "vouch",
     }
 )
 ALERT_KINDS = frozenset({"support", "content"})

@@ -38,6 +38,7 @@ const { values: opt } = parseArgs({
     duration: { type: "string", default: "6" },
     rate: { type: "string", default: "0" },
     slice: { type: "string", default: "0" },
+    early: { type: "string", default: "0" },
     setup: { type: "string" },
     auth: { type: "string", default: "token" },
     "keep-facilitators": { type: "boolean", default: false },
@@ -60,6 +61,10 @@ const WARMUP_MS = Number(opt.warmup) * 1000;
 const DURATION_MS = Number(opt.duration) * 1000;
 const RATE = Number(opt.rate); // messages per second per member; 0 = closed loop
 const SLICE_MS = Number(opt.slice) * 1000;
+// The stall phase's measuring window: the first EARLY_MS of the run, while a
+// member that stopped reading is still connected and its queue is filling
+// (later, the server has closed it and its room has one recipient fewer).
+const EARLY_MS = Number(opt.early) * 1000;
 const QUIET_ROOMS = Math.min(int(opt["quiet-rooms"]), R);
 const CONCURRENCY = Math.max(1, int(opt.concurrency));
 const base = opt.url.replace(/\/$/, "");
@@ -236,6 +241,7 @@ let sent = 0;
 let errors = 0;
 const closes = {};
 const samples = new Samples();
+const earlySamples = new Samples();
 const slices = [];
 
 function currentSlice(now) {
@@ -290,6 +296,7 @@ class Member {
     }
     if (inWindow) {
       samples.add(rtt);
+      if (EARLY_MS && now - windowStart < EARLY_MS) earlySamples.add(rtt);
       slice?.samples.add(rtt);
     }
     if (running && this.ring === null) this.sendNext();
@@ -638,6 +645,14 @@ async function main() {
     closes_during_run: closes,
     closed_members: connected.filter((m) => m.closed && !m.quiet).length,
   };
+  if (EARLY_MS) {
+    result.early = {
+      seconds: EARLY_MS / 1000,
+      samples: earlySamples.count,
+      p50_ms: round(earlySamples.quantile(0.5), 3),
+      p99_ms: round(earlySamples.quantile(0.99), 3),
+    };
+  }
   if (SLICE_MS) {
     result.slices = slices.map((s, i) => ({
       t: (i * SLICE_MS) / 1000,

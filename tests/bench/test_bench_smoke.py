@@ -94,6 +94,9 @@ def test_the_other_phases_report(smoke: tuple[str, dict[str, Any]]) -> None:
     stall = results["stall"]
     assert [r["variant"] for r in stall["rows"]] == ["reads", "stops reading"]
     assert all(r["p99_ms"] > 0 for r in stall["rows"])
+    # The verdict's window (the first seconds, before any 4008 close) was measured.
+    assert all(r["early_p99_ms"] > 0 for r in stall["rows"])
+    assert "over the first 0.5 s" in stall["line"]
     assert "stalled member: the others' p99" in stdout
     scaling = results["scaling"]
     assert [r["rooms"] for r in scaling] == [3, 6]

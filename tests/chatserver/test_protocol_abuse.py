@@ -437,6 +437,7 @@ def _forbidden_frame(kind: str, target: str) -> dict[str, Any]:
         "remove": {"pid": target, "for_good": True},
         "delete": {"msg": 1},
         "slow": {"seconds": 600},
+        "vouch": {"pid": target, "by": b"i" * 32, "sig": b"s" * 64},
     }.get(kind, {})
     return {"t": kind, **fields}
 
@@ -457,6 +458,7 @@ FACILITATOR_FRAMES = [
     "remove",
     "delete",
     "slow",
+    "vouch",
 ]
 
 

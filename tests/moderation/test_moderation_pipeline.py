@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 
 from moderation.pipeline import PAYLOAD_FRAMES, WHILE_KNOCKING, Frame, check
-from moderation.rate import FRAME_BUDGET, FRAME_WINDOW_SECONDS, SenderRate
+from moderation.rate import FRAME_BUDGET, FRAME_WINDOW_SECONDS, KEY_BUDGET, SenderRate
 from rooms.errors import Code, Rejected
 from rooms.group import Group
 from rooms.roster import Participant
@@ -300,8 +300,8 @@ def test_frame_budget(who: str) -> None:
 def test_chat_has_its_own_limits_not_the_frame_budget() -> None:
     room = Room(flood_messages=100)
     for i in range(FRAME_BUDGET):
-        room.send(room.member, "direct", T0 + i * 0.01, 10)
-    assert room.code(room.member, "direct", T0 + 1, 10) is Code.FLOOD
+        room.send(room.member, "hand", T0 + i * 0.01)
+    assert room.code(room.member, "hand", T0 + 1) is Code.FLOOD
     # The budget is spent, yet chat still goes (slow mode and flood allowing) ...
     for i in range(10):
         room.send(room.member, "chat", T0 + 1 + i * 0.01, 10)
@@ -412,6 +412,21 @@ def test_slow_mode_wins_over_flood_and_size() -> None:
     room.session.set_slow_mode(room.fac.pid, 5)
     room.send(room.member, "chat", T0, 10)
     assert room.code(room.member, "chat", T0 + 1, LIMIT + 1) is Code.SLOW_MODE
+
+
+def test_keys_have_a_budget_of_their_own() -> None:
+    # A room that reconnects at once makes every client hand its keys to
+    # everyone again: that must not spend the budget of hands and commands.
+    room = Room()
+    for i in range(FRAME_BUDGET):
+        room.send(room.member, "hand", T0 + i * 0.01)
+    assert room.code(room.member, "hand", T0 + 1) is Code.FLOOD
+    for i in range(KEY_BUDGET):
+        room.send(room.member, "direct", T0 + 1 + i * 0.001, 100)
+    assert room.code(room.member, "direct", T0 + 2, 100) is Code.FLOOD
+    room.send(room.fac, "direct", T0 + 2, 100)  # budgets are per sender
+    assert len(room.rate(room.member).recent_keys) == KEY_BUDGET
+    assert len(room.rate(room.member).recent_frames) == FRAME_BUDGET
 
 
 def test_flood_and_budget_win_over_size() -> None:

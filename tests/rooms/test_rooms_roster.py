@@ -60,6 +60,7 @@ def test_participant_public() -> None:
         "muted": False,
         "until": None,
         "keys": b"k",
+        "vouches": [],
     }
     assert not p.is_facilitator
     assert Participant("p2", "Fran", Role.FACILITATOR, "fran").is_facilitator
@@ -78,3 +79,15 @@ def test_public_mute_states() -> None:
     p.muted_until = 1234.5
     assert p.public()["muted"] is True
     assert p.public()["until"] == 1234.5
+
+
+def test_new_keys_void_the_vouches() -> None:
+    # A vouch signs one bundle of keys; the server must not carry it over to
+    # another, or clients would see a stale (failing) vouch as the only one.
+    p = Participant("p1", "Ann", Role.MEMBER, "seat_1", keys=b"k")
+    p.vouches[b"f" * 32] = b"s" * 64
+    p.set_keys(b"k")
+    assert p.public()["vouches"] == [{"by": b"f" * 32, "sig": b"s" * 64}]
+    p.set_keys(b"k2")
+    assert p.public()["vouches"] == []
+    assert p.keys == b"k2"

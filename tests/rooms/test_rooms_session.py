@@ -148,6 +148,10 @@ def test_facilitator_joins_while_scheduled() -> None:
     assert w["paused"] is False
     assert w["started_at"] is None
     assert w["last_msg"] == 0
+    # The session's id is bound into every signature and key of the
+    # encryption layer: random, and never the same for two sessions.
+    assert w["session"] == s.id and len(s.id) == 32
+    assert Session(s.group).id != s.id
     assert w["knocks"] == []
     assert w["roster"] == [f.public()]
     assert w["group"] == {

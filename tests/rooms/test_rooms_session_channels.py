@@ -22,6 +22,45 @@ def test_direct_goes_to_one_admitted_participant() -> None:
     refused(s, Code.NO_SUCH_PARTICIPANT, lambda: s.direct(ann, late, b"x"))
 
 
+BY, SIG = b"i" * 32, b"s" * 64
+
+
+def test_a_vouch_is_kept_on_the_participant_and_relayed_to_the_room() -> None:
+    s, f, (ann, _) = live()
+    assert s.vouch(f, ann, BY, SIG) == [
+        Deliver(ROOM, {"t": "vouch", "pid": ann, "by": BY, "sig": SIG})
+    ]
+    assert s.participants[ann].public()["vouches"] == [{"by": BY, "sig": SIG}]
+    assert s.vouch(f, ann, BY, SIG) == []  # the same again: nothing new to tell
+    s.vouch(f, ann, BY, b"t" * 64)  # a new signature by the same key replaces the old
+    assert s.participants[ann].public()["vouches"] == [{"by": BY, "sig": b"t" * 64}]
+    assert s.vouch(f, f, b"j" * 32, SIG)  # a facilitator vouches for itself too
+
+
+def test_vouches_come_from_facilitators_for_admitted_participants_only() -> None:
+    s, f, (ann, ben) = live()
+    refused(s, Code.FORBIDDEN, lambda: s.vouch(ann, ben, BY, SIG))
+    late = knock(s, "Lee")
+    refused(s, Code.NO_SUCH_PARTICIPANT, lambda: s.vouch(f, late, BY, SIG))
+    refused(s, Code.NO_SUCH_PARTICIPANT, lambda: s.vouch(f, "p99", BY, SIG))
+    refused(s, Code.BAD_FIELD, lambda: s.vouch(f, ann, b"short", SIG))
+    refused(s, Code.BAD_FIELD, lambda: s.vouch(f, ann, BY, SIG + b"x"))
+    for i in range(4):
+        s.vouch(f, ann, bytes([i]) * 32, SIG)
+    refused(s, Code.BAD_FIELD, lambda: s.vouch(f, ann, b"z" * 32, SIG))
+
+
+def test_coming_back_with_new_keys_drops_the_vouches() -> None:
+    s, f, (ann, _) = live()
+    s.vouch(f, ann, BY, SIG)
+    s.step_out(ann)
+    p, out = s.join_member("seat-ann", "Ann", b"new keys", s.group.rules_digest())
+    assert p.pid == ann and p.vouches == {}
+    assert out[-1] == Deliver(
+        ROOM, {"t": "presence", "pid": ann, "present": True, "name": "Ann", "keys": b"new keys"}
+    )
+
+
 def test_private_and_report_go_to_the_facilitators_only() -> None:
     s, f, (ann, _) = live()
     assert s.private(ann, b"help", 5.0) == [

@@ -1,0 +1,70 @@
+"""Headless Chromium for the browser tests: Debian's /usr/bin/chromium, driven by Playwright.
+
+Never a browser build of Playwright's own (this machine cannot fetch one, and
+CI installs Debian's package through the Makefile). Pages are served from
+127.0.0.1 by the test's own server, which makes them a secure context, the
+only place WebCrypto exists.
+"""
+
+from __future__ import annotations
+
+import mimetypes
+import os
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, Page, Route, async_playwright
+
+CHROMIUM = os.environ.get("SAFESPACE_CHROMIUM", "/usr/bin/chromium")
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+TESTS_WEB = Path(__file__).resolve().parent
+# Test-only modules (vector runners) are answered by the browser itself from
+# this folder, so the server never has to serve tests.
+TEST_PREFIX = "/__tests__/"
+
+needs_chromium = pytest.mark.skipif(
+    not Path(CHROMIUM).exists() and not os.environ.get("CI"),
+    reason="needs Debian's chromium (make test installs it)",
+)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
+        try:
+            yield b
+        finally:
+            await b.close()
+
+
+async def _serve_test_file(route: Route) -> None:
+    name = route.request.url.split(TEST_PREFIX, 1)[1].split("?", 1)[0]
+    path = (TESTS_WEB / name).resolve()
+    if TESTS_WEB not in path.parents or not path.is_file():
+        await route.fulfill(status=404, body="not found")
+        return
+    kind = "text/javascript" if path.suffix in (".js", ".mjs") else mimetypes.guess_type(path)[0]
+    await route.fulfill(status=200, body=path.read_bytes(), content_type=kind or "text/plain")
+
+
+async def open_page(browser: Browser, base_url: str, path: str = "/join") -> Page:
+    """A page of its own (own context: own storage) on the test's server."""
+    context = await browser.new_context()
+    page = await context.new_page()
+    await page.route(f"**{TEST_PREFIX}**", _serve_test_file)
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.errors = errors  # type: ignore[attr-defined]
+    await page.goto(base_url + path)
+    return page
