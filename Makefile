@@ -34,7 +34,7 @@ pytest: $(VENV)/.installed bench/node_modules/.installed $(WEB_NODE) $(CHROMIUM)
 $(WEB_NODE): clients/web/package.json clients/web/package-lock.json
 	cd clients/web && npm ci --no-audit --no-fund --loglevel=error
 	rm -rf clients/web/vendor && mkdir -p clients/web/vendor/msgpack
-	cp clients/web/node_modules/@msgpack/msgpack/dist.esm/*.mjs clients/web/vendor/msgpack/
+	cp -r clients/web/node_modules/@msgpack/msgpack/dist.esm/. clients/web/vendor/msgpack/
 	cp clients/web/node_modules/@msgpack/msgpack/LICENSE clients/web/vendor/msgpack/
 	touch $@
 

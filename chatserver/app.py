@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import FileResponse, Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
@@ -22,7 +22,7 @@ from chatserver.connection import Outbox
 from chatserver.hub import Hub
 from chatserver.metrics import Metrics
 from chatserver.store import Store, open_store
-from chatserver.web import WebFiles
+from chatserver.web import WEB_DIR, WebFiles
 
 SECURITY_HEADERS = [
     (
@@ -73,17 +73,9 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-JOIN_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>safespace</title>
-<meta name="viewport" content="width=device-width, initial-scale=1"></head>
-<body><main><h1>safespace</h1>
-<p>The browser room is not part of this version yet. To join with this link, use the
-terminal client: <code>chatclient join '&lt;this link&gt;' --name YOUR_NAME</code>.</p>
-</main></body></html>"""
-
-
 async def join_page(request: Request) -> Response:
-    return HTMLResponse(JOIN_PAGE)
+    """The member room: the private link opens it; the page reads its fragment."""
+    return FileResponse(WEB_DIR / "room.html", media_type="text/html; charset=utf-8")
 
 
 def create_app(

@@ -19,6 +19,8 @@ from chatserver.admin import Admin
 from chatserver.auth import MIN_PASSWORD_CHARS, hash_password
 from chatserver.config import Config
 from chatserver.store import Store, open_store
+from clients.e2ee.admission import link_with_identities
+from clients.e2ee.encoding import KEY_BYTES, b64u_decode
 from rooms.errors import SafespaceError
 
 
@@ -123,9 +125,27 @@ async def _first_facilitator(store: Store, group_id: str) -> str:
     return (await store.group(group_id)).facilitators[0]
 
 
+def _identity_key(text: str) -> str:
+    key = text.strip().removeprefix("f=")
+    try:
+        if len(b64u_decode(key)) == KEY_BYTES:
+            return key
+    except ValueError:
+        pass
+    raise argparse.ArgumentTypeError("an identity key is 43 characters of base64url (32 bytes)")
+
+
 async def _link_create(args: argparse.Namespace, store: Store) -> int:
     who = await _first_facilitator(store, args.group)
     seat, url = await _admin(store).create_link(who, args.group, args.label, args.expires_hours)
+    if args.facilitator_key:
+        url = link_with_identities(url, [b64u_decode(k) for k in args.facilitator_key])
+    else:
+        print(
+            "note: without --facilitator-key the member's client cannot check who "
+            "a facilitator admitted, and warns its user (docs/security.md)",
+            file=sys.stderr,
+        )
     expires = time.strftime("%Y-%m-%d %H:%M", time.localtime(seat.expires_at))
     print(url)
     print(f"seat link {seat.id}, expires {expires}", file=sys.stderr)
@@ -186,6 +206,15 @@ def parser() -> argparse.ArgumentParser:
     lc.add_argument("group")
     lc.add_argument("--label")
     lc.add_argument("--expires-hours", type=float)
+    lc.add_argument(
+        "--facilitator-key",
+        action="append",
+        type=_identity_key,
+        metavar="KEY",
+        help="a facilitator's identity key, as `chatclient facilitate` prints it (f=KEY); "
+        "repeat for each facilitator. It goes into the link's fragment, which browsers "
+        "never send to a server.",
+    )
     lc.set_defaults(job=_link_create)
     ll = link.add_parser("list", help="list a group's seat links")
     ll.add_argument("group")

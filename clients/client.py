@@ -7,6 +7,12 @@
 The client keeps a live view of the room (``roster``, ``knocks``, ``state``)
 from the frames it receives, and turns every error frame into an ``Event``
 of type ``error`` (and refusals during joining into ``ClientError``).
+
+Payloads are end-to-end encrypted by default (``clients.e2ee``, docs/e2ee.md):
+a member trusts the facilitator keys in its link's fragment, which it never
+sends to the server; a facilitator signs ("vouches for") whoever it admits.
+The codec's own frames (key distributions, vouches) always go out before any
+payload sealed after them, so a recipient holds a key before it needs it.
 """
 
 from __future__ import annotations
@@ -15,7 +21,7 @@ import asyncio
 import contextlib
 import itertools
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
@@ -25,8 +31,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
-from clients.payload import PayloadCodec, PlainCodec
-from rooms.errors import Code, SafespaceError
+from clients.e2ee import E2EECodec, E2EEError, IdentityKey
+from clients.payload import PayloadCodec, Reported
+from rooms.errors import AuthError, Code, SafespaceError
+from rooms.seats import token_from_link
 from rooms.wire import MAX_FRAME_BYTES, SUBPROTOCOL, VERSION
 
 TEXT_FRAMES = frozenset({"msg", "private", "report"})
@@ -46,11 +54,21 @@ class ClientError(SafespaceError):
 
 @dataclass(frozen=True)
 class Event:
-    """One frame from the server; ``text`` is the opened payload of text frames."""
+    """One frame from the server; ``text`` is the opened payload of text frames.
+
+    ``text`` is None when a payload cannot be opened (sealed before we arrived,
+    altered, or from someone no facilitator vouched for). For a ``report``,
+    ``text`` is the reporter's note, ``reported`` the message as the reporter
+    read it, and ``verified`` whether its sender provably wrote it.
+    Warnings of the encryption layer arrive as events of type ``warning``
+    with a ``code`` (``unverified_link``, ``untrusted``) and maybe a ``pid``.
+    """
 
     type: str
     fields: dict[str, Any] = field(default_factory=dict)
     text: str | None = None
+    verified: bool | None = None
+    reported: Reported | None = None
 
     def __getitem__(self, key: str) -> Any:
         return self.fields[key]
@@ -89,12 +107,17 @@ class ChatClient:
         self._inbox: asyncio.Queue[Event] = asyncio.Queue()
         self._refs = itertools.count(1)
         self._reader: asyncio.Task[None] | None = None
+        # Held around "seal, send what the codec queued, send the payload", so
+        # that key frames always precede the payloads that need them.
+        self._sending = asyncio.Lock()
+        self._progress = asyncio.Event()  # set whenever frames went out or came in
+        self.identity: IdentityKey | None = None  # a facilitator's, for its links
 
     # ---- connecting ---------------------------------------------------------
 
     @classmethod
     async def _connect(
-        cls, url: str, codec: PayloadCodec | None, options: dict[str, Any] | None = None
+        cls, url: str, codec: PayloadCodec, options: dict[str, Any] | None = None
     ) -> ChatClient:
         ws = await connect(
             url,
@@ -104,7 +127,7 @@ class ChatClient:
             close_timeout=2,
             **(options or {}),
         )
-        return cls(ws, codec or PlainCodec())
+        return cls(ws, codec)
 
     @classmethod
     async def join(
@@ -119,15 +142,23 @@ class ChatClient:
     ) -> ChatClient:
         """Join as a member. Returns once admitted, or once knocking (``admitted`` False).
 
-        ``connect_options`` go to ``websockets.connect`` (a ready socket, a proxy, TLS).
+        The server gets only the link's seat token; the facilitator keys in its
+        fragment (``f=``) are what the default codec trusts. ``connect_options``
+        go to ``websockets.connect`` (a ready socket, a proxy, TLS).
         """
+        try:
+            token = token_from_link(link)
+            if codec is None:
+                codec = E2EECodec.member(link)
+        except (AuthError, E2EEError) as e:
+            raise ClientError(Code.LINK_UNKNOWN, e.reason) from None
         client = await cls._connect(ws_url(server or link), codec, connect_options)
         try:
             await client._send(
                 "hello",
                 v=VERSION,
                 role="member",
-                link=link,
+                link=token,
                 name=name,
                 keys=client.codec.public_keys(),
             )
@@ -144,6 +175,7 @@ class ChatClient:
             raise
         client._start()
         client._absorb(first)
+        await client._flush()
         return client
 
     @classmethod
@@ -157,9 +189,22 @@ class ChatClient:
         token: str | None = None,
         name: str | None = None,
         codec: PayloadCodec | None = None,
+        identity: IdentityKey | None = None,
+        co_facilitators: Sequence[bytes] = (),
     ) -> ChatClient:
-        """Join a group's room as one of its facilitators (by password or API token)."""
+        """Join a group's room as one of its facilitators (by password or API token).
+
+        ``identity`` is the facilitator's long-term key (a new one if not
+        given: see ``client.identity``, and ``IdentityKey.save``/``load``);
+        members' links must carry its public half (``identity.fragment``).
+        ``co_facilitators`` are the identity keys of the other facilitators
+        this one trusts.
+        """
+        if codec is None:
+            identity = identity or IdentityKey.generate()
+            codec = E2EECodec.facilitator(identity, co_facilitators)
         client = await cls._connect(ws_url(server), codec)
+        client.identity = identity
         creds: dict[str, Any] = {"token": token} if token else {"user": user, "password": password}
         if name:
             creds["name"] = name
@@ -178,6 +223,7 @@ class ChatClient:
             raise
         client._start()
         client._absorb(first)
+        await client._flush()
         return client
 
     async def _expect(self, *types: str) -> Event:
@@ -206,12 +252,14 @@ class ChatClient:
             async for raw in self.ws:
                 if isinstance(raw, bytes):
                     self._absorb(Event("frame", msgpack.unpackb(raw, raw=False)))
+                    await self._flush()
         except ConnectionClosed:
             pass
         finally:
             self.close_code = self.ws.close_code
             self.close_reason = self.ws.close_reason or ""
             self._emit(Event("closed", {"code": self.close_code, "reason": self.close_reason}))
+            self._progress.set()
 
     # ---- the live view ------------------------------------------------------
 
@@ -219,12 +267,10 @@ class ChatClient:
         frame = raw.fields
         self.codec.on_frame(frame)
         kind = frame.get("t", "?")
-        text = None
+        opened = None
         if kind in TEXT_FRAMES:
-            try:
-                text = self.codec.open(frame.get("from", ""), frame["payload"])
-            except ValueError:
-                text = None
+            with contextlib.suppress(ValueError):
+                opened = self.codec.open(frame)
         if kind == "welcome":
             self.admitted = True
             self.pid, self.role = frame["you"], frame["role"]
@@ -255,7 +301,21 @@ class ChatClient:
             entry = self.roster.get(frame["pid"])
             if entry is not None:
                 entry["hand"] = frame["up"]
-        self._emit(Event(kind, frame, text))
+        for pid, entry in self.roster.items():
+            entry["verified"] = self.codec.verified(pid)
+        if opened is None:
+            self._emit(Event(kind, frame))
+        else:
+            self._emit(Event(kind, frame, opened.text, opened.verified, opened.reported))
+        self._warn()
+
+    def _warn(self) -> None:
+        for notice in self.codec.notices():
+            self._emit(Event("warning", notice))
+
+    def warnings(self) -> list[dict[str, Any]]:
+        """What the encryption layer warns about now (unverified link, unverified people)."""
+        return self.codec.warnings()
 
     def _emit(self, event: Event) -> None:
         self.history.append(event)
@@ -296,6 +356,22 @@ class ChatClient:
             event = await self.next(*types, timeout=within)
             raise AssertionError(f"unexpected {event.type}: {event.fields}")
 
+    async def keys_ready(self, pids: Iterable[str] | None = None, timeout: float = 5.0) -> None:
+        """Wait until keys are exchanged with ``pids`` (default: every trusted participant present).
+
+        That is: this client holds their chains, and has sent them its own.
+        Raises ``TimeoutError`` (for a participant who never becomes trusted, say).
+        """
+        wanted = list(pids) if pids is not None else None
+        async with asyncio.timeout(timeout):
+            while not (self.codec.ready(wanted) and not self._sending.locked()):
+                if self.close_code is not None:
+                    raise ClientError(
+                        Code.SESSION_ENDED, f"Connection closed ({self.close_code}).", None
+                    )
+                self._progress.clear()
+                await self._progress.wait()
+
     async def closed(self, timeout: float = 5.0) -> int | None:
         """Wait until the server closes the connection; its close code."""
         if self._reader is None:
@@ -311,15 +387,44 @@ class ChatClient:
         await self.ws.send(msgpack.packb({"t": kind, "ref": ref, **fields}, use_bin_type=True))
         return ref
 
+    async def _send_queued(self) -> None:
+        """Send what the codec queued, in order (the caller holds ``_sending``)."""
+        for frame in self.codec.outgoing():
+            kind = frame.pop("t")
+            await self._send(kind, **frame)
+
+    async def _flush(self) -> None:
+        try:
+            async with self._sending:
+                await self._send_queued()
+        except ConnectionClosed:
+            pass
+        finally:
+            self._progress.set()
+
+    async def _sealed(self, kind: str, seal: Callable[[], bytes], **fields: Any) -> int:
+        """Seal, then send the codec's queued frames, then the payload: one step."""
+        try:
+            async with self._sending:
+                payload = seal()
+                await self._send_queued()
+                return await self._send(kind, payload=payload, **fields)
+        finally:
+            self._progress.set()
+            self._warn()
+
     async def send(self, text: str) -> int:
-        return await self._send("chat", payload=self.codec.seal(text))
+        return await self._sealed("chat", lambda: self.codec.seal(text))
 
     async def private(self, text: str) -> int:
         """A message to the facilitators only."""
-        return await self._send("private", payload=self.codec.seal(text))
+        return await self._sealed("private", lambda: self.codec.seal_private(text))
 
     async def report(self, msg_id: int, note: str = "") -> int:
-        return await self._send("report", msg=msg_id, payload=self.codec.seal(note))
+        """Report message ``msg_id`` to the facilitators, with the proof of who wrote it."""
+        return await self._sealed(
+            "report", lambda: self.codec.seal_report(msg_id, note), msg=msg_id
+        )
 
     async def alert(self, kind: str = "support", category: str | None = None) -> int:
         fields: dict[str, Any] = {"kind": kind}

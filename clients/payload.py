@@ -1,14 +1,46 @@
 """The one seam between the chat client and message protection.
 
 A codec turns a message's text into the opaque ``payload`` bytes the server
-relays, and back. This version's ``PlainCodec`` is UTF-8 only; the encryption
-issue supplies a codec that seals payloads end to end and handles its key
-frames through ``on_frame``, without the client library changing shape.
+relays, and back. It is sans-I/O, like the rest of the project's cores: the
+client shows it every inbound frame (``on_frame``), asks it to seal and open
+payloads, and sends the frames the codec queues (``outgoing``: key
+distributions, vouches) *before* any payload sealed after them, so that a
+recipient always holds a key before the first message that needs it.
+
+``clients.e2ee.E2EECodec`` is the real one (docs/e2ee.md); ``PlainCodec``
+protects nothing and serves tests of the relay itself.
+
+Every refusal to open is a ``ValueError`` (the encryption layer's
+``CannotOpen`` is one, and a ``SafespaceError`` too).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, Protocol
+
+
+@dataclass(frozen=True, slots=True)
+class Reported:
+    """The message a report is about, as the reporter says it read it."""
+
+    msg: int
+    sender: str
+    text: str | None  # None when the reported body is not a text body
+
+
+@dataclass(frozen=True, slots=True)
+class Opened:
+    """An opened ``msg``, ``private`` or ``report``: its text (a report's note).
+
+    For a report, ``verified`` tells whether ``reported.sender`` provably
+    sent ``reported.text`` (docs/e2ee.md section 8); it is None otherwise.
+    """
+
+    text: str
+    verified: bool | None = None
+    reported: Reported | None = None
 
 
 class PayloadCodec(Protocol):
@@ -16,30 +48,82 @@ class PayloadCodec(Protocol):
         """What this participant publishes in the roster (empty without encryption)."""
         ...
 
-    def seal(self, text: str) -> bytes:
-        """The payload for a message to the whole room."""
-        ...
-
-    def open(self, sender: str, payload: bytes) -> str:
-        """The text of ``payload`` from ``sender``; raises ``ValueError`` if unreadable."""
-        ...
-
     def on_frame(self, frame: dict[str, Any]) -> None:
-        """See every inbound frame first (roster changes, key distribution)."""
+        """See every inbound frame first (roster changes, vouches, key distribution)."""
+        ...
+
+    def outgoing(self) -> list[dict[str, Any]]:
+        """Frames to send now, in order (``direct``, ``vouch``); drained by the call."""
+        ...
+
+    def notices(self) -> list[dict[str, Any]]:
+        """Warnings to show the user now (``{"code", "pid"?}``); drained by the call."""
+        ...
+
+    def warnings(self) -> list[dict[str, Any]]:
+        """The warnings that stand at the moment (unverified link, untrusted participants)."""
+        ...
+
+    def verified(self, pid: str) -> bool:
+        """Has a facilitator this client trusts vouched for ``pid``'s current keys?"""
+        ...
+
+    def ready(self, pids: Iterable[str] | None = None) -> bool:
+        """Are keys exchanged with ``pids`` (default: every trusted participant present)?"""
+        ...
+
+    def seal(self, text: str) -> bytes:
+        """The payload of a message to the whole room."""
+        ...
+
+    def seal_private(self, text: str) -> bytes:
+        """The payload of a message to the facilitators."""
+        ...
+
+    def seal_report(self, msg_id: int, note: str) -> bytes:
+        """The payload of a report of message ``msg_id`` (one this client opened)."""
+        ...
+
+    def open(self, frame: dict[str, Any]) -> Opened:
+        """Open a ``msg``, ``private`` or ``report`` frame; ``ValueError`` if it cannot be."""
         ...
 
 
 class PlainCodec:
-    """No protection at all: for this version and for tests of the relay itself."""
+    """No protection at all: for tests of the relay itself."""
 
     def public_keys(self) -> bytes:
         return b""
 
+    def on_frame(self, frame: dict[str, Any]) -> None:
+        pass
+
+    def outgoing(self) -> list[dict[str, Any]]:
+        return []
+
+    def notices(self) -> list[dict[str, Any]]:
+        return []
+
+    def warnings(self) -> list[dict[str, Any]]:
+        return []
+
+    def verified(self, pid: str) -> bool:
+        return False
+
+    def ready(self, pids: Iterable[str] | None = None) -> bool:
+        return True
+
     def seal(self, text: str) -> bytes:
         return text.encode("utf-8")
 
-    def open(self, sender: str, payload: bytes) -> str:
-        return payload.decode("utf-8", errors="replace")
+    def seal_private(self, text: str) -> bytes:
+        return text.encode("utf-8")
 
-    def on_frame(self, frame: dict[str, Any]) -> None:
-        pass
+    def seal_report(self, msg_id: int, note: str) -> bytes:
+        return note.encode("utf-8")
+
+    def open(self, frame: dict[str, Any]) -> Opened:
+        payload = frame.get("payload")
+        if not isinstance(payload, bytes):
+            raise ValueError("a payload is bytes")
+        return Opened(payload.decode("utf-8", errors="replace"))

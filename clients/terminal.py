@@ -1,10 +1,15 @@
 """``chatclient``: the terminal client, for members and for facilitators.
 
-    chatclient join 'http://127.0.0.1:8000/join#seat=...' --name Robin
+    chatclient join 'http://127.0.0.1:8000/join#seat=...&f=...' --name Robin
     chatclient facilitate http://127.0.0.1:8000 --group g_1234 --user alex
+    chatclient link 'http://127.0.0.1:8000/join#seat=...' --user alex
 
 Lines you type are sent to the room; lines starting with ``/`` are commands
 (``/help`` lists them). Everything shown comes from the server's frames.
+Messages are end-to-end encrypted (docs/e2ee.md). A facilitator's identity
+key lives in a file (``--identity``, by default under ~/.config/safespace/);
+members' links must carry its public half, ``&f=...``: ``chatclient link``
+(or ``/link`` in a session) prints a link with it appended.
 """
 
 from __future__ import annotations
@@ -17,9 +22,12 @@ import os
 import sys
 import time
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TextIO
 
 from clients.client import ChatClient, ClientError, Event
+from clients.e2ee import IdentityKey, link_with_identities
+from clients.e2ee.encoding import b64u_decode, b64u_encode
 
 MEMBER_HELP = """Commands:
   /hand, /lower      raise or lower your hand
@@ -38,7 +46,8 @@ FACILITATOR_HELP = """Facilitator commands (NAME is a display name or a particip
   /remove NAME  /ban NAME        remove for this session / for good
   /lower NAME                    lower a member's hand
   /delete ID                     delete message ID for everyone
-  /slow SECONDS                  slow mode (0 = off)"""
+  /slow SECONDS                  slow mode (0 = off)
+  /link URL                      a member's link with your key (&f=...) appended"""
 
 
 def inert(text: str) -> str:
@@ -54,9 +63,13 @@ def inert(text: str) -> str:
 
 
 class Terminal:
-    def __init__(self, client: ChatClient, out: TextIO) -> None:
+    def __init__(
+        self, client: ChatClient, out: TextIO, link_keys: list[bytes] | None = None
+    ) -> None:
         self.client = client
         self.out = out
+        # The facilitator keys members' links must carry (ours first).
+        self.link_keys = link_keys or []
 
     def say(self, line: str) -> None:
         print(inert(line), file=self.out, flush=True)
@@ -104,6 +117,13 @@ class Terminal:
             self.say(f"(private) {who}: {event.text}")
         elif t == "report":
             self.say(f"(report) {who} reported message {f['msg']}: {event.text}")
+            r = event.reported
+            if r is not None and event.verified:
+                self.say(f"  verified: {c.name_of(r.sender)} wrote: {r.text}")
+            elif r is not None:
+                self.say(f"  NOT verified (could not be checked): {r.text}")
+        elif t == "warning":
+            self.warn(f)
         elif t == "alert":
             self.say(f"(alert) {who}: {f['kind']} {f.get('category') or ''}".rstrip())
         elif t == "reminder":
@@ -114,6 +134,18 @@ class Terminal:
             self.say(f"! {f['message']} ({f['code']})")
         elif t == "closed":
             self.say(f"* Disconnected ({f['code']})")
+
+    def warn(self, f: dict[str, Any]) -> None:
+        if f.get("code") == "unverified_link":
+            self.say(
+                "! Your link names no facilitator key (&f=...): nobody's identity can be "
+                "checked, and anyone the server adds could read along."
+            )
+        elif f.get("code") == "untrusted":
+            self.say(
+                f"! {self.client.name_of(f.get('pid', '?'))} is not verified by a facilitator: "
+                "they cannot read what you write here."
+            )
 
     async def command(self, line: str) -> bool:
         """Run one typed line; False when the user is done."""
@@ -149,6 +181,7 @@ class Terminal:
             for p in c.roster.values():
                 flags = [p["role"]] + [k for k in ("hand", "muted") if p.get(k)]
                 flags += [] if p.get("present", True) else ["away"]
+                flags += ["verified"] if p.get("verified") else ["NOT verified"]
                 self.say(f"  {p['name']} ({', '.join(flags)})")
         elif name == "knocks":
             for k in c.knocks.values():
@@ -171,6 +204,9 @@ class Terminal:
             await c.delete(int(rest))
         elif name == "slow":
             await c.slow_mode(float(rest or 0))
+        elif name == "link" and self.link_keys:
+            # Our own text: a link to hand out, printed as it is.
+            print(link_with_identities(rest, self.link_keys), file=self.out, flush=True)
         else:
             self.say("! Unknown command; /help lists them.")
         return True
@@ -189,14 +225,17 @@ async def _lines() -> asyncio.StreamReader:
     return reader
 
 
-async def _run(connect: Callable[[asyncio.StreamReader], Awaitable[ChatClient]]) -> int:
+async def _run(
+    connect: Callable[[asyncio.StreamReader], Awaitable[ChatClient]],
+    link_keys: list[bytes] | None = None,
+) -> int:
     stdin = await _lines()
     try:
         client = await connect(stdin)
     except ClientError as e:
         print(f"! {e.reason} ({e.code})", file=sys.stderr, flush=True)
         return 1
-    term = Terminal(client, sys.stdout)
+    term = Terminal(client, sys.stdout, link_keys)
 
     async def printer() -> None:
         while True:
@@ -253,6 +292,53 @@ def _join(args: argparse.Namespace) -> int:
     return asyncio.run(_run(connect))
 
 
+def default_identity_path(user: str) -> Path:
+    base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
+    return Path(base) / "safespace" / f"{user}.identity"
+
+
+def _identity(args: argparse.Namespace) -> IdentityKey:
+    """The facilitator's key: from ``--identity``, or the default file (made if missing).
+
+    Without a writable home the key lasts for this session only, and the
+    links made with it stop working once the session ends: said plainly.
+    """
+    if args.identity:
+        return IdentityKey.load_or_create(args.identity)
+    path = default_identity_path(args.user)
+    try:
+        return IdentityKey.load_or_create(path)
+    except OSError as e:
+        print(f"! Could not keep your identity key in {path} ({e.strerror}); using one "
+              "for this session only: links made with it will not work next time.",
+              file=sys.stderr, flush=True)  # fmt: skip
+        return IdentityKey.generate()
+
+
+def _co_facilitators(args: argparse.Namespace) -> list[bytes]:
+    keys = []
+    for value in args.co_facilitator or []:
+        key = b64u_decode(value.removeprefix("f="))
+        if len(key) != 32:
+            raise ValueError("a co-facilitator key is 32 bytes")
+        keys.append(key)
+    return keys
+
+
+def _identity_options(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--identity",
+        metavar="PATH",
+        help="your identity key file (default: ~/.config/safespace/USER.identity; made if missing)",
+    )
+    p.add_argument(
+        "--co-facilitator",
+        action="append",
+        metavar="KEY",
+        help="another facilitator's key (the base64url after f=) to trust and put in links",
+    )
+
+
 def parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="chatclient", description=__doc__)
     sub = p.add_subparsers(dest="command", required=True)
@@ -266,6 +352,11 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--user", required=True)
     f.add_argument("--name", help="display name (default: your account name)")
     f.add_argument("--password-stdin", action="store_true")
+    _identity_options(f)
+    k = sub.add_parser("link", help="print a member's link with your facilitator key appended")
+    k.add_argument("url", help="the link as the server made it (…/join#seat=…)")
+    k.add_argument("--user", required=True, help="your facilitator account (names the key file)")
+    _identity_options(k)
     return p
 
 
@@ -273,16 +364,36 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     if args.command == "join":
         return _join(args)
+    try:
+        identity = _identity(args)
+        co_facilitators = _co_facilitators(args)
+    except (OSError, ValueError) as e:
+        print(f"! {e}", file=sys.stderr, flush=True)
+        return 1
+    link_keys = [identity.public, *co_facilitators]
+    if args.command == "link":
+        print(link_with_identities(args.url, link_keys), flush=True)
+        return 0
     password = os.environ.get("CHATCLIENT_PASSWORD")
     if password is None:
         password = sys.stdin.readline().rstrip("\n") if args.password_stdin else getpass.getpass()
 
     async def connect(stdin: asyncio.StreamReader) -> ChatClient:
-        return await ChatClient.facilitate(
-            args.server, args.group, user=args.user, password=password, name=args.name
+        client = await ChatClient.facilitate(
+            args.server,
+            args.group,
+            user=args.user,
+            password=password,
+            name=args.name,
+            identity=identity,
+            co_facilitators=co_facilitators,
         )
+        fragment = "&".join(f"f={b64u_encode(k)}" for k in link_keys)
+        print(f"* Members' links must carry your key: add &{fragment}", flush=True)
+        print("* (/link URL prints a link with it added.)", flush=True)
+        return client
 
-    return asyncio.run(_run(connect))
+    return asyncio.run(_run(connect, link_keys))
 
 
 if __name__ == "__main__":

@@ -2,13 +2,19 @@
 
 Server tests talk to it over real sockets with the real client library (or
 raw websockets for malformed input). Nothing is mocked.
+
+The relay's tests read payloads as plain text: ``host`` and ``member`` give
+their clients ``PlainCodec`` unless a test asks for end-to-end encryption
+(``e2ee=True``, the client library's default codec) or passes its own ``codec``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator
+import os
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +30,7 @@ from chatserver.config import Config
 from chatserver.server import bound_socket, uvicorn_config
 from chatserver.sqlite_store import SqliteStore
 from clients.client import ChatClient
+from clients.payload import PlainCodec
 
 PASSWORD = "correct horse battery staple"
 
@@ -66,10 +73,15 @@ class Env:
         return url
 
     async def host(
-        self, group_id: str, name: str = "alex", *, open_room: bool = True
+        self, group_id: str, name: str = "alex", *, open_room: bool = True, **kw: Any
     ) -> ChatClient:
-        """A facilitator in the room (opened unless told otherwise)."""
-        fac = await ChatClient.facilitate(self.url, group_id, user=name, password=PASSWORD)
+        """A facilitator in the room (opened unless told otherwise).
+
+        ``e2ee=True`` for the encrypting codec (``identity`` and
+        ``co_facilitators`` go to ``ChatClient.facilitate``); plain text otherwise.
+        """
+        _codec(kw)
+        fac = await ChatClient.facilitate(self.url, group_id, user=name, password=PASSWORD, **kw)
         self.clients.append(fac)
         if open_room:
             await fac.open()
@@ -77,6 +89,8 @@ class Env:
         return fac
 
     async def member(self, link: str, name: str, **kw: Any) -> ChatClient:
+        """A member joining by ``link``: plain text, unless ``e2ee=True`` or a ``codec``."""
+        _codec(kw)
         m = await ChatClient.join(link, name, **kw)
         self.clients.append(m)
         return m
@@ -96,10 +110,34 @@ class Env:
     def http(self) -> httpx.AsyncClient:
         return httpx.AsyncClient(base_url=self.url, timeout=10)
 
+    async def assert_no_trace(self, marker: str, log_text: str, errors: list[Any]) -> None:
+        """``marker`` is in no log record, SQLite row, metric or error frame."""
+        assert all(marker not in str(e.fields) for e in errors)
+        assert marker not in log_text
+        async with self.http() as http:
+            assert marker not in (await http.get("/metrics")).text
+        with contextlib.closing(sqlite3.connect(self.db_path)) as db:
+            assert marker not in "\n".join(db.iterdump())
 
-@pytest.fixture(params=["fast", "asgi"])
-async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Env]:
-    """Every server test runs on both ways out: the direct outlet and plain ASGI sends."""
+
+@pytest.fixture(autouse=True, scope="session")
+def _config_home(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Key files (``chatclient facilitate`` keeps one) go to scratch, never the user's home."""
+    patch = pytest.MonkeyPatch()
+    patch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("config")))
+    yield
+    patch.undo()
+
+
+def _codec(kw: dict[str, Any]) -> None:
+    """``PlainCodec`` unless the caller asked for encryption or brought its own codec."""
+    if not kw.pop("e2ee", False):
+        kw.setdefault("codec", PlainCodec())
+
+
+@contextlib.asynccontextmanager
+async def running_server(tmp_path: Path, *, fast_path: bool) -> AsyncIterator[Env]:
+    """uvicorn on a free port of 127.0.0.1 with a fresh SQLite file, stopped afterwards."""
     sock = bound_socket()
     port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
@@ -113,8 +151,7 @@ async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[E
         queue_bytes=256 * 1024,
     )
     app = create_app(config, store=store)
-    config_ = uvicorn_config(app, "127.0.0.1", port, fast_path=request.param == "fast")
-    server = uvicorn.Server(config_)
+    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port, fast_path=fast_path))
     task = asyncio.create_task(server.serve(sockets=[sock]))
     while not server.started:
         if task.done():
@@ -129,3 +166,45 @@ async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[E
                 await c.close()
         server.should_exit = True
         await asyncio.wait_for(task, 10)
+
+
+@pytest.fixture(params=["fast", "asgi"])
+async def env(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Env]:
+    """Every server test runs on both ways out: the direct outlet and plain ASGI sends."""
+    async with running_server(tmp_path, fast_path=request.param == "fast") as e:
+        yield e
+
+
+@pytest.fixture
+async def server(tmp_path: Path) -> AsyncIterator[Env]:
+    """One server on the fast path only: for the slow end-to-end (browser) tests,
+    whose subject is the clients, not the server's two ways out."""
+    async with running_server(tmp_path, fast_path=True) as e:
+        yield e
+
+
+# Headless Chromium: Debian's /usr/bin/chromium (the Makefile installs it),
+# driven by Playwright; never a browser build of Playwright's own.
+CHROMIUM = os.environ.get("SAFESPACE_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Any]:
+    from playwright.async_api import async_playwright  # only the browser tests need it
+
+    async with async_playwright() as p:
+        b = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS)
+        try:
+            yield b
+        finally:
+            await b.close()

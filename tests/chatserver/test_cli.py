@@ -24,6 +24,7 @@ from argon2 import PasswordHasher
 from conftest import PASSWORD
 
 from clients.client import ChatClient
+from clients.e2ee.admission import IdentityKey, identities_from_link
 
 CHATSERVER = Path(sys.executable).parent / "chatserver"
 PUBLIC_URL = "http://127.0.0.1:9"
@@ -235,6 +236,29 @@ def test_link_create_list_and_revoke(cli: Cli) -> None:
     assert [s for k, s in statuses.items() if k != link_id] == ["active"]
     # The store holds hashes only, never a token.
     assert token.encode() not in cli.db.read_bytes()
+
+
+def test_link_create_carries_the_facilitator_keys_in_the_fragment(cli: Cli) -> None:
+    cli.add_facilitator("alex")
+    gid = cli.create_group()
+    plain = cli("link", "create", gid)
+    assert "--facilitator-key" in plain.stderr  # told what the link lacks
+    one, two = IdentityKey.generate(), IdentityKey.generate()
+    done = cli("link", "create", gid, "--facilitator-key", one.fragment)
+    url = done.stdout.strip()
+    fragment = url.split("#", 1)[1]
+    assert fragment.startswith("seat=") and fragment.endswith(f"&{one.fragment}")
+    assert identities_from_link(url) == [one.public]
+    assert "--facilitator-key" not in done.stderr
+    both = cli(
+        "link", "create", gid, "--facilitator-key", one.fragment[2:],
+        "--facilitator-key", two.fragment,
+    ).stdout.strip()  # fmt: skip
+    assert identities_from_link(both) == [one.public, two.public]
+    for bad in ("f=short", "x" * 43 + "=", ""):
+        done = cli("link", "create", gid, "--facilitator-key", bad, ok=False)
+        assert done.returncode == 2 and "base64url" in done.stderr
+        assert "Traceback" not in done.stderr
 
 
 def test_link_create_with_an_expiry(cli: Cli) -> None:

@@ -19,6 +19,7 @@ from conftest import PASSWORD, Env
 
 from chatserver.auth import hash_password
 from clients.client import ChatClient, ClientError
+from clients.payload import PlainCodec
 from rooms.wire import Close
 
 # ---- helpers -------------------------------------------------------------------
@@ -828,7 +829,9 @@ async def test_a_facilitator_joins_the_websocket_with_an_api_token(env: Env) -> 
     gid = await make_group(env)
     async with env.http() as http:
         token = await login(http)
-        fac = await ChatClient.facilitate(env.url, gid, token=token, name="Alex (host)")
+        fac = await ChatClient.facilitate(
+            env.url, gid, token=token, name="Alex (host)", codec=PlainCodec()
+        )
         env.clients.append(fac)
         assert fac.role == "facilitator"
         assert fac.roster[fac.pid]["name"] == "Alex (host)"

@@ -1,4 +1,4 @@
-"""Headless Chromium for the browser tests: Debian's /usr/bin/chromium, driven by Playwright.
+"""Pages for the browser tests (the ``browser`` fixture is in tests/conftest.py).
 
 Never a browser build of Playwright's own (this machine cannot fetch one, and
 CI installs Debian's package through the Makefile). Pages are served from
@@ -10,42 +10,21 @@ from __future__ import annotations
 
 import mimetypes
 import os
-from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, Page, Route, async_playwright
+from conftest import CHROMIUM
+from playwright.async_api import Browser, Page, Route
 
-CHROMIUM = os.environ.get("SAFESPACE_CHROMIUM", "/usr/bin/chromium")
-FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 TESTS_WEB = Path(__file__).resolve().parent
 # Test-only modules (vector runners) are answered by the browser itself from
 # this folder, so the server never has to serve tests.
 TEST_PREFIX = "/__tests__/"
 
 needs_chromium = pytest.mark.skipif(
-    not Path(CHROMIUM).exists() and not os.environ.get("CI"),
+    not Path(CHROMIUM).exists() and not os.environ.get("CI"),  # CI must run them
     reason="needs Debian's chromium (make test installs it)",
 )
-
-
-@pytest.fixture
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as p:
-        b = await p.chromium.launch(executable_path=CHROMIUM, args=FLAGS)
-        try:
-            yield b
-        finally:
-            await b.close()
 
 
 async def _serve_test_file(route: Route) -> None:

@@ -1,0 +1,136 @@
+"""Admission (docs/e2ee.md section 3): vouches, and facilitator keys in links.
+
+A facilitator's identity key signs each participant it admits; members learn
+that key only from their link's fragment, which browsers never send to a
+server. So the server, which builds the roster, cannot add anyone members
+will share keys with.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+from clients.e2ee import primitives
+from clients.e2ee.encoding import KEY_BYTES, LABEL_ADMIT, b64u_decode, b64u_encode, lp
+from clients.e2ee.errors import E2EEError, Why
+
+ROLES = ("member", "facilitator")
+FILE_MAGIC = "safespace-identity-v1"
+
+
+def vouch_statement(ctx: bytes, pid: str, role: str, bundle: bytes) -> bytes:
+    return lp(LABEL_ADMIT) + ctx + lp(pid) + lp(role) + lp(bundle)
+
+
+def sign_vouch(identity_priv: bytes, ctx: bytes, pid: str, role: str, bundle: bytes) -> bytes:
+    return primitives.ed25519_sign(identity_priv, vouch_statement(ctx, pid, role, bundle))
+
+
+def verify_vouch(
+    identity_pub: bytes, sig: bytes, ctx: bytes, pid: str, role: str, bundle: bytes
+) -> bool:
+    """Does ``sig`` admit exactly these keys, as this pid and role, in this room and session?"""
+    return primitives.ed25519_verify(identity_pub, sig, vouch_statement(ctx, pid, role, bundle))
+
+
+# ---- links -----------------------------------------------------------------------------
+
+
+def identities_from_link(link: str) -> list[bytes]:
+    """The facilitator keys (``f=``, repeatable) in a private link's fragment, in order.
+
+    A bare seat token, or a link without ``f``, gives none. An ``f`` that is
+    not 32 bytes of base64url means the link was damaged or tampered with.
+    """
+    link = link.strip()
+    if "#" not in link:
+        return []
+    fragment = link.split("#", 1)[1]
+    out: list[bytes] = []
+    for value in parse_qs(fragment, keep_blank_values=True).get("f", []):
+        try:
+            key = b64u_decode(value)
+        except ValueError:
+            raise E2EEError(Why.BAD_LINK) from None
+        if len(key) != KEY_BYTES:
+            raise E2EEError(Why.BAD_LINK)
+        if key not in out:
+            out.append(key)
+    return out
+
+
+def link_with_identities(link: str, identities: list[bytes]) -> str:
+    """``link`` with ``&f=...`` appended for each identity it does not carry yet."""
+    link = link.strip()
+    have = identities_from_link(link)
+    extra = "&".join(f"f={b64u_encode(k)}" for k in identities if k not in have)
+    if not extra:
+        return link
+    if "#" not in link:
+        return f"{link}#{extra}"
+    return f"{link}{'&' if urlsplit(link).fragment else ''}{extra}"
+
+
+# ---- the facilitator's identity ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class IdentityKey:
+    """A facilitator's long-term Ed25519 key; ``private`` is the raw 32-byte seed."""
+
+    private: bytes
+
+    def __post_init__(self) -> None:
+        if len(self.private) != KEY_BYTES:
+            raise ValueError("an identity key is a 32-byte Ed25519 seed")
+
+    def __repr__(self) -> str:  # never print the secret half
+        return f"IdentityKey(public={b64u_encode(self.public)})"
+
+    @classmethod
+    def generate(cls) -> IdentityKey:
+        return cls(primitives.random_bytes(KEY_BYTES))
+
+    @property
+    def public(self) -> bytes:
+        return primitives.ed25519_public(self.private)
+
+    @property
+    def fragment(self) -> str:
+        """What to append to a member's link: ``f=B64U(public)``."""
+        return f"f={b64u_encode(self.public)}"
+
+    def sign(self, ctx: bytes, pid: str, role: str, bundle: bytes) -> bytes:
+        return sign_vouch(self.private, ctx, pid, role, bundle)
+
+    def save(self, path: str | os.PathLike[str]) -> None:
+        """Write the key readable by its owner only (mode 0600, directory 0700 if made)."""
+        target = Path(path)
+        target.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
+        fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="ascii") as f:
+            os.fchmod(f.fileno(), 0o600)
+            f.write(f"{FILE_MAGIC} {b64u_encode(self.private)}\n")
+
+    @classmethod
+    def load(cls, path: str | os.PathLike[str]) -> IdentityKey:
+        """Read a key; like ssh, refuse one that others could read."""
+        target = Path(path)
+        if target.stat().st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+            raise PermissionError(f"{target} is readable by others; chmod 600 it first")
+        magic, _, value = target.read_text(encoding="ascii").strip().partition(" ")
+        if magic != FILE_MAGIC:
+            raise ValueError(f"{target} is not a safespace identity key")
+        return cls(b64u_decode(value))
+
+    @classmethod
+    def load_or_create(cls, path: str | os.PathLike[str]) -> IdentityKey:
+        if Path(path).exists():
+            return cls.load(path)
+        key = cls.generate()
+        key.save(path)
+        return key

@@ -1,0 +1,377 @@
+// A small websocket client for the browser room (docs/protocol.md): the
+// handshake, msgpack frames, and the GroupCodec in between, so that the page
+// only ever sees text and events.
+//
+// Message text lives in memory only (this object's `messages`): never in
+// localStorage, sessionStorage, IndexedDB, cookies or the URL. `wipe()` drops it.
+
+import { encode, decode } from "./vendor/msgpack/index.mjs";
+import { GroupCodec, CodecError } from "./codec.js";
+import { parseLink } from "./link.js";
+
+export const SUBPROTOCOL = "safespace.v1";
+export const PROTOCOL_VERSION = 1;
+
+/**
+ * Events (each a CustomEvent; the payload is `event.detail`):
+ * - `rules`     the `rules` frame (ground rules, digest, crisis resources)
+ * - `welcome`   the `welcome` frame; `knocking` `{}` while a facilitator decides
+ * - `state`     the `state` frame
+ * - `roster`    `{roster: Participant[]}` after any change (arrivals, presence, hands, mutes, trust)
+ * - `msg`       `{id, from, name, ts, text, own, reason?}`; `text` is null when unreadable
+ * - `deleted`   `{id, by}` (the message is gone from `messages` too)
+ * - `private`   `{from, ts, text, own, reason?}` (facilitators; `own` for one's own, from memory)
+ * - `report`    `{from, msg, ts, verified, reported: {from, text}, note, reason?}` (facilitators)
+ * - `warning`   `{code, message, pid?}`, e.g. `unverified_link` at once and on every send
+ * - `error`     `{t: "error", code, message, detail?, ref?}` from the server, or a local failure
+ * - `ended`     `{reason}`; `close` `{code, reason}` when the socket closes
+ * - `frame`     every decoded frame from the server, for anything else a page wants
+ *
+ * @typedef {{pid: string, name: string, role: string, present: boolean, hand: boolean,
+ *   muted: boolean, until: number | null, trusted: boolean}} Participant
+ */
+export class ChatClient extends EventTarget {
+  /**
+   * @param {{
+   *   name: string,
+   *   link?: string,
+   *   acceptRules?: (rules: object) => boolean | Promise<boolean>,
+   *   url?: string,
+   *   role?: "member" | "facilitator",
+   *   group?: string, token?: string, user?: string, password?: string,
+   *   identity?: import("./e2ee.js").KeyPair, coFacilitators?: Uint8Array[],
+   *   WebSocket?: typeof WebSocket,
+   * }} options
+   *   A member gives `link` (default: this page's `location.hash`) and decides on
+   *   the ground rules in `acceptRules` (default: decline). A facilitator gives
+   *   `role: "facilitator"`, `group`, `token` (or `user` and `password`) and its `identity`.
+   */
+  constructor(options) {
+    super();
+    this.options = options;
+    this.role = options.role ?? "member";
+    const link = this.role === "member" ? parseLink(options.link ?? globalThis.location?.hash ?? "") : null;
+    this.seat = link?.seat ?? null;
+    this.identities = this.role === "member" ? link.identities : options.coFacilitators ?? [];
+    /** @type {Array<{id: number, from: string, name: string, ts: number, text: string | null, own: boolean, reason?: string}>} */
+    this.messages = [];
+    /** @type {Map<string, Participant>} */
+    this.roster = new Map();
+    this.me = null;
+    this.codec = null;
+    this.ws = null;
+    this.nextRef = 1;
+    this.inbound = Promise.resolve();
+    this.waiters = new Set();
+    this.closed = false;
+  }
+
+  /**
+   * Open the socket and say hello; resolves once the socket is open.
+   * @returns {Promise<void>}
+   */
+  async connect() {
+    if (this.role === "member" && !this.seat) throw new CodecError("link_unknown", "This link has no seat in it.");
+    this.codec = await GroupCodec.create({
+      role: this.role,
+      trustedIdentities: this.identities,
+      identity: this.options.identity,
+      send: (frame) => this.#sendFrame(frame),
+    });
+    const Socket = this.options.WebSocket ?? globalThis.WebSocket;
+    const ws = new Socket(this.options.url ?? defaultUrl(), SUBPROTOCOL);
+    ws.binaryType = "arraybuffer";
+    this.ws = ws;
+    ws.addEventListener("message", (ev) => this.#onMessage(ev));
+    ws.addEventListener("close", (ev) => this.#onClose(ev));
+    await new Promise((resolve, reject) => {
+      ws.addEventListener("open", () => resolve(), { once: true });
+      ws.addEventListener("error", () => reject(new Error("The connection could not be opened.")), { once: true });
+    });
+    this.#sendFrame(this.#hello());
+  }
+
+  #hello() {
+    const o = this.options;
+    const keys = this.codec.bundle;
+    if (this.role === "member") {
+      return { t: "hello", v: PROTOCOL_VERSION, role: "member", link: this.seat, name: o.name, keys };
+    }
+    const creds = o.token ? { token: o.token } : { user: o.user, password: o.password };
+    return { t: "hello", v: PROTOCOL_VERSION, role: "facilitator", group: o.group, name: o.name, ...creds, keys };
+  }
+
+  // ---- what the page can do ----
+
+  /** Send a room message. @param {string} text @returns {Promise<number>} the frame's `ref` */
+  async send(text) {
+    return this.#sealed((ref) => this.codec.sealRoom(text, { ref }));
+  }
+
+  /** A private message to the facilitators who are present. @param {string} text @returns {Promise<number>} */
+  async privateToFacilitators(text) {
+    const ref = await this.#sealed((r) => this.codec.sealPrivate(text, { ref: r }));
+    this.#emit("private", { from: this.me, ts: Date.now() / 1000, text, own: true });
+    return ref;
+  }
+
+  /** Report a room message to the facilitators. @param {number} msgId @param {string} note @returns {Promise<number>} */
+  async report(msgId, note = "") {
+    return this.#sealed((ref) => this.codec.sealReport(msgId, note, { ref }));
+  }
+
+  /** @param {boolean} up @returns {number} the frame's ref */
+  hand(up) {
+    return this.#command({ t: "hand", up: Boolean(up) });
+  }
+
+  /** Step out: the seat is kept; the server closes the socket. */
+  stepOut() {
+    return this.#command({ t: "step_out" });
+  }
+
+  /** Leave for this session: the seat is given up. */
+  leave() {
+    return this.#command({ t: "leave" });
+  }
+
+  /**
+   * Resolves once this client holds chains for, and has sent its chain to,
+   * each of `pids` (default: every trusted participant present, as it stands
+   * at each check). Rejects after `timeoutMs`.
+   * @param {string[]} [pids] @param {number} [timeoutMs]
+   * @returns {Promise<void>}
+   */
+  keysReady(pids, timeoutMs = 10000) {
+    return new Promise((resolve, reject) => {
+      const waiter = { pids, resolve, reject, timer: null };
+      waiter.timer = setTimeout(() => {
+        this.waiters.delete(waiter);
+        reject(Object.assign(new Error("Keys were not exchanged in time."), { code: "timeout" }));
+      }, timeoutMs);
+      this.waiters.add(waiter);
+      this.#checkWaiters();
+    });
+  }
+
+  /** Forget every message, key and name this page holds. The client is done afterwards. */
+  wipe() {
+    this.messages.length = 0;
+    this.roster.clear();
+    this.codec?.wipe();
+    if (this.ws && !this.closed) this.ws.close(1000);
+  }
+
+  /** @returns {Participant[]} */
+  participants() {
+    return [...this.roster.values()];
+  }
+
+  // ---- internals ----
+
+  async #sealed(seal) {
+    if (!this.codec?.chain) throw new CodecError("not_ready", "Not in the room yet.");
+    const ref = this.nextRef++;
+    // The codec hands its frames to #sendFrame in the order it made them, so
+    // any distribution it queued before this message is already on the wire.
+    const { warnings } = await seal(ref);
+    for (const w of warnings) this.#emit("warning", w);
+    this.#checkWaiters();
+    return ref;
+  }
+
+  #command(frame) {
+    const ref = this.nextRef++;
+    this.#sendFrame({ ...frame, ref });
+    return ref;
+  }
+
+  #sendFrame(frame) {
+    if (!this.ws || this.closed) return;
+    this.ws.send(encode(frame));
+  }
+
+  #onMessage(ev) {
+    let frame;
+    try {
+      frame = decode(new Uint8Array(ev.data));
+    } catch {
+      this.#emit("error", { t: "error", code: "bad_frame", message: "The server sent a frame this page cannot read." });
+      return;
+    }
+    if (frame === null || typeof frame !== "object" || typeof frame.t !== "string") return;
+    // One frame at a time, in arrival order, through the codec and to the page.
+    this.inbound = this.inbound.then(() => this.#process(frame)).catch((err) => {
+      this.#emit("error", { t: "error", code: err?.code ?? "client_error", message: String(err?.message ?? err) });
+    });
+  }
+
+  async #process(frame) {
+    this.#emit("frame", frame);
+    if (frame.t === "rules") {
+      this.#emit("rules", frame);
+      const accept = this.options.acceptRules ? await this.options.acceptRules(frame) : false;
+      this.#sendFrame(accept ? { t: "accept", rules: frame.digest, ref: this.nextRef++ } : { t: "leave" });
+      return;
+    }
+    const events = this.codec ? await this.codec.handle(frame) : [];
+    this.#follow(frame);
+    for (const e of events) this.#onCodecEvent(e);
+    this.#checkWaiters();
+  }
+
+  /** The page's view of the room, from the frames that change it. */
+  #follow(frame) {
+    switch (frame.t) {
+      case "welcome":
+        this.me = frame.you;
+        this.roster.clear();
+        for (const p of frame.roster ?? []) this.#upsert(p);
+        this.#emit("welcome", frame);
+        this.#rosterChanged();
+        break;
+      case "knocking":
+        this.#emit("knocking", {});
+        break;
+      case "joined":
+        if (frame.p) this.#upsert(frame.p);
+        this.#rosterChanged();
+        break;
+      case "presence":
+        this.#patch(frame.pid, frame.present ? { present: true, ...(frame.name ? { name: frame.name } : {}) } : { present: false, hand: false });
+        break;
+      case "left":
+      case "removed":
+        this.roster.delete(frame.pid);
+        this.#rosterChanged();
+        break;
+      case "hand":
+        this.#patch(frame.pid, { hand: Boolean(frame.up) });
+        break;
+      case "muted":
+        this.#patch(frame.pid, { muted: true, until: frame.until ?? null });
+        break;
+      case "unmuted":
+        this.#patch(frame.pid, { muted: false, until: null });
+        break;
+      case "state":
+        this.#emit("state", frame);
+        break;
+      case "deleted": {
+        const at = this.messages.findIndex((m) => m.id === frame.id);
+        if (at >= 0) this.messages.splice(at, 1);
+        this.#emit("deleted", { id: frame.id, by: frame.by });
+        break;
+      }
+      case "error":
+        this.#emit("error", frame);
+        break;
+      case "ended":
+        this.#emit("ended", { reason: frame.reason });
+        break;
+      default:
+        break;
+    }
+  }
+
+  #onCodecEvent(e) {
+    switch (e.type) {
+      case "message": {
+        const m = { id: e.id, from: e.from, name: this.roster.get(e.from)?.name ?? e.from, ts: e.ts, text: e.text, own: e.own };
+        if (e.reason) m.reason = e.reason;
+        this.messages.push(m);
+        this.#emit("msg", m);
+        break;
+      }
+      case "private":
+        this.#emit("private", { from: e.from, ts: e.ts, text: e.text, own: false, ...(e.reason ? { reason: e.reason } : {}) });
+        break;
+      case "report": {
+        const { type, ...rest } = e;
+        void type;
+        this.#emit("report", rest);
+        break;
+      }
+      case "trust":
+        this.#patch(e.pid, { trusted: e.trusted });
+        break;
+      case "warning": {
+        const { type, ...rest } = e;
+        void type;
+        const who = rest.pid && this.roster.get(rest.pid)?.name;
+        if (who && rest.code === "untrusted") rest.message = `${who} is not verified by a facilitator and cannot read this.`;
+        this.#emit("warning", rest);
+        break;
+      }
+      default:
+        break;
+    }
+  }
+
+  #upsert(p) {
+    const old = this.roster.get(p.pid);
+    this.roster.set(p.pid, {
+      pid: p.pid,
+      name: p.name ?? old?.name ?? p.pid,
+      role: p.role,
+      present: p.present !== false,
+      hand: Boolean(p.hand),
+      muted: Boolean(p.muted),
+      until: p.until ?? null,
+      trusted: this.codec?.isTrusted(p.pid) ?? false,
+    });
+  }
+
+  #patch(pid, fields) {
+    const p = this.roster.get(pid);
+    if (!p) return;
+    Object.assign(p, fields);
+    this.#rosterChanged();
+  }
+
+  #rosterChanged() {
+    for (const p of this.roster.values()) p.trusted = this.codec?.isTrusted(p.pid) ?? false;
+    this.#emit("roster", { roster: this.participants() });
+  }
+
+  #checkWaiters() {
+    const codec = this.codec;
+    if (!codec?.chain) return;
+    for (const w of this.waiters) {
+      const pids = w.pids ?? codec.trustedPresent();
+      if (pids.every((pid) => codec.readyWith(pid))) {
+        clearTimeout(w.timer);
+        this.waiters.delete(w);
+        w.resolve();
+      }
+    }
+  }
+
+  #onClose(ev) {
+    this.closed = true;
+    const { code, reason = "" } = ev;
+    // After the frames that came before it (an `ended`, an `error`), so the
+    // page hears why before it hears that the socket closed. Keys are per
+    // connection: a new connection is a new page's worth of keys. The
+    // transcript stays in memory until the page calls wipe().
+    this.inbound = this.inbound.then(() => {
+      this.codec?.wipe();
+      for (const w of this.waiters) {
+        clearTimeout(w.timer);
+        w.reject(Object.assign(new Error("The connection closed."), { code: "closed" }));
+      }
+      this.waiters.clear();
+      this.#emit("close", { code, reason });
+    });
+  }
+
+  #emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+}
+
+function defaultUrl() {
+  const loc = globalThis.location;
+  if (!loc) throw new Error("No page location: pass options.url.");
+  return `${loc.protocol === "https:" ? "wss" : "ws"}://${loc.host}/ws`;
+}

@@ -1,0 +1,402 @@
+"""The encryption layer's promises, with real keys, in a room played in memory.
+
+Each test is one property of docs/e2ee.md (and of DESIGN.md section 5): who
+can read what, when, and what is refused. The in-memory room (e2ee_room.py)
+relays frames as the server does; no event loop, no network.
+"""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from e2ee_room import Room, Seat
+
+from clients.e2ee import CannotOpen, CannotSeal, E2EECodec, IdentityKey, Why
+from clients.e2ee.encoding import KIND_REPORT, Bundle, ReportBody, RoomPayload, text_body
+from clients.e2ee.sealing import Recipient, seal_private
+from clients.payload import Opened
+
+
+def room_of(*names: str) -> tuple[Room, Seat, list[Seat]]:
+    room = Room()
+    fac = room.facilitator()
+    return room, fac, [room.member(n) for n in names]
+
+
+def refused(seat: Seat, frame: dict[str, object]) -> Why:
+    with pytest.raises(CannotOpen) as caught:
+        seat.codec.open(frame)
+    return caught.value.why
+
+
+def with_payload(frame: dict[str, object], payload: bytes, **changes: object) -> dict[str, object]:
+    return {**frame, "payload": payload, **changes}
+
+
+def flip(raw: bytes, at: int) -> bytes:
+    out = bytearray(raw)
+    out[at] ^= 0x01
+    return bytes(out)
+
+
+# ---- everyone vouched reads everyone ----------------------------------------------
+
+
+def test_a_room_reads_itself_and_everyone_is_verified() -> None:
+    room, fac, (a, b) = room_of("alice", "bob")
+    room.chat(a, "hello")
+    room.chat(b, "hi alice")
+    room.chat(fac, "welcome both")
+    for seat in (fac, a, b):
+        assert seat.texts() == ["hello", "hi alice", "welcome both"]
+        assert seat.codec.warnings() == []
+        assert all(seat.codec.verified(pid) for pid in room.seats)
+        assert seat.codec.ready()
+
+
+def test_the_server_sees_no_text_and_members_send_no_vouches() -> None:
+    room, fac, (a, b) = room_of("alice", "bob")
+    frame = room.chat(a, "a secret of mine")
+    assert b"a secret" not in frame["payload"]
+    assert all(b"a secret" not in f.get("payload", b"") for _, f in room.log)
+    vouchers = {f["by"] for _, f in room.log if f["t"] == "vouch"}
+    assert vouchers == {fac.codec.identity.public}  # type: ignore[union-attr]
+
+
+# ---- joining and leaving -----------------------------------------------------------
+
+
+def test_a_newcomer_cannot_read_what_was_sent_before_it_arrived() -> None:
+    room, fac, (a, b) = room_of("alice", "bob")
+    earlier = [room.chat(a, "before carol 1"), room.chat(b, "before carol 2")]
+    c = room.member("carol")
+    for frame in earlier:
+        assert refused(c, frame) in (Why.REPLAY, Why.UNKNOWN_CHAIN)
+    room.chat(a, "after carol")
+    assert c.texts() == ["after carol"]
+
+
+def test_a_removed_member_given_every_later_ciphertext_reads_none() -> None:
+    room, fac, (a, b, c) = room_of("alice", "bob", "carol")
+    room.chat(a, "before")
+    assert c.texts() == ["before"]
+    room.remove(c)
+    later = [room.chat(a, "after 1"), room.chat(b, "after 2"), room.chat(fac, "after 3")]
+    later.append(room.chat(a, "after 4"))
+    # Carol's codec kept all it had; a server (or a friend) hands her everything.
+    for frame in later:
+        assert refused(c, frame) is Why.UNKNOWN_CHAIN
+    assert b.texts()[-4:] == ["after 1", "after 2", "after 3", "after 4"]
+
+
+@pytest.mark.parametrize("how", ["step_out", "leave"])
+def test_who_departs_cannot_read_what_follows(how: str) -> None:
+    room, fac, (a, b, c) = room_of("alice", "bob", "carol")
+    room.chat(a, "before")
+    epochs = a.codec.chain.epoch  # type: ignore[union-attr]
+    getattr(room, how)(c)
+    assert a.codec.chain.epoch == epochs + 1  # type: ignore[union-attr]
+    frame = room.chat(a, "after")
+    assert refused(c, frame) is Why.UNKNOWN_CHAIN
+    assert b.texts()[-1] == "after" and fac.texts()[-1] == "after"
+
+
+def test_coming_back_from_a_new_page_needs_a_new_vouch_and_gets_the_current_chain() -> None:
+    room, fac, (a, b) = room_of("alice", "bob")
+    room.step_out(b)
+    room.chat(a, "while bob was away")
+    trusted = [fac.codec.identity.public]  # type: ignore[union-attr]
+    room.come_back(b, E2EECodec(trusted=trusted))
+    assert a.codec.verified(b.pid)  # the facilitator vouched for the new keys at once
+    room.chat(a, "welcome back")
+    room.chat(b, "thanks")
+    assert b.texts() == ["welcome back", "thanks"]
+    assert a.texts()[-1] == "thanks"
+
+
+def test_old_keys_are_dropped_as_the_chain_moves() -> None:
+    room, fac, (a, b) = room_of("alice", "bob")
+    first = room.chat(a, "one")
+    chain = b.codec.peers[a.pid].chains.current
+    assert chain is not None
+    ck_after_one = chain.ck
+    room.chat(a, "two")
+    assert chain.ck != ck_after_one and chain.index == 2 and not chain.kept
+    # A key once used cannot be used again.
+    assert refused(b, first) is Why.REPLAY
+    # The sender forgot it too: its state starts at the next index.
+    assert a.codec.chain.state().index == 2  # type: ignore[union-attr]
+
+
+# ---- tampering ------------------------------------------------------------------------
+
+
+def _parts(payload: bytes) -> tuple[int, int, int]:
+    """Offsets of the signature, the commitment and the ciphertext."""
+    p = RoomPayload.parse(payload)
+    sig = 2 + len(p.header_bytes)
+    return sig, sig + 64, sig + 96
+
+
+@pytest.mark.parametrize("part", ["header", "signature", "commitment", "ciphertext", "tag"])
+def test_a_flipped_bit_anywhere_is_refused_and_changes_nothing(part: str) -> None:
+    room, fac, (a, b) = room_of("alice", "bob")
+    payload = a.codec.seal("hold on")
+    sig, commit, ct = _parts(payload)
+    at = {"header": sig - 1, "signature": sig + 5, "commitment": commit + 1, "ciphertext": ct,
+          "tag": len(payload) - 1}[part]  # fmt: skip
+    frame = {"t": "msg", "id": 1, "from": a.pid, "payload": flip(payload, at), "ts": 1.0}
+    assert refused(b, frame) is Why.SIGNATURE
+    # The genuine message still opens: the refusal left the chain as it was.
+    assert b.codec.open(with_payload(frame, payload)) == Opened("hold on")
+
+
+def test_a_replayed_message_is_refused() -> None:
+    room, fac, (a, b) = room_of("alice", "bob")
+    frame = room.chat(a, "only once")
+    assert b.texts() == ["only once"]
+    assert refused(b, frame) is Why.REPLAY
+    assert refused(b, {**frame, "id": 99}) is Why.REPLAY
+
+
+def test_a_message_moved_to_another_room_or_claimed_by_another_sender_is_refused() -> None:
+    room, fac, (a, b, c) = room_of("alice", "bob", "carol")
+    frame = room.chat(a, "for this room only")
+    # Another session of the same group: same pids, other session id.
+    other = Room(session="ffeeddccbbaa99887766554433221100")
+    ofac = other.facilitator(identity=fac.codec.identity)
+    oa, ob = other.member("alice"), other.member("bob")
+    assert (ofac.pid, oa.pid, ob.pid) == (fac.pid, a.pid, b.pid)
+    assert refused(ob, frame) is Why.CONTEXT
+    assert refused(b, {**frame, "from": c.pid}) is Why.SENDER
+
+
+def test_distribution_forwarded_or_reattributed_fails_to_decrypt() -> None:
+    room, fac, (a, b, c) = room_of("alice", "bob", "carol")
+    room.step_out(fac)  # a rekey: alice sends new chains to bob and carol
+    to_bob = [
+        f["payload"]
+        for pid, f in room.log
+        if pid == b.pid and f["t"] == "direct" and f["from"] == a.pid
+    ][-1]
+    with pytest.raises(CannotOpen) as forwarded:
+        c.codec.accept_distribution(a.pid, to_bob)
+    assert forwarded.value.why is Why.DECRYPT
+    with pytest.raises(CannotOpen) as reattributed:
+        b.codec.accept_distribution(c.pid, to_bob)
+    assert reattributed.value.why is Why.DECRYPT
+
+
+def test_a_forward_jump_beyond_the_cap_is_refused_and_one_at_the_cap_opens() -> None:
+    room, fac, (a, b) = room_of("alice", "bob")
+    payloads = [a.codec.seal(f"m{i}") for i in range(1002)]
+
+    def frame(i: int) -> dict[str, object]:
+        return {"t": "msg", "id": i + 1, "from": a.pid, "payload": payloads[i], "ts": 1.0}
+
+    assert refused(b, frame(1001)) is Why.TOO_FAR  # 1001 indexes stepped over
+    assert b.codec.open(frame(1000)).text == "m1000"  # exactly MAX_SKIP
+    chain = b.codec.peers[a.pid].chains.current
+    assert chain is not None and sorted(chain.kept) == list(range(936, 1000))  # MAX_KEPT
+    assert b.codec.open(frame(999)).text == "m999"  # a kept key, once
+    assert refused(b, frame(999)) is Why.REPLAY
+    assert refused(b, frame(10)) is Why.REPLAY  # dropped: beyond MAX_KEPT
+    assert b.codec.open(frame(1001)).text == "m1001"
+
+
+# ---- admission --------------------------------------------------------------------------
+
+
+def test_a_participant_without_a_valid_vouch_gets_no_keys_and_members_are_warned() -> None:
+    room, fac, (a, b) = room_of("alice", "bob")
+    # The server slips someone in, shown to the members but never to the facilitator.
+    mole = room.inject(E2EECodec(), "mole", shown_to=[a, b])
+    assert not any(f["t"] == "direct" and pid == mole.pid and f["from"] in (a.pid, b.pid)
+                   for pid, f in room.log)  # fmt: skip
+    assert {"code": "untrusted", "pid": mole.pid} in a.codec.warnings()
+    assert not a.codec.verified(mole.pid)
+    a.codec.notices()
+    frame = room.chat(a, "can the mole read this?")
+    assert {"code": "untrusted", "pid": mole.pid} in a.codec.notices()
+    assert refused(mole, frame) is Why.UNKNOWN_CHAIN
+    # What the mole sends is refused too.
+    assert refused(a, room.chat(mole, "trust me")) is Why.UNTRUSTED
+
+
+def test_a_forged_or_moved_vouch_does_not_make_anyone_trusted() -> None:
+    room, fac, (a, b) = room_of("alice", "bob")
+    mole = room.inject(E2EECodec(), "mole", shown_to=[a, b])
+    fake = IdentityKey.generate()
+    assert a.codec.ctx is not None
+    forged = fake.sign(a.codec.ctx, mole.pid, "member", mole.keys)
+    real_for_bob = fac.codec.identity.sign(a.codec.ctx, b.pid, "member", b.keys)  # type: ignore[union-attr]
+    by = fac.codec.identity.public  # type: ignore[union-attr]
+    for frame in (
+        {"t": "vouch", "pid": mole.pid, "by": fake.public, "sig": forged},  # unknown signer
+        {"t": "vouch", "pid": mole.pid, "by": by, "sig": forged},  # claimed as the facilitator's
+        {"t": "vouch", "pid": mole.pid, "by": by, "sig": real_for_bob},  # bob's, moved
+    ):
+        room.to_room(frame)
+        room.pump()
+        assert not a.codec.verified(mole.pid) and not a.codec.trusted(mole.pid)
+
+
+def test_a_distribution_before_the_vouch_is_held_and_taken_up_after_it() -> None:
+    room, fac, (a,) = room_of("alice")
+    trusted = [fac.codec.identity.public]  # type: ignore[union-attr]
+    # Bob's welcome shows alice vouched; alice has not seen bob's vouch yet.
+    b = room.inject(E2EECodec(trusted=trusted), "bob", shown_to=[a])
+    assert a.pid in b.codec._sent  # bob handed alice his chain
+    assert a.codec.peers[b.pid].held is not None
+    assert a.codec.peers[b.pid].chains.current is None
+    # The facilitator learns of bob (the server's joined, late) and vouches.
+    room.deliver(fac.pid, {"t": "joined", "p": b.public()})
+    room.pump()
+    assert a.codec.peers[b.pid].held is None
+    room.chat(b, "hi alice")
+    assert a.texts() == ["hi alice"]
+
+
+def test_an_unverified_link_trusts_everyone_and_says_so_on_every_send() -> None:
+    room = Room()
+    fac = room.facilitator()
+    a = room.member("alice", link_keys=[])
+    b = room.member("bob")
+    assert a.codec.unverified and {"code": "unverified_link"} in a.codec.warnings()
+    assert {"code": "unverified_link"} in a.codec.notices()  # at once
+    room.chat(a, "one")
+    assert {"code": "unverified_link"} in a.codec.notices()
+    room.chat(a, "two")
+    assert {"code": "unverified_link"} in a.codec.notices()
+    assert b.texts() == ["one", "two"] and fac.texts() == ["one", "two"]
+    assert not a.codec.verified(b.pid) and a.codec.trusted(b.pid)
+    assert b.codec.notices() == []
+
+
+def test_a_facilitator_trusts_configured_co_facilitators_only() -> None:
+    room = Room()
+    f1 = room.facilitator("Alex")
+    f2_identity = IdentityKey.generate()
+    f2 = room.facilitator("Sam", identity=f2_identity, co_facilitators=[f1.codec.identity.public])  # type: ignore[union-attr]
+    a = room.member("alice")  # its link names both
+    assert f2.codec.verified(f1.pid) and not f1.codec.verified(f2.pid)
+    assert a.codec.verified(f1.pid) and a.codec.verified(f2.pid)
+    assert {"code": "untrusted", "pid": f2.pid} in f1.codec.warnings()
+    room.chat(a, "to everyone")
+    assert f1.texts() == ["to everyone"] and f2.texts() == ["to everyone"]
+    room.private(a, "to both facilitators")
+    assert f1.texts("private") == ["to both facilitators"]
+    assert f2.texts("private") == ["to both facilitators"]
+
+
+def test_a_server_that_changes_a_role_breaks_the_vouch() -> None:
+    room, fac, (a, b) = room_of("alice", "bob")
+    entry = {**b.public(), "role": "facilitator"}
+    a.codec.on_frame({"t": "left", "pid": b.pid})
+    a.codec.on_frame({"t": "joined", "p": entry})
+    assert not a.codec.trusted(b.pid)
+
+
+# ---- messages to the facilitators, and reports --------------------------------------------
+
+
+def test_a_private_message_reaches_the_facilitators_only_once() -> None:
+    room, fac, (a, b) = room_of("alice", "bob")
+    frame = room.private(a, "can we talk later?")
+    assert fac.texts("private") == ["can we talk later?"]
+    assert refused(fac, frame) is Why.NONCE_REPLAY
+    assert refused(b, frame) is Why.NOT_FOR_ME
+    assert refused(fac, {**frame, "from": b.pid}) is Why.DECRYPT
+
+
+def test_no_private_message_without_a_trusted_facilitator_present() -> None:
+    room, fac, (a,) = room_of("alice")
+    room.step_out(fac)
+    with pytest.raises(CannotSeal) as caught:
+        a.codec.seal_private("anyone?")
+    assert caught.value.why is Why.NO_RECIPIENT
+
+
+def test_a_genuine_report_is_verified() -> None:
+    room, fac, (a, b) = room_of("alice", "bob")
+    msg = room.chat(a, "something hurtful")
+    room.report(b, msg["id"], "this hurt")
+    opened = fac.last()
+    assert isinstance(opened, Opened)
+    assert opened.text == "this hurt" and opened.verified is True
+    assert opened.reported is not None
+    assert (opened.reported.sender, opened.reported.text) == (a.pid, "something hurtful")
+
+
+def test_a_report_survives_the_sender_leaving() -> None:
+    room, fac, (a, b) = room_of("alice", "bob")
+    msg = room.chat(a, "something hurtful")
+    room.remove(a)
+    room.report(b, msg["id"], "they said this before leaving")
+    opened = fac.last()
+    assert isinstance(opened, Opened) and opened.verified is True
+
+
+def _forged_report(room: Room, liar: Seat, x_priv: bytes, msg_id: int, **changes: bytes) -> Opened:
+    """A report as a lying reporter makes it: the real message, with ``changes``."""
+    got = liar.codec._received[msg_id]
+    fields = {"key": got.key.raw, "body": got.body, **changes}
+    body = ReportBody(msg_id, got.sender, got.payload, fields["key"], fields["body"], "see this")
+    fac = next(s for s in room.seats.values() if s.role == "facilitator")
+    to = Recipient(fac.pid, Bundle.parse(fac.keys).x_pub, os.urandom(12))
+    assert liar.codec.ctx is not None
+    payload = seal_private(KIND_REPORT, liar.codec.ctx, liar.pid, x_priv, [to], body.encode())
+    room.to_facilitators({"t": "report", "from": liar.pid, "msg": msg_id, "payload": payload})
+    opened = fac.last()
+    assert isinstance(opened, Opened)
+    return opened
+
+
+def test_a_report_with_altered_text_or_key_is_not_verified() -> None:
+    room = Room()
+    room.facilitator()
+    a = room.member("alice")
+    x_priv = os.urandom(32)
+    b = room.member("bob", x_priv=x_priv)
+    msg_id = room.chat(a, "I am fine, thanks")["id"]
+    assert _forged_report(room, b, x_priv, msg_id).verified is True  # the forger's path is sound
+    altered = _forged_report(room, b, x_priv, msg_id, body=text_body("I will hurt you"))
+    assert altered.verified is False and altered.reported is not None
+    assert altered.reported.text == "I will hurt you"
+    key = b.codec._received[msg_id].key.raw
+    assert _forged_report(room, b, x_priv, msg_id, key=flip(key, 3)).verified is False
+    assert _forged_report(room, b, x_priv, msg_id, key=key[:40]).verified is False
+    other = room.chat(a, "another message")["id"]
+    swapped = b.codec._received[other].key.raw
+    assert _forged_report(room, b, x_priv, msg_id, key=swapped).verified is False
+
+
+def test_a_report_of_a_message_never_read_cannot_be_made() -> None:
+    room, fac, (a, b) = room_of("alice", "bob")
+    with pytest.raises(CannotSeal) as caught:
+        b.codec.seal_report(42, "what?")
+    assert caught.value.why is Why.UNKNOWN_MESSAGE
+
+
+# ---- readiness, the end ---------------------------------------------------------------------
+
+
+def test_ready_means_keys_went_both_ways() -> None:
+    room = Room()
+    fac = room.facilitator()
+    codec = E2EECodec(trusted=[fac.codec.identity.public])  # type: ignore[union-attr]
+    assert not codec.ready()
+    a = room.member("alice")
+    assert a.codec.ready() and a.codec.ready([fac.pid]) and fac.codec.ready([a.pid])
+    mole = room.inject(E2EECodec(), "mole", shown_to=[a])
+    assert a.codec.ready()  # an untrusted participant is not waited for...
+    assert not a.codec.ready([mole.pid])  # ...unless asked for by name
+
+
+def test_the_end_of_the_session_wipes_every_key() -> None:
+    room, fac, (a,) = room_of("alice")
+    a.codec.on_frame({"t": "ended", "reason": "ended_by_facilitator"})
+    assert a.codec.chain is None and not a.codec.peers and a.codec.ctx is None
+    with pytest.raises(CannotSeal):
+        a.codec.seal("after the end")

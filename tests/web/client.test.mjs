@@ -1,0 +1,251 @@
+// ChatClient over a fake WebSocket, in a FakeRoom with real codecs: the
+// handshake, frame order, events, and that text stays in memory only.
+
+import test from "node:test";
+import assert from "node:assert/strict";
+import { readFileSync, readdirSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import { dirname, join } from "node:path";
+
+import { encode, decode } from "../../clients/web/vendor/msgpack/index.mjs";
+import { ChatClient } from "../../clients/web/client.js";
+import { parseLink } from "../../clients/web/link.js";
+import { toB64u } from "../../clients/web/bytes.js";
+import { FakeRoom, facilitator, member } from "./harness.mjs";
+
+/** Just enough of the browser's WebSocket for ChatClient. */
+class FakeSocket extends EventTarget {
+  static last = null;
+  constructor(url, protocol) {
+    super();
+    this.url = url;
+    this.protocol = protocol;
+    this.sent = [];
+    this.closedWith = null;
+    FakeSocket.last = this;
+    queueMicrotask(() => this.dispatchEvent(new Event("open")));
+  }
+  send(data) {
+    assert.ok(data instanceof Uint8Array, "frames are binary");
+    this.sent.push(decode(data));
+  }
+  close(code = 1000) {
+    this.closedWith = code;
+    this.serverClose(code);
+  }
+  serverSend(frame) {
+    const bytes = encode(frame);
+    const ev = new Event("message");
+    ev.data = bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength);
+    this.dispatchEvent(ev);
+  }
+  serverClose(code, reason = "") {
+    const ev = new Event("close");
+    ev.code = code;
+    ev.reason = reason;
+    this.dispatchEvent(ev);
+  }
+}
+
+/** Wait until the client has processed everything delivered so far. */
+async function settle(client) {
+  let seen;
+  do {
+    seen = client.inbound;
+    await seen;
+  } while (seen !== client.inbound);
+}
+
+/** Puts a ChatClient into a FakeRoom, where codecs are expected. */
+class SocketPeer {
+  constructor(client) {
+    this.client = client;
+    this.role = client.role;
+  }
+  get bundle() {
+    return this.client.codec.bundle;
+  }
+  async handle(frame) {
+    FakeSocket.last = null;
+    this.socket.serverSend(frame);
+    await settle(this.client);
+    return [];
+  }
+  takeOutgoing() {
+    return this.socket.sent.splice(0);
+  }
+}
+
+const RULES = { t: "rules", group: { id: "g_0123456789ab", title: "Tuesday group" }, rules: ["Be kind."], digest: "a8e4d80bd43bd726", crisis_resources: [] };
+
+async function memberInRoom({ withKey = true } = {}) {
+  const r = new FakeRoom();
+  const fac = await facilitator();
+  const F = await r.join(fac.codec, { name: "Alex" });
+  const fragment = withKey ? `#seat=TOKEN123&f=${toB64u(fac.identity.pub)}` : "#seat=TOKEN123";
+  const seenRules = [];
+  const client = new ChatClient({
+    name: "Robin",
+    link: `https://chat.example/join${fragment}`,
+    url: "ws://127.0.0.1:8000/ws",
+    WebSocket: FakeSocket,
+    acceptRules: (rules) => {
+      seenRules.push(rules);
+      return true;
+    },
+  });
+  const events = [];
+  for (const type of ["msg", "warning", "error", "roster", "close", "private", "welcome", "deleted", "ended"]) {
+    client.addEventListener(type, (e) => events.push({ type, ...e.detail }));
+  }
+  await client.connect();
+  const socket = FakeSocket.last;
+  const [hello] = socket.sent.splice(0);
+  socket.serverSend(RULES);
+  await settle(client);
+  const [accept] = socket.sent.splice(0);
+  const peer = new SocketPeer(client);
+  peer.socket = socket;
+  const A = await r.join(peer, { name: "Robin" });
+  return { r, fac, F, A, client, socket, hello, accept, seenRules, events };
+}
+
+test("the handshake sends the seat token only, the bundle, and the rules digest", async () => {
+  const { client, socket, hello, accept, seenRules } = await memberInRoom();
+  assert.equal(socket.url, "ws://127.0.0.1:8000/ws");
+  assert.equal(socket.protocol, "safespace.v1");
+  assert.equal(socket.binaryType, "arraybuffer");
+  assert.equal(hello.t, "hello");
+  assert.equal(hello.v, 1);
+  assert.equal(hello.role, "member");
+  assert.equal(hello.link, "TOKEN123"); // never the fragment's keys
+  assert.equal(hello.name, "Robin");
+  assert.equal(hello.keys.length, 65);
+  assert.equal(seenRules[0].digest, RULES.digest);
+  assert.equal(accept.t, "accept");
+  assert.equal(accept.rules, RULES.digest);
+  assert.equal(client.me, "p2");
+});
+
+test("declining the rules leaves", async () => {
+  const client = new ChatClient({ name: "Sam", link: "#seat=T", url: "ws://x/ws", WebSocket: FakeSocket, acceptRules: () => false });
+  await client.connect();
+  const socket = FakeSocket.last;
+  socket.sent.splice(0);
+  socket.serverSend(RULES);
+  await settle(client);
+  assert.deepEqual(socket.sent, [{ t: "leave" }]);
+});
+
+test("keys are exchanged, messages go both ways, own messages read from memory", async () => {
+  const { r, F, A, client, events } = await memberInRoom();
+  await client.keysReady([F], 1000);
+  await client.send("hello from the browser");
+  await r.relay(A);
+  const mine = events.find((e) => e.type === "msg");
+  assert.equal(mine.text, "hello from the browser");
+  assert.equal(mine.own, true);
+  assert.equal(r.seen(F, mine.id), "hello from the browser");
+
+  const id = await r.say(F, "welcome, Robin");
+  const theirs = events.filter((e) => e.type === "msg").at(-1);
+  assert.deepEqual([theirs.id, theirs.text, theirs.name, theirs.own], [id, "welcome, Robin", "Alex", false]);
+  assert.deepEqual(client.messages.map((m) => m.text), ["hello from the browser", "welcome, Robin"]);
+  assert.ok(client.participants().find((p) => p.pid === F).trusted);
+  assert.equal(events.filter((e) => e.type === "warning").length, 0);
+
+  await client.privateToFacilitators("can we talk after?");
+  await r.relay(A);
+  assert.equal(r.events(F, "private")[0].text, "can we talk after?");
+  await client.report(id, "just testing reports");
+  await r.relay(A);
+  assert.equal(r.events(F, "report")[0].verified, true);
+});
+
+test("a distribution the codec queued goes out before the next message", async () => {
+  const { r, F, A, client, socket } = await memberInRoom();
+  const K = await r.join(await member([r.people.get(F).codec.identity.pub]), { name: "Kim" });
+  await r.stepOut(K); // the client rekeys
+  socket.sent.length = 0;
+  await r.inject(A, { t: "presence", pid: F, present: false }); // another rekey, not relayed yet
+  await client.send("after the rekey");
+  const kinds = socket.sent.map((f) => f.t);
+  assert.ok(kinds.indexOf("direct") < kinds.indexOf("chat"), kinds.join(","));
+  assert.equal(socket.sent.find((f) => f.t === "chat").ref > 0, true);
+});
+
+test("server errors, deletions, ended and close reach the page", async () => {
+  const { r, F, A, client, socket, events } = await memberInRoom();
+  await client.keysReady(undefined, 1000);
+  const ref = await client.send("one");
+  await r.relay(A);
+  await r.inject(A, { t: "error", code: "muted", message: "A facilitator has muted you; your messages are not being sent.", ref });
+  assert.equal(events.find((e) => e.type === "error").ref, ref);
+  const id = client.messages[0].id;
+  await r.inject(A, { t: "deleted", id, by: F });
+  assert.equal(client.messages.length, 0);
+  await r.inject(A, { t: "ended", reason: "ended_by_facilitator" });
+  socket.serverClose(4000);
+  await settle(client);
+  assert.deepEqual(events.filter((e) => e.type === "close").map((e) => e.code), [4000]);
+  assert.ok(events.some((e) => e.type === "ended"));
+  await assert.rejects(client.send("too late"));
+});
+
+test("hand, step out and leave are plain frames with refs", async () => {
+  const { client, socket } = await memberInRoom();
+  socket.sent.length = 0;
+  client.hand(true);
+  client.stepOut();
+  client.leave();
+  assert.deepEqual(socket.sent.map((f) => [f.t, f.up]), [["hand", true], ["step_out", undefined], ["leave", undefined]]);
+  assert.ok(socket.sent.every((f) => Number.isInteger(f.ref)));
+});
+
+test("a link without f keys warns at once and on every send", async () => {
+  const { r, A, client, events } = await memberInRoom({ withKey: false });
+  assert.equal(events.find((e) => e.type === "warning").code, "unverified_link");
+  const before = events.filter((e) => e.type === "warning").length;
+  await client.send("hi");
+  await r.relay(A);
+  assert.equal(events.filter((e) => e.type === "warning").length, before + 1);
+});
+
+test("keysReady times out when a participant never sends its chain", async () => {
+  const { client } = await memberInRoom();
+  await assert.rejects(client.keysReady(["p9"], 50), { code: "timeout" });
+});
+
+test("wipe forgets the transcript and the keys", async () => {
+  const { r, A, client } = await memberInRoom();
+  await client.keysReady(undefined, 1000);
+  await client.send("forget this");
+  await r.relay(A);
+  assert.equal(client.messages.length, 1);
+  client.wipe();
+  await settle(client);
+  assert.equal(client.messages.length, 0);
+  assert.equal(client.participants().length, 0);
+  assert.equal(client.codec.chain, null);
+});
+
+test("links: seat token and facilitator keys; a damaged key is refused", () => {
+  const key = new Uint8Array(32).fill(3);
+  const parsed = parseLink(`https://h/join#seat=abc_DEF-1&f=${toB64u(key)}&f=${toB64u(key)}`);
+  assert.equal(parsed.seat, "abc_DEF-1");
+  assert.deepEqual(parsed.identities, [key]);
+  assert.deepEqual(parseLink("#seat=x"), { seat: "x", identities: [] });
+  assert.deepEqual(parseLink(""), { seat: null, identities: [] });
+  assert.throws(() => parseLink("#seat=x&f=AAAA"), { code: "bad_link" });
+  assert.throws(() => parseLink("#seat=x&f=not*b64"), { code: "bad_link" });
+  assert.throws(() => parseLink(`#seat=x&f=${toB64u(key)}=`), { code: "bad_link" });
+});
+
+test("no message text is ever put in browser storage, cookies or the URL", () => {
+  const dir = join(dirname(fileURLToPath(import.meta.url)), "../../clients/web");
+  const forbidden = /localStorage|sessionStorage|indexedDB|document\.cookie|history\.(push|replace)State|location\.(hash|search)\s*=/;
+  for (const file of readdirSync(dir).filter((f) => f.endsWith(".js"))) {
+    const code = readFileSync(join(dir, file), "utf8").replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
+    assert.doesNotMatch(code, forbidden, file);
+  }
+});

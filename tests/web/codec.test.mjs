@@ -1,0 +1,287 @@
+// GroupCodec against GroupCodec, through a stand-in server (harness.mjs): the
+// properties docs/e2ee.md promises, and what a dishonest server cannot do.
+
+import test from "node:test";
+import assert from "node:assert/strict";
+
+import { FakeRoom, facilitator, member } from "./harness.mjs";
+import { GroupCodec, CodecError } from "../../clients/web/codec.js";
+import * as e2ee from "../../clients/web/e2ee.js";
+import { concat } from "../../clients/web/bytes.js";
+
+/** A room with a facilitator and two members, everyone verified. */
+async function room() {
+  const r = new FakeRoom();
+  const fac = await facilitator();
+  const F = await r.join(fac.codec, { name: "Alex" });
+  const A = await r.join(await member([fac.identity.pub]), { name: "Robin" });
+  const B = await r.join(await member([fac.identity.pub]), { name: "Sam" });
+  return { r, fac, F, A, B };
+}
+
+test("everyone vouched reads everyone, their own messages included", async () => {
+  const { r, F, A, B } = await room();
+  for (const pid of [F, A, B]) {
+    for (const other of [F, A, B]) if (other !== pid) assert.ok(r.people.get(pid).codec.readyWith(other), `${pid} ready with ${other}`);
+  }
+  const m1 = await r.say(A, "hello, I am new here");
+  const m2 = await r.say(F, "welcome");
+  const m3 = await r.say(B, "hi Robin");
+  for (const pid of [F, A, B]) {
+    assert.equal(r.seen(pid, m1), "hello, I am new here");
+    assert.equal(r.seen(pid, m2), "welcome");
+    assert.equal(r.seen(pid, m3), "hi Robin");
+  }
+  assert.equal(r.people.get(A).events.find((e) => e.id === m1).own, true);
+  assert.equal(r.events(A, "warning").length, 0);
+});
+
+test("a newcomer cannot read what was sent before it arrived", async () => {
+  const { r, fac, A } = await room();
+  const before = await r.say(A, "said before Kim came");
+  const earlier = r.log.find((l) => l.frame.t === "msg" && l.frame.id === before).frame;
+  const K = await r.join(await member([fac.identity.pub]), { name: "Kim" });
+  await r.inject(K, earlier); // the server replays it to Kim
+  assert.equal(r.seen(K, before), null);
+  const after = await r.say(A, "said after");
+  assert.equal(r.seen(K, after), "said after");
+});
+
+test("a removed member cannot read what follows; those who stay can", async () => {
+  const { r, F, A, B } = await room();
+  const bCodec = r.people.get(B).codec;
+  await r.remove(B);
+  const m = await r.say(A, "after Sam was removed");
+  const frame = r.log.find((l) => l.frame.t === "msg" && l.frame.id === m).frame;
+  const events = await bCodec.handle(frame); // a server that still forwards to Sam
+  assert.equal(events[0].text, null);
+  assert.equal(events[0].reason, "unknown_chain");
+  assert.equal(r.seen(F, m), "after Sam was removed");
+  // The distributions of the new chains went to the others only.
+  const rekeys = r.log.filter((l) => l.frame.t === "direct" && l.to === B);
+  assert.ok(rekeys.every((l) => r.log.indexOf(l) < r.log.findIndex((x) => x.frame.t === "removed")));
+});
+
+test("stepping out rekeys; coming back from a new page needs a new vouch", async () => {
+  const { r, fac, F, A, B } = await room();
+  const epoch = r.people.get(A).codec.chain.epoch;
+  await r.stepOut(B);
+  assert.equal(r.people.get(A).codec.chain.epoch, epoch + 1);
+  const during = await r.say(A, "while Sam was out");
+  assert.equal(r.seen(F, during), "while Sam was out");
+
+  const fresh = await member([fac.identity.pub]);
+  await r.comeBack(B, fresh);
+  assert.ok(r.people.get(A).codec.isTrusted(B)); // re-vouched by the facilitator
+  const back = await r.say(A, "welcome back");
+  assert.equal(r.seen(B, back), "welcome back");
+  const fromB = await r.say(B, "thanks");
+  assert.equal(r.seen(A, fromB), "thanks");
+  assert.equal(r.seen(F, fromB), "thanks");
+});
+
+test("leaving rekeys too", async () => {
+  const { r, F, A, B } = await room();
+  const bCodec = r.people.get(B).codec;
+  await r.leave(B);
+  const m = await r.say(F, "after Sam left");
+  const frame = r.log.find((l) => l.frame.t === "msg" && l.frame.id === m).frame;
+  assert.equal((await bCodec.handle(frame))[0].text, null);
+  assert.equal(r.seen(A, m), "after Sam left");
+});
+
+test("a participant the server adds without a vouch gets no keys", async () => {
+  const { r, F, A, B } = await room();
+  // The server shows an intruder to the members but never to the facilitator.
+  const intruder = await member([]);
+  const pid = "p99";
+  const entry = { pid, name: "Eve", role: "member", present: true, keys: intruder.bundle, vouches: [] };
+  const sentBefore = r.log.length;
+  for (const p of [A, B]) await r.inject(p, { t: "joined", p: entry });
+  const newFrames = r.log.slice(sentBefore);
+  assert.ok(!newFrames.some((l) => l.frame.t === "direct" && l.frame.to === pid));
+  assert.equal(r.people.get(A).codec.isTrusted(pid), false);
+  // A vouch by a key that is not in the link does not help either.
+  const fake = await e2ee.ed25519KeyPair();
+  const ctx = r.people.get(A).codec.ctx;
+  const sig = await e2ee.signVouch(fake, ctx, pid, "member", intruder.bundle);
+  await r.inject(A, { t: "vouch", pid, by: fake.pub, sig });
+  assert.equal(r.people.get(A).codec.isTrusted(pid), false);
+  // Nor does the facilitator's vouch for someone else, replayed for the intruder.
+  const real = r.people.get(B).vouches[0];
+  await r.inject(A, { t: "vouch", pid, by: real.by, sig: real.sig });
+  assert.equal(r.people.get(A).codec.isTrusted(pid), false);
+  void F;
+});
+
+test("a message is unreadable from an untrusted sender even with a chain", async () => {
+  const { r, A } = await room();
+  const eve = await member([]);
+  const pid = "p99";
+  await r.inject(A, { t: "joined", p: { pid, name: "Eve", role: "member", present: true, keys: eve.bundle, vouches: [] } });
+  // Eve has a welcome of her own making and sends A her chain and a message.
+  await eve.handle({ t: "welcome", you: pid, role: "member", session: r.session, group: { id: r.group }, roster: [
+    { pid, role: "member", present: true, keys: eve.bundle, vouches: [] },
+    { pid: A, role: "member", present: true, keys: r.people.get(A).codec.bundle, vouches: [] },
+  ] });
+  for (const f of eve.takeOutgoing()) if (f.t === "direct") await r.inject(A, { t: "direct", from: pid, payload: f.payload });
+  await eve.sealRoom("let me in");
+  const [chat] = eve.takeOutgoing();
+  await r.inject(A, { t: "msg", id: 50, from: pid, payload: chat.payload, ts: 1 });
+  assert.equal(r.seen(A, 50), null);
+  assert.equal(r.people.get(A).events.find((e) => e.id === 50).reason, "untrusted");
+  assert.ok(r.people.get(A).codec.held.has(pid)); // held aside, not used
+});
+
+test("a state from a not-yet-trusted sender is held aside, then taken up on the vouch", async () => {
+  const r = new FakeRoom();
+  const fac = await facilitator();
+  const A = await r.join(await member([fac.identity.pub]), { name: "Robin" });
+  const B = await r.join(await member([fac.identity.pub]), { name: "Sam" });
+  // No facilitator yet: nobody is trusted, nobody sends keys.
+  assert.equal(r.log.filter((l) => l.frame.t === "direct").length, 0);
+  const F = await r.join(fac.codec, { name: "Alex" });
+  const m = await r.say(A, "now we can talk");
+  assert.equal(r.seen(B, m), "now we can talk");
+  assert.equal(r.seen(F, m), "now we can talk");
+});
+
+test("flipped bits, replays and forwarded distributions are rejected without harm", async () => {
+  const { r, fac, F, A, B } = await room();
+  const a = r.people.get(A).codec;
+  await a.sealRoom("genuine");
+  const [chat] = a.takeOutgoing();
+  for (const at of [3, 20, chat.payload.length - 1]) {
+    const bad = chat.payload.slice();
+    bad[at] ^= 1;
+    await r.inject(B, { t: "msg", id: 100 + at, from: A, payload: bad, ts: 1 });
+    assert.equal(r.seen(B, 100 + at), null);
+  }
+  await r.inject(B, { t: "msg", id: 200, from: F, payload: chat.payload, ts: 1 }); // wrong `from`
+  assert.equal(r.people.get(B).events.find((e) => e.id === 200).reason, "sender");
+  await r.inject(B, { t: "msg", id: 201, from: A, payload: chat.payload, ts: 1 });
+  assert.equal(r.seen(B, 201), "genuine");
+  await r.inject(B, { t: "msg", id: 202, from: A, payload: chat.payload, ts: 1 });
+  assert.equal(r.people.get(B).events.find((e) => e.id === 202).reason, "replay");
+
+  // A's chain to B, forwarded to Kim, or re-labelled as coming from F.
+  const K = await r.join(await member([fac.identity.pub]), { name: "Kim" });
+  const toB = r.log.filter((l) => l.frame.t === "direct" && l.to === B && l.frame.from === A).at(-1).frame;
+  const warned = r.events(K, "warning").length;
+  await r.inject(K, toB);
+  await r.inject(B, { ...toB, from: F });
+  assert.equal(r.events(K, "warning").length, warned + 1);
+  assert.equal(r.events(B, "warning").at(-1).code, "key_rejected");
+  const after = await r.say(A, "still fine");
+  assert.equal(r.seen(B, after), "still fine");
+  assert.equal(r.seen(K, after), "still fine");
+});
+
+test("frames fed without waiting are processed strictly in arrival order", async () => {
+  const { r, F, A, B } = await room();
+  const a = r.people.get(A).codec;
+  const b = r.people.get(B).codec;
+  // A sees F step out (B does not, yet): A starts a new chain, sends it to B,
+  // then seals a message on it. Nothing is delivered yet.
+  await a.handle({ t: "presence", pid: F, present: false });
+  await a.sealRoom("on the new chain");
+  const out = a.takeOutgoing();
+  const direct = out.find((f) => f.t === "direct" && f.to === B);
+  const chat = out.find((f) => f.t === "chat");
+  assert.ok(out.indexOf(direct) < out.indexOf(chat), "the distribution is queued before the message");
+  // B gets both (and a replay) at once; WebCrypto's awaits must not reorder them.
+  const msg = { t: "msg", id: 77, from: A, payload: chat.payload, ts: 1 };
+  const results = await Promise.all([
+    b.handle({ t: "direct", from: A, payload: direct.payload }),
+    b.handle(msg),
+    b.handle({ ...msg, id: 78 }),
+  ]);
+  assert.equal(results[1][0].text, "on the new chain");
+  assert.equal(results[2][0].reason, "replay");
+});
+
+test("private messages reach the facilitators only, once", async () => {
+  const { r, F, A, B } = await room();
+  await r.privately(A, "I am not ok today");
+  const [p] = r.events(F, "private");
+  assert.equal(p.text, "I am not ok today");
+  assert.equal(r.events(B, "private").length, 0);
+  const frame = r.log.find((l) => l.frame.t === "private").frame;
+  await r.inject(F, frame); // replayed by the server
+  assert.equal(r.events(F, "private").at(-1).reason, "nonce_replay");
+  await r.inject(F, { ...frame, from: B }); // claimed by someone else
+  assert.equal(r.events(F, "private").at(-1).reason, "decrypt");
+});
+
+test("a report lets the facilitator verify who wrote the text; an altered one fails", async () => {
+  const { r, F, A, B } = await room();
+  const m = await r.say(A, "something hurtful");
+  await r.report(B, m, "this was aimed at me");
+  const [rep] = r.events(F, "report");
+  assert.equal(rep.verified, true);
+  assert.deepEqual(rep.reported, { from: A, text: "something hurtful" });
+  assert.equal(rep.note, "this was aimed at me");
+  assert.equal(rep.msg, m);
+
+  // B's client claims A wrote something else.
+  const b = r.people.get(B).codec;
+  const seen = b.reportable.get(m);
+  b.reportable.set(m, { ...seen, body: e2ee.textBody("something worse") });
+  await r.report(B, m, "altered");
+  assert.equal(r.events(F, "report").at(-1).verified, false);
+  // ... or changes the key.
+  const key = seen.key.slice();
+  key[5] ^= 1;
+  b.reportable.set(m, { ...seen, key });
+  await r.report(B, m, "altered key");
+  assert.equal(r.events(F, "report").at(-1).verified, false);
+  await assert.rejects(b.sealReport(9999, "never seen"), CodecError);
+});
+
+test("a link without f keys runs unverified and says so at once and on every send", async () => {
+  const r = new FakeRoom();
+  const fac = await facilitator();
+  const F = await r.join(fac.codec, { name: "Alex" });
+  const A = await r.join(await member([]), { name: "Robin" });
+  const B = await r.join(await member([fac.identity.pub]), { name: "Sam" });
+  assert.equal(r.events(A, "warning")[0].code, "unverified_link");
+  const a = r.people.get(A).codec;
+  const { warnings } = await a.sealRoom("hello");
+  assert.equal(warnings[0].code, "unverified_link");
+  for (const f of a.takeOutgoing()) void f;
+  const m = await r.say(F, "hi all");
+  assert.equal(r.seen(A, m), "hi all");
+  assert.equal(r.seen(B, m), "hi all");
+});
+
+test("co-facilitators trust each other's vouches", async () => {
+  const r = new FakeRoom();
+  const one = await facilitator();
+  const twoIdentity = await e2ee.ed25519KeyPair();
+  const first = await facilitator({ identity: one.identity, co: [twoIdentity.pub] });
+  const second = await facilitator({ identity: twoIdentity, co: [one.identity.pub] });
+  const F1 = await r.join(first.codec, { name: "Alex" });
+  const A = await r.join(await member([one.identity.pub, twoIdentity.pub]), { name: "Robin" });
+  const F2 = await r.join(second.codec, { name: "Jo" });
+  const m = await r.say(F2, "hello from the second facilitator");
+  assert.equal(r.seen(A, m), "hello from the second facilitator");
+  assert.equal(r.seen(F1, m), "hello from the second facilitator");
+  await r.privately(A, "to both of you");
+  assert.equal(r.events(F1, "private")[0].text, "to both of you");
+  assert.equal(r.events(F2, "private")[0].text, "to both of you");
+});
+
+test("wipe drops every key and text; later calls refuse", async () => {
+  const { r, A } = await room();
+  await r.say(A, "forget me");
+  const a = r.people.get(A).codec;
+  a.wipe();
+  assert.equal(a.chain, null);
+  assert.equal(a.reportable.size, 0);
+  await assert.rejects(a.sealRoom("x"), { code: "wiped" });
+});
+
+test("a facilitator codec needs its identity", async () => {
+  await assert.rejects(GroupCodec.create({ role: "facilitator" }), CodecError);
+  void concat;
+});
