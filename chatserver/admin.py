@@ -90,7 +90,19 @@ class Admin:
             expires_at=seats.expiry(now, hours),
         )
         await self.store.add_seat(seat)
-        return seat, seats.link_url(self.public_url, token)
+        known = await self.store.identities(group.facilitators)
+        keys = [known[name] for name in group.facilitators if name in known]
+        return seat, seats.link_url(self.public_url, token, keys)
+
+    async def facilitator_keys(self, facilitator: str, group_id: str) -> dict[str, bytes]:
+        """The identity keys the group's facilitators' clients registered."""
+        group = await self.group_of(facilitator, group_id)
+        return await self.store.identities(group.facilitators)
+
+    async def set_identity(self, facilitator: str, key: object) -> None:
+        if not isinstance(key, bytes) or len(key) != seats.IDENTITY_KEY_BYTES:
+            raise Invalid("key", "An identity key is 32 bytes (43 characters of base64url).")
+        await self.store.set_identity(facilitator, key)
 
     async def links(self, facilitator: str, group_id: str) -> list[dict[str, Any]]:
         group = await self.group_of(facilitator, group_id)

@@ -6,6 +6,7 @@ stable codes as the websocket protocol (docs/protocol.md).
 
 from __future__ import annotations
 
+import base64
 import json
 import secrets
 from collections.abc import Awaitable, Callable
@@ -155,8 +156,34 @@ async def create_group(request: Request) -> Response:
 
 async def get_group(request: Request) -> Response:
     who = await facilitator(request)
-    group = await _admin(request).group_of(who, request.path_params["gid"])
-    return JSONResponse(group.public())
+    admin = _admin(request)
+    group = await admin.group_of(who, request.path_params["gid"])
+    keys = await admin.facilitator_keys(who, group.id)
+    return JSONResponse(
+        {**group.public(), "facilitator_keys": {name: _b64u(k) for name, k in keys.items()}}
+    )
+
+
+async def set_identity(request: Request) -> Response:
+    """The caller's identity key, so links made for its groups carry it (docs/e2ee.md)."""
+    who = await facilitator(request)
+    raw = (await _json(request)).get("key")
+    key = _b64u_decode(raw) if isinstance(raw, str) else None
+    await _admin(request).set_identity(who, key)
+    return Response(status_code=204)
+
+
+def _b64u(key: bytes) -> str:
+    return base64.urlsafe_b64encode(key).rstrip(b"=").decode("ascii")
+
+
+def _b64u_decode(text: str) -> bytes | None:
+    if len(text) > 64 or not text.isascii() or "=" in text:
+        return None
+    try:
+        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except ValueError:
+        return None
 
 
 async def edit_group(request: Request) -> Response:
@@ -193,6 +220,7 @@ ROUTES = [
     Route("/metrics", metrics),
     Route("/api/login", guarded(login), methods=["POST"]),
     Route("/api/logout", guarded(logout), methods=["POST"]),
+    Route("/api/me/identity", guarded(set_identity), methods=["PUT"]),
     Route("/api/groups", guarded(list_groups), methods=["GET"]),
     Route("/api/groups", guarded(create_group), methods=["POST"]),
     Route("/api/groups/{gid}", guarded(get_group), methods=["GET"]),

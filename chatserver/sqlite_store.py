@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from chatserver.store import ApiToken, Store
@@ -20,6 +21,10 @@ SCHEMA = """
 CREATE TABLE IF NOT EXISTS facilitators (
     name TEXT PRIMARY KEY,
     password_hash TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS identities (
+    name TEXT PRIMARY KEY,
+    key BLOB NOT NULL
 );
 CREATE TABLE IF NOT EXISTS groups (
     id TEXT PRIMARY KEY,
@@ -76,6 +81,14 @@ class SqliteStore(Store):
 
     async def facilitators(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT name FROM facilitators ORDER BY name")]
+
+    async def set_identity(self, name: str, key: bytes) -> None:
+        self.db.execute("INSERT OR REPLACE INTO identities VALUES (?, ?)", (name, key))
+
+    async def identities(self, names: Sequence[str]) -> dict[str, bytes]:
+        marks = ", ".join("?" * len(names))
+        rows = self.db.execute(f"SELECT name, key FROM identities WHERE name IN ({marks})", names)
+        return {name: bytes(key) for name, key in rows}
 
     async def save_group(self, group: Group) -> None:
         self.db.execute(

@@ -8,6 +8,7 @@ when the Redis issue lands. The same tests run on every implementation.
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from rooms.group import Group
@@ -33,6 +34,14 @@ class Store(ABC):
 
     @abstractmethod
     async def facilitators(self) -> list[str]: ...
+
+    @abstractmethod
+    async def set_identity(self, name: str, key: bytes) -> None:
+        """A facilitator's public identity key, as its client last presented it."""
+
+    @abstractmethod
+    async def identities(self, names: Sequence[str]) -> dict[str, bytes]:
+        """The known identity keys of ``names`` (those without one are left out)."""
 
     @abstractmethod
     async def save_group(self, group: Group) -> None: ...

@@ -25,7 +25,7 @@ from chatserver.store import Store
 from rooms import wire
 from rooms.errors import AuthError, Code, NotFound, ProtocolViolation, SafespaceError
 from rooms.roster import clean_name
-from rooms.seats import hash_token, token_from_link
+from rooms.seats import IDENTITY_KEY_BYTES, hash_token, token_from_link
 from rooms.wire import MAX_KEYS_BYTES, SUBPROTOCOL, VERSION, Close, Inbound, check_inbound
 
 # A member may take a while to read the ground rules before accepting them.
@@ -261,6 +261,13 @@ async def _facilitator_hello(
         raise AuthError(Code.GROUP_UNKNOWN) from None
     if account not in group.facilitators:
         raise AuthError(Code.NOT_FACILITATOR)
+    identity = f.get("identity")
+    if identity is not None:
+        # Kept so that links made later for this account's groups carry the
+        # key (rooms/seats.link_url).
+        if len(identity) != IDENTITY_KEY_BYTES:
+            raise ProtocolViolation(Code.BAD_FIELD, Close.PROTOCOL, "identity is 32 bytes.")
+        await svc.store.set_identity(account, identity)
     name = clean_name(f.get("name") or account)  # before a room exists for nothing
     room = await svc.hub.room_for(group)
     p, outcomes = room.session.join_facilitator(account, name, keys)

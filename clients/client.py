@@ -208,6 +208,10 @@ class ChatClient:
         creds: dict[str, Any] = {"token": token} if token else {"user": user, "password": password}
         if name:
             creds["name"] = name
+        if identity is not None:
+            # The server keeps the public half, so that links made for this
+            # group carry it; trust still comes only from the link itself.
+            creds["identity"] = identity.public
         try:
             await client._send(
                 "hello",

@@ -8,8 +8,10 @@ which browsers never send to a server, so it stays out of access logs too.
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -80,9 +82,22 @@ def expiry(now: float, hours: object) -> float:
     return now + float(hours) * 3600.0
 
 
-def link_url(base_url: str, token: str) -> str:
-    """The private link a facilitator hands to one member."""
-    return f"{base_url.rstrip('/')}/join#seat={token}"
+IDENTITY_KEY_BYTES = 32  # a facilitator's Ed25519 identity key (docs/e2ee.md section 2)
+
+
+def link_url(base_url: str, token: str, identities: Sequence[bytes] = ()) -> str:
+    """The private link a facilitator hands to one member.
+
+    ``identities`` are the facilitators' public identity keys; they ride in
+    the fragment too (``&f=``), so that the member's client, not the server,
+    decides whose admissions to believe.
+    """
+    keys = "".join(f"&f={_b64u(k)}" for k in identities)
+    return f"{base_url.rstrip('/')}/join#seat={token}{keys}"
+
+
+def _b64u(key: bytes) -> str:
+    return base64.urlsafe_b64encode(key).rstrip(b"=").decode("ascii")
 
 
 def token_from_link(link: str) -> str:

@@ -76,6 +76,7 @@ INBOUND: dict[str, dict[str, tuple[type | tuple[type, ...], bool]]] = {
         "user": (str, False),
         "password": (str, False),
         "keys": (bytes, False),
+        "identity": (bytes, False),
     },
     "accept": {"rules": (str, True)},
     "chat": {"payload": (bytes, True)},

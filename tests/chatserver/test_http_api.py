@@ -8,6 +8,7 @@ the error code a refused websocket join reports.
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import time
 from typing import Any
@@ -71,6 +72,10 @@ async def login(http: httpx.AsyncClient, name: str = "alex", password: str = PAS
     token = r.json()["token"]
     assert isinstance(token, str) and len(token) >= 32
     return token
+
+
+def b64u(raw: bytes) -> str:
+    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
 
 
 def bearer(token: str) -> dict[str, str]:
@@ -548,6 +553,56 @@ async def test_create_a_seat_link(env: Env) -> None:
     member = await env.member(link["url"], "Robin")
     assert member.admitted
     assert (await fac.next("joined"))["p"]["name"] == "Robin"
+
+
+@http_only
+async def test_registered_identity_keys_ride_in_every_new_link(env: Env) -> None:
+    gid = await make_group(env)
+    key = b64u(bytes(range(32)))
+    async with env.http() as http:
+        token = await api_token(env)
+        before = await http.post(f"/api/groups/{gid}/links", headers=bearer(token), json={})
+        assert "&f=" not in before.json()["url"]
+        assert (await http.get(f"/api/groups/{gid}", headers=bearer(token))).json()[
+            "facilitator_keys"
+        ] == {}
+        r = await http.put("/api/me/identity", headers=bearer(token), json={"key": key})
+        assert r.status_code == 204
+        after = await http.post(f"/api/groups/{gid}/links", headers=bearer(token), json={})
+        assert after.json()["url"].endswith(f"&f={key}")
+        group = (await http.get(f"/api/groups/{gid}", headers=bearer(token))).json()
+        assert group["facilitator_keys"] == {"alex": key}
+        for bad in ("short", key + "=", b64u(b"x" * 33), 42, None, "é" * 43):
+            r = await http.put("/api/me/identity", headers=bearer(token), json={"key": bad})
+            assert r.status_code == 400, bad
+            assert r.json()["error"]["code"] == "invalid"
+            assert r.json()["error"]["field"] == "key"
+        r = await http.put("/api/me/identity", json={"key": key})
+        assert r.status_code == 401
+
+
+async def test_a_facilitators_client_registers_its_identity_on_entering(env: Env) -> None:
+    gid = await make_group(env)
+    fac = await env.host(gid, e2ee=True)
+    assert fac.identity is not None
+    assert await env.store.identities(["alex"]) == {"alex": fac.identity.public}
+    assert (await env.link(gid)).endswith(f"&{fac.identity.fragment}")
+
+
+async def test_an_identity_of_the_wrong_size_closes_the_hello(env: Env) -> None:
+    import msgpack
+    from websockets.asyncio.client import connect
+
+    gid = await make_group(env)
+    async with connect(env.url.replace("http", "ws") + "/ws", subprotocols=["safespace.v1"]) as ws:  # type: ignore[list-item]
+        hello = {"t": "hello", "v": 1, "role": "facilitator", "group": gid}
+        hello |= {"user": "alex", "password": PASSWORD, "identity": b"x" * 31}
+        await ws.send(msgpack.packb(hello))
+        frame = msgpack.unpackb(await ws.recv())
+        assert frame["code"] == "bad_field" and "32 bytes" in frame["message"]
+        await ws.wait_closed()
+        assert ws.close_code == Close.PROTOCOL
+    assert await env.store.identities(["alex"]) == {}
 
 
 @http_only

@@ -18,6 +18,7 @@ import chatserver.connection
 import chatserver.hub
 import chatserver.ws
 from clients.client import ChatClient, Event
+from clients.e2ee.admission import identities_from_link
 from rooms.events import Deliver
 from rooms.wire import Audience
 
@@ -33,7 +34,11 @@ async def verified_room(
     assert fac.identity is not None
 
     async def link() -> str:
-        return f"{await env.link(gid)}&{fac.identity.fragment}"  # type: ignore[union-attr]
+        # The facilitator's client registered its identity key on entering,
+        # so every link made for the group from now on carries it.
+        made = await env.link(gid)
+        assert identities_from_link(made) == [fac.identity.public]  # type: ignore[union-attr]
+        return made
 
     people = []
     for name in members:

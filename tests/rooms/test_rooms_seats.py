@@ -78,6 +78,19 @@ def test_token_from_full_link() -> None:
     assert token_from_link(f"  {url}\n") == token
 
 
+def test_a_link_carries_the_facilitators_identity_keys_in_its_fragment() -> None:
+    token = new_token()
+    one, two = bytes(range(32)), b"\xff" * 32
+    url = link_url("https://chat.example.org", token, [one, two])
+    fragment = url.split("#", 1)[1]
+    # base64url without padding, one f per facilitator, after the seat.
+    assert fragment == (
+        f"seat={token}&f=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
+        "&f=__________________________________________8"
+    )
+    assert token_from_link(url) == token
+
+
 def test_token_from_bare_token() -> None:
     token = new_token()
     assert token_from_link(token) == token
