@@ -19,6 +19,7 @@ from starlette.routing import Route
 from chatserver.admin import Admin
 from chatserver.ws import Services
 from rooms.errors import AuthError, Code, SafespaceError
+from rooms.group import Group
 
 MAX_BODY_BYTES = 64 * 1024
 STATUS = {
@@ -148,20 +149,22 @@ async def list_groups(request: Request) -> Response:
     return JSONResponse({"groups": [g.public() for g in groups]})
 
 
+async def _group_view(request: Request, who: str, group: Group) -> dict[str, Any]:
+    """A group as the API shows it: its settings and its facilitators' identity keys."""
+    keys = await _admin(request).facilitator_keys(who, group.id)
+    return {**group.public(), "facilitator_keys": {n: _b64u(k) for n, k in keys.items()}}
+
+
 async def create_group(request: Request) -> Response:
     who = await facilitator(request)
     group = await _admin(request).create_group(who, await _json(request))
-    return JSONResponse(group.public(), status_code=201)
+    return JSONResponse(await _group_view(request, who, group), status_code=201)
 
 
 async def get_group(request: Request) -> Response:
     who = await facilitator(request)
-    admin = _admin(request)
-    group = await admin.group_of(who, request.path_params["gid"])
-    keys = await admin.facilitator_keys(who, group.id)
-    return JSONResponse(
-        {**group.public(), "facilitator_keys": {name: _b64u(k) for name, k in keys.items()}}
-    )
+    group = await _admin(request).group_of(who, request.path_params["gid"])
+    return JSONResponse(await _group_view(request, who, group))
 
 
 async def set_identity(request: Request) -> Response:
@@ -190,7 +193,7 @@ async def edit_group(request: Request) -> Response:
     who = await facilitator(request)
     changes = await _json(request)
     group = await _admin(request).edit_group(who, request.path_params["gid"], changes)
-    return JSONResponse(group.public())
+    return JSONResponse(await _group_view(request, who, group))
 
 
 async def create_link(request: Request) -> Response:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -73,9 +73,11 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
-async def join_page(request: Request) -> Response:
-    """The member room: the private link opens it; the page reads its fragment."""
-    return FileResponse(WEB_DIR / "room.html", media_type="text/html; charset=utf-8")
+def _page(name: str) -> Callable[[Request], Awaitable[Response]]:
+    async def page(request: Request) -> Response:
+        return FileResponse(WEB_DIR / name, media_type="text/html; charset=utf-8")
+
+    return page
 
 
 def create_app(
@@ -111,7 +113,10 @@ def create_app(
     app = Starlette(
         routes=[
             *api.ROUTES,
-            Route("/join", join_page),
+            # The member room (the private link opens it; the page reads the
+            # fragment) and the facilitators' console.
+            Route("/join", _page("room.html")),
+            Route("/console", _page("console.html")),
             Mount("/web", WebFiles(), name="web"),
             WebSocketRoute("/ws", ws.endpoint),
         ],

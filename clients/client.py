@@ -61,12 +61,13 @@ class Event:
     ``text`` is the reporter's note, ``reported`` the message as the reporter
     read it, and ``verified`` whether its sender provably wrote it.
     Warnings of the encryption layer arrive as events of type ``warning``
-    with a ``code`` (``unverified_link``, ``untrusted``) and maybe a ``pid``.
+    with a ``code`` (``unverified_link``, ``untrusted``, ``keys_mismatch``)
+    and maybe a ``pid``.
     """
 
     type: str
     fields: dict[str, Any] = field(default_factory=dict)
-    text: str | None = None
+    text: str | None = field(default=None, repr=False)  # plaintext: never in a repr
     verified: bool | None = None
     reported: Reported | None = None
 
@@ -194,12 +195,17 @@ class ChatClient:
     ) -> ChatClient:
         """Join a group's room as one of its facilitators (by password or API token).
 
-        ``identity`` is the facilitator's long-term key (a new one if not
-        given: see ``client.identity``, and ``IdentityKey.save``/``load``);
-        members' links must carry its public half (``identity.fragment``).
-        ``co_facilitators`` are the identity keys of the other facilitators
-        this one trusts.
+        ``identity`` is the facilitator's long-term key (see
+        ``IdentityKey.save``/``load``); members' links must carry its public
+        half (``identity.fragment``). Only an ``identity`` given here is
+        registered with the server (``hello.identity``), so that links made
+        for the group afterwards carry it. Without one, the client makes a key
+        for this session only (``client.identity``) and registers nothing:
+        its private half is gone with the process, and a link carrying it
+        would never verify anyone again. ``co_facilitators`` are the identity
+        keys of the other facilitators this one trusts.
         """
+        registered = identity
         if codec is None:
             identity = identity or IdentityKey.generate()
             codec = E2EECodec.facilitator(identity, co_facilitators)
@@ -208,10 +214,10 @@ class ChatClient:
         creds: dict[str, Any] = {"token": token} if token else {"user": user, "password": password}
         if name:
             creds["name"] = name
-        if identity is not None:
+        if registered is not None:
             # The server keeps the public half, so that links made for this
             # group carry it; trust still comes only from the link itself.
-            creds["identity"] = identity.public
+            creds["identity"] = registered.public
         try:
             await client._send(
                 "hello",

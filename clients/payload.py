@@ -17,7 +17,7 @@ Every refusal to open is a ``ValueError`` (the encryption layer's
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 
@@ -27,7 +27,7 @@ class Reported:
 
     msg: int
     sender: str
-    text: str | None  # None when the reported body is not a text body
+    text: str | None = field(repr=False)  # None when the reported body is not a text body
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,7 +38,7 @@ class Opened:
     sent ``reported.text`` (docs/e2ee.md section 8); it is None otherwise.
     """
 
-    text: str
+    text: str = field(repr=False)  # plaintext: never in a repr (logs, tracebacks)
     verified: bool | None = None
     reported: Reported | None = None
 

@@ -119,7 +119,8 @@ class Terminal:
             self.say(f"(report) {who} reported message {f['msg']}: {event.text}")
             r = event.reported
             if r is not None and event.verified:
-                self.say(f"  verified: {c.name_of(r.sender)} wrote: {r.text}")
+                # The id the report's proof carries (the server's frame named the same one).
+                self.say(f"  verified: message {r.msg}: {c.name_of(r.sender)} wrote: {r.text}")
             elif r is not None:
                 self.say(f"  NOT verified (could not be checked): {r.text}")
         elif t == "warning":
@@ -145,6 +146,11 @@ class Terminal:
             self.say(
                 f"! {self.client.name_of(f.get('pid', '?'))} is not verified by a facilitator: "
                 "they cannot read what you write here."
+            )
+        elif f.get("code") == "keys_mismatch":
+            self.say(
+                "! The server shows others keys under your name that are not yours: they cannot "
+                "verify you, and the server may be passing someone off as you."
             )
 
     async def command(self, line: str) -> bool:

@@ -100,16 +100,35 @@ def _b64u(key: bytes) -> str:
     return base64.urlsafe_b64encode(key).rstrip(b"=").decode("ascii")
 
 
-def token_from_link(link: str) -> str:
-    """Accept a whole private link or a bare token (what people paste varies)."""
+def link_fragment(link: str) -> str:
+    """The part of a private link no browser sends to a server: what follows ``#``.
+
+    Text without ``#`` that has an ``=`` and neither ``/`` nor ``?``
+    (``seat=T&f=K``) is a fragment pasted without its ``#``, and is read as
+    one. Anything else without ``#`` has no fragment: ``""``.
+    """
     link = link.strip()
-    if "#" not in link and "/" not in link:
+    if "#" in link:
+        return link.split("#", 1)[1]
+    if "=" in link and "/" not in link and "?" not in link:
+        return link
+    return ""
+
+
+def token_from_link(link: str) -> str:
+    """Accept a whole private link, its fragment alone, or a bare token (what people paste varies).
+
+    A bare token has none of ``#``, ``/`` and ``=``; only the ``seat`` of a
+    fragment is ever returned, never the facilitator keys (``f=``) beside it.
+    """
+    link = link.strip()
+    if not any(c in link for c in "#/="):
         return link
     try:
-        fragment = urlsplit(link).fragment
+        urlsplit(link)
     except ValueError:  # not a URL at all (bad brackets, odd host)
         raise AuthError(Code.LINK_UNKNOWN) from None
-    token = parse_qs(fragment).get("seat", [""])[0]
+    token = parse_qs(link_fragment(link)).get("seat", [""])[0]
     if not token:
         raise AuthError(Code.LINK_UNKNOWN)
     return token

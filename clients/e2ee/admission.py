@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 from clients.e2ee import primitives
 from clients.e2ee.encoding import KEY_BYTES, LABEL_ADMIT, b64u_decode, b64u_encode, lp
 from clients.e2ee.errors import E2EEError, Why
+from rooms.seats import link_fragment
 
 ROLES = ("member", "facilitator")
 FILE_MAGIC = "safespace-identity-v1"
@@ -43,13 +44,12 @@ def verify_vouch(
 def identities_from_link(link: str) -> list[bytes]:
     """The facilitator keys (``f=``, repeatable) in a private link's fragment, in order.
 
-    A bare seat token, or a link without ``f``, gives none. An ``f`` that is
-    not 32 bytes of base64url means the link was damaged or tampered with.
+    A bare seat token, or a link without ``f``, gives none; a fragment pasted
+    without its ``#`` (``seat=T&f=K``) counts as a fragment
+    (``rooms.seats.link_fragment``). An ``f`` that is not 32 bytes of
+    base64url means the link was damaged or tampered with.
     """
-    link = link.strip()
-    if "#" not in link:
-        return []
-    fragment = link.split("#", 1)[1]
+    fragment = link_fragment(link)
     out: list[bytes] = []
     for value in parse_qs(fragment, keep_blank_values=True).get("f", []):
         try:
@@ -71,7 +71,7 @@ def link_with_identities(link: str, identities: list[bytes]) -> str:
     if not extra:
         return link
     if "#" not in link:
-        return f"{link}#{extra}"
+        return f"{link}&{extra}" if link_fragment(link) else f"{link}#{extra}"
     return f"{link}{'&' if urlsplit(link).fragment else ''}{extra}"
 
 

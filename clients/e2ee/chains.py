@@ -31,8 +31,8 @@ Random = Callable[[int], bytes]
 
 @dataclass(frozen=True, slots=True)
 class MessageKey:
-    mk: bytes
-    nonce: bytes
+    mk: bytes = field(repr=False)
+    nonce: bytes = field(repr=False)
 
     @property
     def raw(self) -> bytes:
@@ -89,10 +89,10 @@ class Plan:
     """How a chain would move if the message at ``index`` turns out genuine."""
 
     index: int
-    key: MessageKey
+    key: MessageKey = field(repr=False)
     from_kept: bool
-    next_ck: bytes = b""
-    newly_kept: tuple[tuple[int, MessageKey], ...] = ()
+    next_ck: bytes = field(default=b"", repr=False)
+    newly_kept: tuple[tuple[int, MessageKey], ...] = field(default=(), repr=False)
 
 
 @dataclass(slots=True)
@@ -102,8 +102,8 @@ class ReceiverChain:
     chain_id: bytes
     epoch: int
     index: int
-    ck: bytes
-    kept: OrderedDict[int, MessageKey] = field(default_factory=OrderedDict)
+    ck: bytes = field(repr=False)
+    kept: OrderedDict[int, MessageKey] = field(default_factory=OrderedDict, repr=False)
 
     @classmethod
     def from_state(cls, state: ChainState) -> ReceiverChain:

@@ -7,7 +7,7 @@ payloads (sections 5, 6 and 8). It never touches a socket: frames it wants
 sent wait in ``outgoing()``, warnings for the user in ``notices()``.
 
 One codec is one participant in one session: keys are made fresh for it and
-never leave it, and an ``ended`` frame wipes them.
+never leave it, and an ``ended`` frame wipes them (the codec is then spent).
 """
 
 from __future__ import annotations
@@ -53,12 +53,18 @@ from clients.payload import Opened, Reported
 FACILITATOR = "facilitator"
 MEMBER = "member"
 NONCES_REMEMBERED = 1024  # private nonces remembered per sender
-MESSAGES_REMEMBERED = 1000  # opened messages kept so that they can be reported
+MESSAGES_REMEMBERED = 200  # opened messages kept (key and body) so that they can be reported
 OWN_REMEMBERED = 256  # our own sealed payloads, until the server echoes them back
+# Chain ids taken up, remembered per sender signing key for the whole session
+# (a replayed distribution must not bring back a chain we dropped). A sender
+# starts a new chain at each departure, so a session uses a handful; past the
+# cap the oldest are forgotten first.
+CHAIN_IDS_REMEMBERED = 4096
 
 # Warning codes (``notices()``, ``warnings()``).
 UNVERIFIED_LINK = "unverified_link"
 UNTRUSTED = "untrusted"
+KEYS_MISMATCH = "keys_mismatch"  # the server shows other keys under our own pid
 
 
 @dataclass(slots=True)
@@ -72,9 +78,10 @@ class Peer:
     present: bool = True
     # Only vouches that verify, by identities we trust: identity -> signature.
     vouches: dict[bytes, bytes] = field(default_factory=dict)
-    chains: PeerChains = field(default_factory=PeerChains)
-    held: bytes | None = None  # a distribution that came before its sender was trusted
-    nonces: OrderedDict[bytes, None] = field(default_factory=OrderedDict)
+    chains: PeerChains = field(default_factory=PeerChains, repr=False)
+    # A distribution that came before its sender was trusted.
+    held: bytes | None = field(default=None, repr=False)
+    nonces: OrderedDict[bytes, None] = field(default_factory=OrderedDict, repr=False)
 
     @property
     def verified(self) -> bool:
@@ -87,17 +94,25 @@ class _Received:
 
     sender: str
     payload: bytes
-    key: MessageKey
-    body: bytes
+    key: MessageKey = field(repr=False)
+    body: bytes = field(repr=False)
 
 
-def _bundle(keys: object) -> Bundle | None:
+def _bundle(keys: object, x_priv: bytes) -> Bundle | None:
+    """The bundle in ``keys`` if we can use it: it parses, and agreement with it works.
+
+    An X25519 key of low order (all zeros, say) gives the all-zero secret with
+    any private key: no pairwise key can be made with its owner, who is never
+    trusted (nor vouched for).
+    """
     if not isinstance(keys, bytes):
         return None
     try:
-        return Bundle.parse(keys)
-    except CannotOpen:
+        bundle = Bundle.parse(keys)
+        primitives.x25519(x_priv, bundle.x_pub)
+    except (CannotOpen, primitives.CryptoFailure):
         return None
+    return bundle
 
 
 def _remember(memory: OrderedDict[Any, Any], key: Any, value: Any, most: int) -> None:
@@ -137,6 +152,10 @@ class E2EECodec:
         self._bundle = Bundle(
             primitives.x25519_public(self._x_priv), primitives.ed25519_public(self._s_priv)
         )
+        self._spent = False  # an ``ended`` frame wiped the private keys
+        # Per sender signing key, the chain ids we took up: kept for the whole
+        # session, through departures, returns and new welcomes.
+        self._taken: dict[bytes, OrderedDict[bytes, None]] = {}
         self._reset()
 
     @classmethod
@@ -216,10 +235,14 @@ class E2EECodec:
             handler(self, frame)
 
     def _on_welcome(self, frame: dict[str, Any]) -> None:
+        if self._spent:
+            return  # the session ended and its keys are gone: a new one needs a new codec
         self._reset()
         group, session = frame["group"]["id"], frame.get("session", "")
         self.me, self.role = str(frame["you"]), str(frame["role"])
         self.ctx = context(str(group), str(session))
+        # Our own signing key: a report may be about one of our messages.
+        self._signing_keys[self.me] = [self._bundle.s_pub]
         for entry in frame["roster"]:
             self._upsert(entry)
         if self.unverified:
@@ -231,17 +254,23 @@ class E2EECodec:
         self._upsert(frame["p"])
 
     def _on_presence(self, frame: dict[str, Any]) -> None:
-        peer = self.peers.get(frame["pid"])
-        if peer is None or peer.pid == self.me:
+        pid, keys = frame["pid"], frame.get("keys")
+        if pid == self.me:
+            if keys is not None:
+                self._check_own_keys(keys)
+            return
+        peer = self.peers.get(pid)
+        if peer is None:
             return
         if not frame["present"]:
             peer.present = False
             self._rekey()
             return
         peer.present = True
-        keys = frame.get("keys")
         if keys is not None and keys != peer.keys:
-            self._replace(peer, keys)  # a new page: new keys, vouched anew
+            # A new page (or a connection that replaced the old one): the old
+            # keys departed, and the new ones must be vouched for anew.
+            self._replace(peer, keys, departed=True)
         elif self._trusts(peer):
             self._send_chain(peer)  # back: our chain as it stands, nothing earlier
 
@@ -270,7 +299,11 @@ class E2EECodec:
             self.accept_distribution(peer.pid, payload)
 
     def _on_ended(self, frame: dict[str, Any]) -> None:
+        """The session is over: every key, chain and remembered message goes."""
         self._reset()
+        self._taken = {}
+        self._x_priv = self._s_priv = b""
+        self._spent = True
 
     _handlers = {
         "welcome": _on_welcome,
@@ -299,20 +332,53 @@ class E2EECodec:
             return False
         return verify_vouch(by, sig, self.ctx, peer.pid, peer.role, peer.keys)
 
+    def _check_own_keys(self, keys: object) -> bool:
+        """Does the server show our own keys under our pid? If not, say so."""
+        if keys == self.public_keys():
+            return True
+        self._notices.append({"code": KEYS_MISMATCH, "pid": self.me})
+        return False
+
     def _upsert(self, entry: dict[str, Any]) -> None:
         pid, keys = str(entry["pid"]), entry.get("keys", b"")
+        if pid == self.me:
+            self._upsert_self(keys, entry.get("vouches") or [])
+            return
         peer = self.peers.get(pid)
-        if peer is None or peer.keys != keys:
-            if peer is None:
-                peer = self.peers[pid] = Peer(pid, str(entry["role"]), b"", None)
+        if peer is None:
+            peer = self.peers[pid] = Peer(pid, str(entry["role"]), b"", None)
             self._replace(peer, keys, vouches=entry.get("vouches") or [])
+        elif peer.keys != keys:
+            self._replace(peer, keys, vouches=entry.get("vouches") or [], departed=True)
         peer.present = bool(entry.get("present", True))
 
-    def _replace(self, peer: Peer, keys: object, vouches: Iterable[Any] = ()) -> None:
-        """New keys for ``peer``: what held for the old ones (vouches, chains) is gone."""
-        peer.keys = keys if isinstance(keys, bytes) else b""
-        peer.bundle = _bundle(keys)
+    def _upsert_self(self, keys: object, vouches: Iterable[Any]) -> None:
+        """Our own roster entry: only ever our own keys, whatever the server lists.
+
+        Other keys under our pid are never vouched for nor trusted (the server
+        would be passing someone off as us): a ``keys_mismatch`` warning. Our
+        entry in ``joined`` or ``presence`` frames is otherwise ignored.
+        """
+        if not self._check_own_keys(keys) or self.me is None or self.me in self.peers:
+            return
+        me = self.peers[self.me] = Peer(self.me, self.role or MEMBER, b"", None)
+        self._replace(me, keys, vouches=vouches)
+
+    def _replace(
+        self, peer: Peer, keys: object, vouches: Iterable[Any] = (), departed: bool = False
+    ) -> None:
+        """New keys for ``peer``: what held for the old ones (vouches, chains) is gone.
+
+        ``departed``: ``peer`` had other keys before. Whoever holds those (an
+        old page, a replaced connection) departs: we start a new chain, which
+        the new keys get only once they are trusted.
+        """
+        peer.keys, peer.bundle = b"", None
         peer.vouches, peer.chains, peer.held, peer.nonces = {}, PeerChains(), None, OrderedDict()
+        if departed:
+            self._rekey()
+        peer.keys = keys if isinstance(keys, bytes) else b""
+        peer.bundle = _bundle(peer.keys, self._x_priv)
         for v in vouches:
             by, sig = v.get("by"), v.get("sig")
             if not isinstance(by, bytes) or not isinstance(sig, bytes):
@@ -329,8 +395,11 @@ class E2EECodec:
             return
         if by in peer.vouches:
             return
-        mine = peer.pid == self.me and self.role == FACILITATOR
-        if not mine and peer.role != MEMBER:
+        if peer.pid == self.me:
+            # Ourselves: only as a facilitator, and only ever our own keys.
+            if self.role != FACILITATOR or peer.keys != self.public_keys():
+                return
+        elif peer.role != MEMBER:
             return
         sig = ident.sign(self.ctx, peer.pid, peer.role, peer.keys)
         self._out.append({"t": "vouch", "pid": peer.pid, "by": by, "sig": sig})
@@ -338,9 +407,8 @@ class E2EECodec:
 
     def _changed(self, peer: Peer, was: bool) -> None:
         """``peer`` may have become trusted: keys for them, theirs for us."""
-        if was or not self._trusts(peer) or peer.pid == self.me:
+        if was or not self._trusts(peer) or peer.pid == self.me or peer.bundle is None:
             return
-        assert peer.bundle is not None
         known = self._signing_keys.setdefault(peer.pid, [])
         if peer.bundle.s_pub not in known:
             known.append(peer.bundle.s_pub)
@@ -354,17 +422,25 @@ class E2EECodec:
     # ---- our chain (sections 6 and 7) ---------------------------------------------------
 
     def _send_chain(self, peer: Peer) -> None:
+        """Our chain as it stands, to ``peer``; keys we cannot agree with get nothing.
+
+        A failure stays with this one peer: every loop that hands out our
+        chain goes on to the others.
+        """
         if self.chain is None or self.ctx is None or self.me is None or peer.bundle is None:
             return
-        payload = seal_distribution(
-            self.ctx,
-            self.me,
-            peer.pid,
-            self._x_priv,
-            peer.bundle.x_pub,
-            self.chain.state(),
-            self._rng(NONCE_BYTES),
-        )
+        try:
+            payload = seal_distribution(
+                self.ctx,
+                self.me,
+                peer.pid,
+                self._x_priv,
+                peer.bundle.x_pub,
+                self.chain.state(),
+                self._rng(NONCE_BYTES),
+            )
+        except (ValueError, primitives.CryptoFailure):
+            return
         self._out.append({"t": "direct", "to": peer.pid, "payload": payload})
         self._sent.add(peer.pid)
 
@@ -382,7 +458,13 @@ class E2EECodec:
         self._distribute()
 
     def accept_distribution(self, sender: str, payload: bytes) -> None:
-        """Take up ``sender``'s chain state from a ``direct`` payload, or raise ``CannotOpen``."""
+        """Take up ``sender``'s chain state from a ``direct`` payload, or raise ``CannotOpen``.
+
+        A chain id this sender's signing key gave us before is refused
+        (``stale``) unless it moves that same current chain ahead: a server
+        replaying an old distribution after the chain was dropped (the sender
+        left, came back, or had its keys reset) brings nothing back.
+        """
         peer = self.peers.get(sender)
         if self.ctx is None or self.me is None:
             raise CannotOpen(Why.NOT_READY)
@@ -391,7 +473,12 @@ class E2EECodec:
         state = open_distribution(
             self.ctx, sender, self.me, self._x_priv, peer.bundle.x_pub, payload
         )
+        taken = self._taken.setdefault(peer.bundle.s_pub, OrderedDict())
+        current = peer.chains.current
+        if state.chain_id in taken and (current is None or current.chain_id != state.chain_id):
+            raise CannotOpen(Why.STALE)
         peer.chains.adopt(state)
+        _remember(taken, state.chain_id, None, CHAIN_IDS_REMEMBERED)
 
     # ---- sealing ------------------------------------------------------------------------
 
@@ -457,7 +544,7 @@ class E2EECodec:
         if kind == "private":
             return self._open_private(sender, payload)
         if kind == "report":
-            return self._open_report(sender, payload)
+            return self._open_report(sender, payload, frame.get("msg"))
         raise CannotOpen(Why.KIND)
 
     def _open_message(self, msg_id: int | None, sender: str, raw: bytes) -> str:
@@ -519,14 +606,23 @@ class E2EECodec:
         _remember(peer.nonces, nonce, None, NONCES_REMEMBERED)
         return Opened(text)
 
-    def _open_report(self, sender: str, raw: bytes) -> Opened:
+    def _open_report(self, sender: str, raw: bytes, frame_msg: object) -> Opened:
+        """A report: verified only if it proves its message, and names the frame's message.
+
+        The server's message ids are not signed, so the id in the body must
+        at least be the one the server's frame names: a reporter cannot show
+        the facilitators one message while the server's frame points at another.
+        """
         if sender == self.me:
             return self._own_echo(raw)
         assert self.ctx is not None
         peer, nonce, body = self._open_pairwise(KIND_REPORT, sender, raw)
         report = ReportBody.parse(body)
         _remember(peer.nonces, nonce, None, NONCES_REMEMBERED)
-        verified = verify_report(report, self.ctx, self._signing_keys.get(report.sender, []))
+        same_msg = type(frame_msg) is int and frame_msg == report.msg
+        verified = same_msg and verify_report(
+            report, self.ctx, self._signing_keys.get(report.sender, [])
+        )
         try:
             reported_text: str | None = parse_text_body(report.body)
         except CannotOpen:

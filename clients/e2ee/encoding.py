@@ -11,7 +11,7 @@ from __future__ import annotations
 import base64
 import binascii
 import struct
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import msgpack
@@ -237,7 +237,7 @@ class ChainState:
     chain_id: bytes
     epoch: int
     index: int
-    ck: bytes
+    ck: bytes = field(repr=False)
 
     def encode(self) -> bytes:
         if len(self.chain_id) != CHAIN_ID_BYTES or len(self.ck) != KEY_BYTES:
@@ -360,9 +360,9 @@ class ReportBody:
     msg: int
     sender: str  # "from": the reported message's sender pid
     payload: bytes
-    key: bytes  # mk || nonce
-    body: bytes
-    note: str
+    key: bytes = field(repr=False)  # mk || nonce
+    body: bytes = field(repr=False)
+    note: str = field(repr=False)
 
     def encode(self) -> bytes:
         # The key order is part of the format (the vectors fix these bytes).

@@ -30,7 +30,7 @@ from clients.e2ee.encoding import (
     private_info,
     signed_part,
 )
-from clients.e2ee.errors import CannotOpen, Why
+from clients.e2ee.errors import CannotOpen, CannotSeal, Why
 
 # ---- room messages (section 5) ---------------------------------------------------
 
@@ -139,13 +139,23 @@ class Recipient:
 def seal_private(
     kind: int, ctx: bytes, sender: str, x_priv: bytes, recipients: list[Recipient], body: bytes
 ) -> bytes:
-    """One entry per recipient, in the order given."""
+    """One entry per recipient, in the order given.
+
+    A recipient whose key gives no pairwise key (a low-order X25519 point) is
+    left out and the others still get theirs; if none is left: ``CannotSeal``
+    with ``Why.NO_RECIPIENT``.
+    """
     entries = []
     for r in recipients:
         info = private_info(ctx, sender, r.pid)
-        k = pairwise_key(x_priv, r.x_pub, info)
+        try:
+            k = pairwise_key(x_priv, r.x_pub, info)
+        except CannotOpen:
+            continue
         sealed = primitives.aes_gcm_seal(k, r.nonce, body, info)
         entries.append(PrivateEntry(r.pid, r.nonce, sealed))
+    if not entries:
+        raise CannotSeal(Why.NO_RECIPIENT)
     return encode_private(kind, entries)
 
 

@@ -1,10 +1,11 @@
 // What a receiver keeps of one sender's chains (docs/e2ee.md sections 5 and 6):
 // the current chain and the one before it, each with the keys of indexes it
-// jumped over. Every method computes the new state aside and keeps it only
+// jumped over, and (ChainHistory) every chain id it ever took up from that
+// sender's keys. Every method computes the new state aside and keeps it only
 // once every check has passed, so a rejected payload changes nothing.
 
 import { bytesEqual, toHex } from "./bytes.js";
-import { MAX_KEPT, MAX_SKIP, RejectError, openRoomCiphertext, stepChain } from "./e2ee.js";
+import { CHAIN_IDS_KEPT, MAX_KEPT, MAX_SKIP, RejectError, openRoomCiphertext, parseTextBody, stepChain } from "./e2ee.js";
 
 /**
  * @typedef {import("./e2ee.js").ChainState} ChainState
@@ -16,9 +17,51 @@ function receiveChain(state) {
   return { chainId: state.chainId.slice(), epoch: state.epoch, index: state.index, ck: state.ck.slice(), kept: new Map() };
 }
 
+/**
+ * What one receiver remembers of one sender's keys for the whole session,
+ * after the chains themselves are gone (the sender left, the roster changed):
+ * the chain ids it took up, and the highest epoch among them. A distribution
+ * the server saved and sends again can then never start an old chain afresh.
+ * Only ids and an epoch, no key material.
+ */
+export class ChainHistory {
+  /** @param {number} [limit] ids remembered, oldest forgotten first (the epoch still covers them) */
+  constructor(limit = CHAIN_IDS_KEPT) {
+    this.limit = limit;
+    /** @type {Set<string>} hex chain ids, in the order taken up */
+    this.ids = new Set();
+    /** the highest epoch taken up; -1 before any */
+    this.epoch = -1;
+  }
+
+  get size() {
+    return this.ids.size;
+  }
+
+  /** @param {Uint8Array} chainId */
+  has(chainId) {
+    return this.ids.has(toHex(chainId));
+  }
+
+  /** @param {ChainState} state */
+  add(state) {
+    this.ids.add(toHex(state.chainId));
+    if (state.epoch > this.epoch) this.epoch = state.epoch;
+    for (const old of this.ids) {
+      if (this.ids.size <= this.limit) break;
+      this.ids.delete(old); // Set iterates oldest first
+    }
+  }
+}
+
 /** One sender's chains, as one receiver holds them. */
 export class SenderChains {
-  constructor() {
+  /**
+   * @param {ChainHistory} [history] the sender's keys' history, which outlives
+   *   this object: pass the same one to every SenderChains for the same keys
+   */
+  constructor(history = new ChainHistory()) {
+    this.history = history;
     /** @type {ReceiveChain | null} */
     this.current = null;
     /** @type {ReceiveChain | null} */
@@ -32,11 +75,7 @@ export class SenderChains {
    */
   accept(state) {
     const cur = this.current;
-    if (cur === null) {
-      this.current = receiveChain(state);
-      return "new";
-    }
-    if (bytesEqual(state.chainId, cur.chainId)) {
+    if (cur !== null && bytesEqual(state.chainId, cur.chainId)) {
       // The same chain: only ever forward. Keys kept for indexes the chain
       // jumped over stay valid, so they stay.
       if (state.epoch !== cur.epoch || state.index <= cur.index) throw new RejectError("stale", "that chain state is not ahead");
@@ -44,10 +83,9 @@ export class SenderChains {
       cur.ck = state.ck.slice();
       return "ahead";
     }
-    if (this.previous !== null && bytesEqual(state.chainId, this.previous.chainId)) {
-      throw new RejectError("stale", "that chain was replaced already");
-    }
-    if (state.epoch < cur.epoch) throw new RejectError("stale", "that chain is older than the current one");
+    if (this.history.has(state.chainId)) throw new RejectError("stale", "that chain was taken up before");
+    if (state.epoch < (cur?.epoch ?? this.history.epoch)) throw new RejectError("stale", "that chain is older than one taken up already");
+    this.history.add(state);
     this.previous = cur;
     this.current = receiveChain(state);
     return "new";
@@ -62,9 +100,11 @@ export class SenderChains {
   }
 
   /**
-   * Steps 5 to 8 of section 5 for a payload that passed steps 1 to 4.
+   * Steps 5 to 8 of section 5 for a payload that passed steps 1 to 4. Step 7
+   * includes the body: one that is not `{"text": str}` is refused before
+   * anything changes.
    * @param {import("./e2ee.js").RoomPayload} p
-   * @returns {Promise<{body: Uint8Array, mk: Uint8Array, nonce: Uint8Array}>} throws RejectError
+   * @returns {Promise<{body: Uint8Array, text: string, mk: Uint8Array, nonce: Uint8Array}>} throws RejectError
    */
   async open(p) {
     const { chainId, epoch, index } = p.header;
@@ -75,8 +115,9 @@ export class SenderChains {
       const kept = chain.kept.get(index);
       if (kept === undefined) throw new RejectError("replay", "that message was read already, or its key is gone");
       const body = await openRoomCiphertext(p, kept.mk, kept.nonce);
+      const { text } = parseTextBody(body);
       chain.kept.delete(index);
-      return { body, mk: kept.mk, nonce: kept.nonce };
+      return { body, text, mk: kept.mk, nonce: kept.nonce };
     }
     if (index - chain.index > MAX_SKIP) throw new RejectError("too_far", "that message is too far ahead");
 
@@ -92,6 +133,7 @@ export class SenderChains {
     }
     const step = await stepChain(ck);
     const body = await openRoomCiphertext(p, step.mk, step.nonce);
+    const { text } = parseTextBody(body);
 
     chain.index = index + 1;
     chain.ck = step.nextCk;
@@ -100,7 +142,22 @@ export class SenderChains {
       if (chain.kept.size <= MAX_KEPT) break;
       chain.kept.delete(i); // Map iterates oldest first
     }
-    return { body, mk: step.mk, nonce: step.nonce };
+    return { body, text, mk: step.mk, nonce: step.nonce };
+  }
+
+  /** Forget the chains and overwrite their keys (a wipe). The history stays with its owner. */
+  clear() {
+    for (const chain of [this.current, this.previous]) {
+      if (chain === null) continue;
+      chain.ck.fill(0);
+      for (const keys of chain.kept.values()) {
+        keys.mk.fill(0);
+        keys.nonce.fill(0);
+      }
+      chain.kept.clear();
+    }
+    this.current = null;
+    this.previous = null;
   }
 
   /** A description for tests and diagnostics; never includes key material. */

@@ -8,9 +8,25 @@
 import { encode, decode } from "./vendor/msgpack/index.mjs";
 import { GroupCodec, CodecError } from "./codec.js";
 import { parseLink } from "./link.js";
+import { textBody, parseTextBody } from "./e2ee.js";
 
 export const SUBPROTOCOL = "safespace.v1";
 export const PROTOCOL_VERSION = 1;
+
+/** A content warning ("cw") travels inside the encrypted body: `{"text": str, "cw"?: str}`. */
+export const MAX_CW_CHARS = 80;
+
+/**
+ * Can this page's codec put a content warning into a message body? True once
+ * `textBody(text, cw)` and `parseTextBody` carry `cw` (see `send`).
+ */
+export const CONTENT_WARNINGS = (() => {
+  try {
+    return parseTextBody(textBody("", "x")).cw === "x";
+  } catch {
+    return false;
+  }
+})();
 
 /**
  * Events (each a CustomEvent; the payload is `event.detail`):
@@ -18,7 +34,8 @@ export const PROTOCOL_VERSION = 1;
  * - `welcome`   the `welcome` frame; `knocking` `{}` while a facilitator decides
  * - `state`     the `state` frame
  * - `roster`    `{roster: Participant[]}` after any change (arrivals, presence, hands, mutes, trust)
- * - `msg`       `{id, from, name, ts, text, own, reason?}`; `text` is null when unreadable
+ * - `msg`       `{id, from, name, ts, text, own, reason?, cw?}`; `text` is null when unreadable; `cw` is the
+ *               sender's content warning (show it, and the text only when the reader asks)
  * - `deleted`   `{id, by}` (the message is gone from `messages` too)
  * - `private`   `{from, ts, text, own, reason?}` (facilitators; `own` for one's own, from memory)
  * - `report`    `{from, msg, ts, verified, reported: {from, text}, note, reason?}` (facilitators)
@@ -103,9 +120,20 @@ export class ChatClient extends EventTarget {
 
   // ---- what the page can do ----
 
-  /** Send a room message. @param {string} text @returns {Promise<number>} the frame's `ref` */
-  async send(text) {
-    return this.#sealed((ref) => this.codec.sealRoom(text, { ref }));
+  /**
+   * Send a room message, with a content warning if `cw` is given.
+   * @param {string} text @param {{cw?: string}} [options]
+   * @returns {Promise<number>} the frame's `ref`; throws CodecError("cw_unsupported") rather than
+   *   send without the warning the member asked for
+   */
+  async send(text, options = {}) {
+    const cw = typeof options.cw === "string" ? options.cw.trim() : "";
+    if (!cw) return this.#sealed((ref) => this.codec.sealRoom(text, { ref }));
+    if (!CONTENT_WARNINGS) {
+      throw new CodecError("cw_unsupported", "Content warnings cannot be sent from this page yet. Nothing was sent.");
+    }
+    if ([...cw].length > MAX_CW_CHARS) throw new CodecError("cw_too_long", `A content warning is at most ${MAX_CW_CHARS} characters.`);
+    return this.#sealed((ref) => this.codec.sealRoom(text, { ref }, { cw }));
   }
 
   /** A private message to the facilitators who are present. @param {string} text @returns {Promise<number>} */
@@ -118,6 +146,15 @@ export class ChatClient extends EventTarget {
   /** Report a room message to the facilitators. @param {number} msgId @param {string} note @returns {Promise<number>} */
   async report(msgId, note = "") {
     return this.#sealed((ref) => this.codec.sealReport(msgId, note, { ref }));
+  }
+
+  /**
+   * Tell the facilitators (never the room) that support is needed now, or what
+   * kind of content came up. @param {"support" | "content"} [kind] @param {string} [category]
+   * @returns {number} the frame's ref
+   */
+  alert(kind = "support", category) {
+    return this.#command({ t: "alert", kind, ...(category ? { category } : {}) });
   }
 
   /** @param {boolean} up @returns {number} the frame's ref */
@@ -279,6 +316,8 @@ export class ChatClient extends EventTarget {
       case "message": {
         const m = { id: e.id, from: e.from, name: this.roster.get(e.from)?.name ?? e.from, ts: e.ts, text: e.text, own: e.own };
         if (e.reason) m.reason = e.reason;
+        const cw = e.text === null ? undefined : this.#contentWarning(e);
+        if (cw) m.cw = cw;
         this.messages.push(m);
         this.#emit("msg", m);
         break;
@@ -306,6 +345,27 @@ export class ChatClient extends EventTarget {
       default:
         break;
     }
+  }
+
+  /**
+   * The message's content warning: the codec's `cw`, or (until the codec
+   * reports one) the `cw` of the body it kept for reports. Never longer than
+   * MAX_CW_CHARS on the page.
+   */
+  #contentWarning(e) {
+    let cw = e.cw;
+    if (cw === undefined && !e.own) {
+      const body = this.codec?.reportable?.get?.(e.id)?.body;
+      if (body instanceof Uint8Array) {
+        try {
+          cw = decode(body)?.cw;
+        } catch {
+          cw = undefined;
+        }
+      }
+    }
+    if (typeof cw !== "string" || !cw.trim()) return undefined;
+    return [...cw.trim()].slice(0, MAX_CW_CHARS).join("");
   }
 
   #upsert(p) {

@@ -26,6 +26,8 @@ export const MAX_SKIP = 1000;
 export const MAX_KEPT = 64;
 export const CHAINS_KEPT = 2;
 export const PRIVATE_NONCES_KEPT = 1024;
+/** Chain ids remembered per sender key for the whole session (section 10), oldest forgotten first. */
+export const CHAIN_IDS_KEPT = 4096;
 
 export const BUNDLE_BYTES = 65;
 export const CHAIN_ID_BYTES = 16;
@@ -163,12 +165,33 @@ export function ed25519KeyPair(priv) {
  * @returns {Promise<Uint8Array>} the 32-byte shared secret; throws RejectError("agreement") for a bad peer key
  */
 export async function x25519(mine, peerPub) {
+  let shared;
   try {
     const peer = await subtle.importKey("raw", peerPub, { name: "X25519" }, false, []);
-    return new Uint8Array(await subtle.deriveBits({ name: "X25519", public: peer }, mine.key, 256));
+    shared = new Uint8Array(await subtle.deriveBits({ name: "X25519", public: peer }, mine.key, 256));
   } catch {
+    shared = null;
+  }
+  // WebCrypto throws for a low-order key already; the check is here in case one does not.
+  if (shared === null || shared.every((b) => b === 0)) {
     // Nothing can be opened with such a key: to the caller it is a decryption failure.
     throw new RejectError("decrypt", "X25519 failed (a bad or low-order public key)");
+  }
+  return shared;
+}
+
+/**
+ * Can `mine` agree on a secret with `peerPub`? False for a low-order key (an
+ * all-zero shared secret) or one WebCrypto refuses: such a bundle is unusable.
+ * @param {KeyPair} mine @param {Uint8Array} peerPub @returns {Promise<boolean>}
+ */
+export async function agreementWorks(mine, peerPub) {
+  try {
+    await x25519(mine, peerPub);
+    return true;
+  } catch (err) {
+    if (err instanceof RejectError) return false;
+    throw err;
   }
 }
 

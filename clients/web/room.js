@@ -1,195 +1,581 @@
-// The member's room page: a thin view over ChatClient. Text is put on the
-// page with textContent only (never as HTML), and lives in memory only.
+// The member's room page: landing (ground rules, confidentiality) → a name →
+// the room, over ChatClient. What people write is put on the page with
+// textContent only and lives in this page's memory and DOM only: nothing in
+// localStorage, sessionStorage, IndexedDB, cookies or the URL. Leaving, the
+// end of the session, a removal or a refusal wipe it.
+//
+// The server sends the ground rules only in answer to a hello, which must
+// carry a name; so the page first says hello with a placeholder name just to
+// read the rules, declines them (the server then closes, nothing is entered),
+// shows them, and says hello again with the chosen name once the member
+// agreed, accepting exactly the rules that were shown.
 
 import { ChatClient } from "./client.js";
 import { parseLink } from "./link.js";
+import { suggestName } from "./room-names.js";
+import * as view from "./room-view.js";
+import { $ } from "./room-view.js";
+import { setUpDialogs } from "./room-dialogs.js";
+import { FINAL, muteText } from "./room-text.js";
+import {
+  BACK_BANNER_MS,
+  BACKOFF_MS,
+  NOT_OPEN_RETRY_MS,
+  banner,
+  fillCrisis,
+  page,
+  say,
+  setTitle,
+  show,
+  showLoading,
+} from "./room-page.js";
+import { composeError, note, setUpComposer, toggleCw, updateControls } from "./room-compose.js";
 
-const $ = (id) => document.getElementById(id);
+/** The dialogs (room-dialogs.js), set up once the page is wired. */
+let dialogs;
 
-function show(id, visible = true) {
-  $(id).hidden = !visible;
-}
-
-function status(text) {
-  $("status").textContent = text;
-}
-
-function warn(text) {
-  const p = document.createElement("p");
-  p.textContent = text;
-  $("warnings").append(p);
-}
-
-function fillList(id, items) {
-  const list = $(id);
-  list.replaceChildren(
-    ...items.map((text) => {
-      const li = document.createElement("li");
-      li.textContent = text;
-      return li;
-    }),
-  );
-}
-
-const CLOSE_TEXT = {
-  1000: "You are out of the room. Open your link again to come back.",
-  4000: "The session has ended. Thank you for being here.",
-  4001: "A facilitator removed you from this session.",
-  4002: "The facilitator could not let you in to this session.",
-  4003: "This seat was opened on another page or device.",
-  4008: "The connection fell behind. Open your link again to come back.",
-};
+// ---- start: read the rules without entering ----
 
 function start() {
   let link;
   try {
     link = parseLink(location.hash);
   } catch (err) {
-    status(err.message);
+    finish("door", err.message);
     return;
   }
   if (!link.seat) {
-    status("This page needs your private link. Please open the link your facilitator gave you.");
+    finish("no_link");
     return;
   }
-  status("Choose a name for this session.");
-  show("join");
-  $("join").addEventListener("submit", (ev) => {
-    ev.preventDefault();
-    show("join", false);
-    connect($("name").value.trim());
-  });
+  page.link = location.hash;
+  preview();
 }
 
-function connect(name) {
-  let rulesAnswer = null;
-  const client = new ChatClient({
-    name,
-    link: location.hash,
-    acceptRules: () => new Promise((resolve) => (rulesAnswer = resolve)),
-  });
-
+/** Say hello only to read the ground rules, then decline them: nothing is entered. */
+function preview() {
+  clearTimer();
+  page.stage = "start";
+  if ($("loading").hidden) showLoading("Opening your private link…", "This takes a moment.");
+  page.client?.wipe(); // a closed connection's leftovers
+  const gen = ++page.gen;
+  let lastError = null;
+  let gotRules = false;
+  const client = new ChatClient({ name: suggestName(), link: page.link, acceptRules: () => false });
+  page.client = client;
   client.addEventListener("rules", ({ detail }) => {
-    $("title").textContent = detail.group?.title ?? "safespace";
-    fillList("rules-list", detail.rules ?? []);
-    fillList("crisis-list", detail.crisis_resources ?? []);
-    status("Please read the group's ground rules.");
-    show("rules");
+    if (gen !== page.gen) return;
+    gotRules = true;
+    page.retries = 0;
+    showLanding(detail);
   });
-  $("accept").addEventListener("click", () => {
-    show("rules", false);
-    rulesAnswer?.(true);
-  });
-  $("decline").addEventListener("click", () => {
-    show("rules", false);
-    rulesAnswer?.(false);
-  });
-
-  client.addEventListener("knocking", () => status("The meeting has started; a facilitator will let you in shortly."));
-  client.addEventListener("welcome", ({ detail }) => {
-    $("title").textContent = detail.group?.title ?? "safespace";
-    status(detail.last_msg > 0 ? "You are in. Messages from before you arrived are not shown." : "You are in.");
-    show("room");
-  });
-  client.addEventListener("state", ({ detail }) => {
-    if (detail.paused) status("The facilitator has paused the conversation for a moment.");
-  });
-  client.addEventListener("roster", ({ detail }) => renderPeople(detail.roster, client));
-  client.addEventListener("msg", ({ detail }) => renderMessage(detail, client));
-  client.addEventListener("deleted", ({ detail }) => document.querySelector(`[data-id="${Number(detail.id)}"]`)?.remove());
-  client.addEventListener("warning", ({ detail }) => warn(detail.message));
-  client.addEventListener("error", ({ detail }) => warn(detail.message));
+  client.addEventListener("error", ({ detail }) => (lastError = detail));
   client.addEventListener("close", ({ detail }) => {
-    status(CLOSE_TEXT[detail.code] ?? "The connection was lost. Open your link again to come back.");
-    show("rules", false);
-    for (const b of document.querySelectorAll("#room button, #compose textarea")) b.disabled = b.id !== "wipe";
+    if (gen !== page.gen || gotRules) return;
+    onClose(detail.code, lastError);
   });
-
-  $("compose").addEventListener("submit", async (ev) => {
-    ev.preventDefault();
-    const text = $("text").value.trim();
-    if (!text) return;
-    try {
-      await client.send(text);
-      $("text").value = "";
-    } catch (err) {
-      warn(err.message);
-    }
+  client.connect().catch((err) => {
+    if (gen === page.gen && !client.ws) finish("error", err.message);
   });
-  $("private").addEventListener("click", async () => {
-    const text = $("text").value.trim();
-    if (!text) return warn("Write your message to the facilitators in the box first.");
-    try {
-      await client.privateToFacilitators(text);
-      $("text").value = "";
-      status("Your message went to the facilitators only.");
-    } catch (err) {
-      warn(err.message);
-    }
-  });
-  $("hand").addEventListener("click", () => {
-    const up = $("hand").getAttribute("aria-pressed") !== "true";
-    client.hand(up);
-    $("hand").setAttribute("aria-pressed", String(up));
-    $("hand").textContent = up ? "Lower hand" : "Raise hand";
-  });
-  $("step-out").addEventListener("click", () => client.stepOut());
-  $("leave").addEventListener("click", () => client.leave());
-  $("wipe").addEventListener("click", () => {
-    client.wipe();
-    $("messages").replaceChildren();
-    $("people").replaceChildren();
-    $("warnings").replaceChildren();
-  });
-
-  client.connect().catch((err) => status(err.message));
 }
 
-function renderMessage(m, client) {
-  const li = document.createElement("li");
-  li.dataset.id = String(m.id);
-  if (m.own) li.classList.add("own");
-  const who = document.createElement("span");
-  who.className = "who";
-  who.textContent = m.name;
-  const body = document.createElement("span");
-  if (m.text === null) {
-    body.className = "unreadable";
-    body.textContent = "This message cannot be read on this page.";
+function showLanding(rules, { changed = false } = {}) {
+  page.rules = rules;
+  if (page.stage === "start") page.stage = "ready";
+  const title = rules.group?.title ?? "";
+  setTitle(title);
+  $("landing-group").textContent = title || "the group";
+  $("landing-changed").hidden = !changed;
+  view.fillList($("rules-list"), rules.rules ?? []);
+  $("rules-none").hidden = (rules.rules ?? []).length > 0;
+  fillCrisis("landing-crisis", rules.crisis_resources);
+  show("landing");
+  say("Please read the group's ground rules.");
+}
+
+function onAccept() {
+  page.acceptedDigest = page.rules?.digest ?? null;
+  if (page.rulesAnswer) {
+    const answer = page.rulesAnswer;
+    page.rulesAnswer = null;
+    showLoading("Entering the room…", "");
+    answer(true);
+    return;
+  }
+  showName();
+}
+
+function onDecline() {
+  if (page.rulesAnswer) {
+    page.rulesAnswer(false);
+    page.rulesAnswer = null;
+  }
+  finish("declined");
+}
+
+// ---- the name ----
+
+function showName(error) {
+  const input = $("name");
+  if (!input.value) input.value = page.name || suggestName();
+  $("name-error").textContent = error ?? "";
+  $("name-error").hidden = !error;
+  input.setAttribute("aria-invalid", String(Boolean(error)));
+  // One field on this step: the keyboard goes straight to it.
+  show("name-step", { focus: false });
+  input.focus();
+  if (error) input.select();
+}
+
+function onNameSubmit(ev) {
+  ev.preventDefault();
+  const name = $("name").value.trim();
+  if (!name || [...name].length > 40) {
+    showName("Please choose a name of 1 to 40 characters.");
+    return;
+  }
+  page.name = name;
+  page.stage = "joining";
+  showLoading("Entering the room…", "");
+  connect();
+}
+
+// ---- the connection ----
+
+function connect() {
+  clearTimer();
+  page.client?.wipe(); // the previous connection's keys and messages (the page keeps its own transcript)
+  const gen = ++page.gen;
+  let lastError = null;
+  let welcomed = false;
+  const client = new ChatClient({
+    name: page.name,
+    link: page.link,
+    acceptRules: (rules) => answerRules(rules),
+  });
+  page.client = client;
+  const on = (type, fn) => client.addEventListener(type, (ev) => gen === page.gen && fn(ev.detail));
+  on("rules", (rules) => (page.rules = rules));
+  on("knocking", onKnocking);
+  on("welcome", (w) => {
+    welcomed = true;
+    onWelcome(w);
+  });
+  on("state", onState);
+  on("roster", ({ roster }) => onRoster(roster));
+  on("frame", onFrame);
+  on("msg", onMsg);
+  on("deleted", ({ id }) => {
+    const entry = page.entries.get(id);
+    if (!entry) return;
+    entry.li.remove();
+    page.entries.delete(id);
+    view.notice("A facilitator removed a message.");
+  });
+  on("private", (p) => p.own && view.privateNote(p.text, p.ts));
+  on("warning", onWarning);
+  on("error", (e) => {
+    lastError = e;
+    if (welcomed) onRoomError(e);
+  });
+  on("ended", () => finish("ended"));
+  on("close", ({ code }) => onClose(code, lastError));
+  client.connect().catch((err) => {
+    if (gen === page.gen && !client.ws) finish("error", err.message);
+  });
+}
+
+/** The rules come with every hello: accept the ones the member read, or ask again. */
+function answerRules(rules) {
+  if (rules.digest === page.acceptedDigest) return true;
+  return new Promise((resolve) => {
+    page.rulesAnswer = resolve;
+    showLanding(rules, { changed: true });
+  });
+}
+
+function onKnocking() {
+  page.stage = "knocking";
+  page.retries = 0;
+  show("waiting");
+  say("The meeting has started; a facilitator will let you in shortly.");
+}
+
+function onWelcome(w) {
+  const returning = page.stage === "in";
+  if (returning && w.session !== page.session) {
+    // Another session than the one this page showed: ours ended meanwhile.
+    finish("gone");
+    return;
+  }
+  page.session = w.session;
+  page.stage = "in";
+  page.connected = true;
+  page.away = false;
+  page.retries = 0;
+  page.me = w.you;
+  page.group = w.group ?? page.group;
+  setTitle(page.group?.title ?? page.rules?.group?.title);
+  onState(w, { quiet: true });
+  if (returning) {
+    // A new connection has new keys: what came before cannot be reported from it.
+    for (const entry of page.entries.values()) entry.li.querySelector(".msg-report")?.remove();
+    banner("banner-connection", "Back — you are connected again.");
+    $("come-back").hidden = true;
+    $("banner-connection").classList.add("is-back");
+    page.bannerTimer = setTimeout(() => banner("banner-connection", null), BACK_BANNER_MS);
+    view.notice(w.last_msg > page.lastId ? "You are back. Messages sent while you were away are not shown." : "You are back.");
+    say("You are back in the room.");
   } else {
-    body.textContent = m.text;
+    show("room");
+    if (w.last_msg > 0) view.notice("You joined partway through: earlier messages are not shown.");
+    say("You are in the room.");
   }
-  li.append(who, body);
-  if (!m.own && m.text !== null) {
-    const report = document.createElement("button");
-    report.type = "button";
-    report.textContent = "Report";
-    report.addEventListener("click", async () => {
-      const note = prompt("What is wrong with this message? (only the facilitators see this)") ?? null;
-      if (note === null) return;
-      try {
-        await client.report(m.id, note);
-        status("The facilitators have been told.");
-      } catch (err) {
-        warn(err.message);
-      }
-    });
-    li.append(report);
-  }
-  $("messages").append(li);
-  li.scrollIntoView({ block: "end" });
+  page.lastId = Math.max(page.lastId, w.last_msg ?? 0);
+  updateControls();
 }
 
-function renderPeople(roster, client) {
-  $("people").replaceChildren(
-    ...roster.map((p) => {
-      const li = document.createElement("li");
-      li.textContent = `${p.name}${p.role === "facilitator" ? " (facilitator)" : ""}${p.hand ? " ✋" : ""}`;
-      if (!p.present) li.classList.add("away");
-      if (!p.trusted && p.pid !== client.me) li.classList.add("unverified");
-      return li;
-    }),
+function onState(s, { quiet = false } = {}) {
+  const was = page.state;
+  page.state = s.state;
+  page.paused = Boolean(s.paused);
+  banner("banner-lobby", s.state === "lobby" ? $("banner-lobby").textContent : null);
+  banner("banner-paused", page.paused ? $("banner-paused").textContent : null);
+  if (!quiet && was === "lobby" && s.state.startsWith("live")) view.notice("The session has started.");
+  updateControls();
+}
+
+function onRoster(roster) {
+  page.roster = roster;
+  const me = roster.find((p) => p.pid === page.me);
+  const up = Boolean(me?.hand);
+  $("hand").setAttribute("aria-pressed", String(up));
+  $("hand").textContent = up ? "Lower hand" : "Raise hand";
+  const muted = me?.muted ? muteText(me.until) : null;
+  if (muted !== ($("banner-muted").hidden ? null : $("banner-muted").textContent)) {
+    banner("banner-muted", muted);
+    say(muted ?? "A facilitator has unmuted you.");
+  }
+  // The "not verified" note lasts while someone it named is here and still not verified.
+  const unverified = new Set(roster.filter((p) => p.present && !p.trusted).map((p) => p.pid));
+  for (const pid of page.warned) if (!unverified.has(pid)) page.warned.delete(pid);
+  if (!page.warned.size) note(null);
+  view.people(roster, {
+    me: page.me,
+    hidden: page.hidden,
+    verifiable: page.client ? !page.client.codec?.unverified : true,
+    onToggleHide: toggleHidden,
+  });
+  updateControls();
+}
+
+/** Notices in the log about who comes and goes (names as the server gives them). */
+function onFrame(f) {
+  const name = (pid) => page.client?.roster.get(pid)?.name;
+  if (f.t === "joined" && f.p && f.p.pid !== page.me && page.stage === "in") {
+    view.notice(`${f.p.name} joined${f.p.role === "facilitator" ? " (facilitator)" : ""}.`);
+  } else if (f.t === "presence" && f.pid !== page.me && name(f.pid)) {
+    view.notice(f.present ? `${f.name ?? name(f.pid)} is back.` : `${name(f.pid)} stepped out.`);
+  } else if ((f.t === "left" || f.t === "removed") && name(f.pid)) {
+    view.notice(f.t === "left" ? `${name(f.pid)} left.` : `${name(f.pid)} is no longer in the session.`);
+  }
+}
+
+function onMsg(m) {
+  page.lastId = Math.max(page.lastId, m.id);
+  if (m.own) page.pending.shift();
+  const sender = page.roster.find((p) => p.pid === m.from);
+  const entry = {
+    id: m.id,
+    from: m.from,
+    name: m.own ? "You" : m.name,
+    ts: m.ts,
+    text: m.text,
+    cw: m.cw,
+    own: m.own,
+    role: sender?.role,
+    reportable: !m.own && m.text !== null,
+  };
+  entry.li = view.message(entry, {
+    hidden: page.hidden.has(m.from),
+    onReport: (e) => dialogs.openReport(e),
+    onUnhide: (pid) => toggleHidden(pid, false),
+  });
+  page.entries.set(m.id, entry);
+}
+
+function onWarning(w) {
+  if (w.code === "unverified_link") {
+    banner("banner-warning", w.message);
+  } else if (w.code === "untrusted" && w.pid && !page.warned.has(w.pid)) {
+    page.warned.add(w.pid);
+    const who = page.roster.find((p) => p.pid === w.pid)?.name;
+    note(who ? `${who} is not verified by a facilitator and cannot read this.` : w.message);
+  }
+}
+
+/** A refusal from the server while in the room (a send, a report, ...). */
+function onRoomError(e) {
+  const at = page.pending.findIndex((p) => p.ref === e.ref);
+  if (at >= 0) {
+    const [sent] = page.pending.splice(at, 1);
+    if (!$("text").value) $("text").value = sent.text;
+  }
+  if (e.code === "removed" || e.code === "refused") return; // the close says it
+  let text = e.message;
+  if (e.code === "timed_out" && e.detail?.until) text = `${text} (until ${view.clock(e.detail.until)})`;
+  composeError(text);
+}
+
+function onClose(code, err) {
+  page.connected = false;
+  const intent = page.intent;
+  page.intent = null;
+  if (intent === "leave") return finish("left");
+  if (intent === "step_out" && code === 1000) return steppedOut();
+  switch (code) {
+    case 4000:
+      return finish("ended");
+    case 4001:
+      return finish(err?.detail?.for_good ? "removed_for_good" : "removed");
+    case 4002:
+      return finish("refused");
+    case 4003:
+      return finish("replaced");
+    case 4401:
+      return refusedAtDoor(err);
+    case 4400:
+    case 1003:
+    case 1009:
+      return finish("error", err?.message);
+    default:
+      return connectionLost();
+  }
+}
+
+function refusedAtDoor(err) {
+  switch (err?.code) {
+    case "name_taken":
+    case "name_invalid":
+      page.stage = page.stage === "in" ? "in" : "ready";
+      return showName(err.message);
+    case "room_not_open":
+      // For a member who was in, the session is gone (ended while away, or a restart).
+      if (page.stage === "in") return finish("gone");
+      return waitForOpen();
+    case "session_ended":
+      return finish("ended");
+    case "rules_not_accepted":
+      return preview();
+    case "rate_limited":
+      return connectionLost(Math.max(1000, (err.detail?.retry_after ?? 10) * 1000));
+    case "refused":
+    case "removed":
+      return finish(err.code);
+    default:
+      return finish("door", err?.message);
+  }
+}
+
+function waitForOpen() {
+  showLoading(
+    "The room is not open yet",
+    "Your facilitator opens it shortly before the meeting. This page checks again every few seconds; you can leave it open.",
+    { retry: true },
   );
+  schedule(preview, NOT_OPEN_RETRY_MS);
 }
 
+/** The connection dropped while the session lasts: try again, with growing waits. */
+function connectionLost(delay) {
+  page.connected = false;
+  const wait = delay ?? BACKOFF_MS[Math.min(page.retries, BACKOFF_MS.length - 1)] * (0.8 + Math.random() * 0.4);
+  page.retries += 1;
+  if (page.stage === "in") {
+    clearTimeout(page.bannerTimer);
+    $("banner-connection").classList.remove("is-back");
+    $("come-back").hidden = true;
+    banner("banner-connection", "Connection lost. Reconnecting…");
+    say("Connection lost. Reconnecting…");
+    updateControls();
+    schedule(connect, wait);
+  } else if (page.stage === "knocking" || page.stage === "joining") {
+    showLoading("Reconnecting…", "The connection was lost. This page is trying again.", { retry: true });
+    schedule(connect, wait);
+  } else {
+    showLoading("We cannot reach the server right now", "This page is trying again.", { retry: true });
+    schedule(preview, wait);
+  }
+}
+
+function schedule(fn, ms) {
+  clearTimer();
+  page.timer = setTimeout(() => {
+    page.timer = null;
+    fn();
+  }, ms);
+  page.retryNow = fn;
+}
+
+function clearTimer() {
+  clearTimeout(page.timer);
+  page.timer = null;
+}
+
+function retryNow() {
+  if (!page.timer) return;
+  clearTimer();
+  page.retryNow?.();
+}
+
+// ---- stepping out, leaving, the end ----
+
+function stepOut() {
+  if (!page.connected) return;
+  page.intent = "step_out";
+  page.client.stepOut();
+}
+
+function steppedOut() {
+  page.away = true;
+  clearTimeout(page.bannerTimer);
+  $("banner-connection").classList.remove("is-back");
+  banner("banner-connection", "You have stepped out. Your place is kept; come back whenever you are ready.");
+  $("come-back").hidden = false;
+  view.notice("You stepped out.");
+  say("You have stepped out.");
+  updateControls();
+  $("come-back").focus();
+}
+
+function comeBack() {
+  $("come-back").hidden = true;
+  banner("banner-connection", "Coming back…");
+  connect();
+}
+
+function leave() {
+  // In the room or knocking: say so (a stepped-out seat has no connection to say it on).
+  if (page.client && !page.client.closed) {
+    page.intent = "leave";
+    page.client.leave();
+  }
+  finish("left");
+}
+
+/** The visit is over: wipe the conversation from memory and the page, say why. */
+function finish(kind, message) {
+  clearTimer();
+  clearTimeout(page.bannerTimer);
+  page.gen += 1; // whatever the old connection still says is ignored
+  const crisis = page.group?.crisis_resources ?? page.rules?.crisis_resources ?? [];
+  wipe();
+  const f = FINAL[kind] ?? FINAL.error;
+  $("final-title").textContent = f.title;
+  $("final-text").textContent = f.useMessage && message ? message : f.text;
+  fillCrisis("final-crisis", crisis);
+  $("final-again").hidden = !f.again;
+  show("final");
+  say(f.title);
+}
+
+/** Forget every message, name and key this page holds. */
+function wipe() {
+  const client = page.client;
+  page.client = null;
+  client?.wipe();
+  page.entries.clear();
+  page.pending.length = 0;
+  page.hidden.clear();
+  page.warned.clear();
+  page.roster = [];
+  page.name = "";
+  page.me = null;
+  page.session = null;
+  page.stage = "start";
+  page.connected = false;
+  page.away = false;
+  page.lastId = 0;
+  view.clearLog();
+  $("people").replaceChildren();
+  $("people-count").textContent = "";
+  for (const id of ["text", "cw", "name"]) $(id).value = "";
+  toggleCw(false);
+  dialogs.closeAll();
+  for (const id of ["banner-connection", "banner-lobby", "banner-paused", "banner-muted", "banner-warning"]) $(id).hidden = true;
+  note(null);
+  composeError(null);
+}
+
+function again() {
+  page.acceptedDigest = null;
+  page.rules = null;
+  page.group = null;
+  page.retries = 0;
+  showLoading("Opening your private link…", "This takes a moment.");
+  preview();
+}
+
+// ---- the composer and the actions ----
+
+function toggleHidden(pid, hide = !page.hidden.has(pid)) {
+  if (hide) page.hidden.add(pid);
+  else page.hidden.delete(pid);
+  view.setHidden(pid, hide);
+  onRoster(page.roster);
+  const who = page.roster.find((p) => p.pid === pid)?.name ?? "this person";
+  say(hide ? `Messages from ${who} are hidden on this page.` : `Messages from ${who} are shown again.`);
+}
+
+function askForSupport() {
+  let status;
+  if (page.connected && page.client) {
+    page.client.alert("support");
+    status = "The facilitators have been told that you need support. They will reach out to you.";
+  } else {
+    status = "You are not connected right now, so the facilitators could not be told. If you need help now, please use one of these:";
+  }
+  const resources = page.group?.crisis_resources ?? page.rules?.crisis_resources ?? [];
+  dialogs.openSupport(resources, status);
+}
+
+function wire() {
+  view.followLog();
+  view.fitBanners();
+  dialogs = setUpDialogs({
+    report: async (m, noteText) => {
+      if (!page.connected) throw new Error("You are not connected right now.");
+      await page.client.report(m.id, noteText);
+      view.notice("Your report went to the facilitators. Thank you for telling them.");
+    },
+    writePrivate: async (text) => {
+      if (!page.connected) throw new Error("You are not connected right now.");
+      await page.client.privateToFacilitators(text);
+    },
+    leave,
+  });
+  $("accept").addEventListener("click", onAccept);
+  $("decline").addEventListener("click", onDecline);
+  $("name-form").addEventListener("submit", onNameSubmit);
+  $("suggest").addEventListener("click", () => {
+    $("name").value = suggestName($("name").value);
+    $("name").focus();
+  });
+  setUpComposer();
+  $("hand").addEventListener("click", () => {
+    const me = page.roster.find((p) => p.pid === page.me);
+    if (page.connected) page.client.hand(!me?.hand);
+  });
+  $("private").addEventListener("click", () => dialogs.openPrivate());
+  $("support").addEventListener("click", askForSupport);
+  $("step-out").addEventListener("click", stepOut);
+  $("come-back").addEventListener("click", comeBack);
+  $("leave").addEventListener("click", () => dialogs.openLeave());
+  $("waiting-leave").addEventListener("click", leave);
+  $("loading-retry").addEventListener("click", retryNow);
+  $("final-again").addEventListener("click", again);
+  window.addEventListener("online", retryNow);
+}
+
+wire();
 start();

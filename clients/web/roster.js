@@ -15,14 +15,19 @@ import * as e2ee from "./e2ee.js";
 
 export class TrustRoster {
   /**
-   * @param {{identities: Uint8Array[], unverified: boolean}} trust
-   *   `unverified`: a link without `f` keys, so everyone with usable keys is trusted
+   * @param {{identities: Uint8Array[], unverified: boolean, ownBundle?: Uint8Array}} trust
+   *   `unverified`: a link without `f` keys, so everyone with usable keys is trusted;
+   *   `ownBundle`: this page's bundle, the only keys ever trusted under its own pid
    */
-  constructor({ identities, unverified }) {
+  constructor({ identities, unverified, ownBundle }) {
     this.identities = identities;
     this.unverified = unverified;
+    this.ownBundle = ownBundle ?? null;
     /** @type {Uint8Array | null} set on welcome */
     this.ctx = null;
+    /** @type {string | null} our own pid, set on welcome */
+    this.me = null;
+    this.cleared = false;
     /** @type {Map<string, Peer>} */
     this.peers = new Map();
     /** pid -> every signing key it was trusted with this session (reports may outlive a page) */
@@ -76,6 +81,21 @@ export class TrustRoster {
     return true;
   }
 
+  /** A bundle whose keys cannot be used (a low-order X25519 key): never trusted, never vouched. @param {Peer} peer */
+  markUnusable(peer) {
+    peer.keys = null;
+    peer.vouches = [];
+    peer.trusted = false;
+  }
+
+  /**
+   * Keys under our own pid that are not our own bundle: the server's, perhaps. Never trusted.
+   * @param {Peer} peer @returns {boolean}
+   */
+  isOwnPidWithOtherKeys(peer) {
+    return peer.pid === this.me && !(peer.bundle !== null && this.ownBundle !== null && bytesEqual(peer.bundle, this.ownBundle));
+  }
+
   /** @returns {boolean} false for a malformed vouch or one held already */
   addVouch(peer, by, sig) {
     if (!(by instanceof Uint8Array) || !(sig instanceof Uint8Array)) return false;
@@ -90,7 +110,10 @@ export class TrustRoster {
    */
   async refresh(peer) {
     const was = peer.trusted;
-    peer.trusted = peer.keys !== null && (this.unverified || (await this.vouchedBy(peer, this.identities)));
+    const usable = peer.keys !== null && !this.isOwnPidWithOtherKeys(peer);
+    const trusted = usable && (this.unverified || (await this.vouchedBy(peer, this.identities)));
+    if (this.cleared) return false; // wiped while we were checking: nothing is written back
+    peer.trusted = trusted;
     if (peer.trusted) {
       const known = this.signingKeys.get(peer.pid) ?? [];
       if (!known.some((k) => bytesEqual(k, peer.keys.sPub))) known.push(peer.keys.sPub);
@@ -113,6 +136,7 @@ export class TrustRoster {
   }
 
   clear() {
+    this.cleared = true;
     this.peers.clear();
     this.signingKeys.clear();
   }

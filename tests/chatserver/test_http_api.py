@@ -582,8 +582,10 @@ async def test_registered_identity_keys_ride_in_every_new_link(env: Env) -> None
 
 
 async def test_a_facilitators_client_registers_its_identity_on_entering(env: Env) -> None:
+    from clients.e2ee import IdentityKey
+
     gid = await make_group(env)
-    fac = await env.host(gid, e2ee=True)
+    fac = await env.host(gid, e2ee=True, identity=IdentityKey.generate())
     assert fac.identity is not None
     assert await env.store.identities(["alex"]) == {"alex": fac.identity.public}
     assert (await env.link(gid)).endswith(f"&{fac.identity.fragment}")

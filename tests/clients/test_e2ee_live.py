@@ -18,6 +18,7 @@ import chatserver.connection
 import chatserver.hub
 import chatserver.ws
 from clients.client import ChatClient, Event
+from clients.e2ee import IdentityKey
 from clients.e2ee.admission import identities_from_link
 from rooms.events import Deliver
 from rooms.wire import Audience
@@ -30,12 +31,12 @@ async def verified_room(
 ) -> tuple[str, ChatClient, list[ChatClient], Callable[[], Any]]:
     """A facilitator (encrypting) and members joined through links that carry its key."""
     gid = await env.group()
-    fac = await env.host(gid, e2ee=True)
+    fac = await env.host(gid, e2ee=True, identity=IdentityKey.generate())
     assert fac.identity is not None
 
     async def link() -> str:
-        # The facilitator's client registered its identity key on entering,
-        # so every link made for the group from now on carries it.
+        # The facilitator's client registered the identity key it was given
+        # on entering, so every link made for the group from now on carries it.
         made = await env.link(gid)
         assert identities_from_link(made) == [fac.identity.public]  # type: ignore[union-attr]
         return made
@@ -96,6 +97,24 @@ class Wire:
 @pytest.fixture
 def wire(monkeypatch: pytest.MonkeyPatch) -> Iterator[Wire]:
     yield Wire(monkeypatch)
+
+
+async def test_a_facilitator_without_a_kept_identity_registers_none(env: Env) -> None:
+    """A key made for one session only must never reach a link: its private
+    half is gone with the process, and it would overwrite the kept one."""
+    gid = await env.group()
+    kept = IdentityKey.generate()
+    first = await env.host(gid, e2ee=True, identity=kept)
+    assert await env.store.identities(["alex"]) == {"alex": kept.public}
+    await first.close()
+    again = await env.host(gid, e2ee=True, open_room=False)
+    assert again.identity is not None and again.identity != kept  # for this session only
+    assert await env.store.identities(["alex"]) == {"alex": kept.public}
+    assert identities_from_link(await env.link(gid)) == [kept.public]
+    other = await env.group(facilitator="sam")
+    await env.host(other, "sam", e2ee=True)
+    assert await env.store.identities(["sam"]) == {}
+    assert identities_from_link(await env.link(other, "sam")) == []
 
 
 async def test_members_read_each_other_and_the_server_relays_only_ciphertext(

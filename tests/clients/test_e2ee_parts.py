@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from clients.client import Event
 from clients.e2ee import (
     CannotOpen,
+    CannotSeal,
     E2EEError,
     IdentityKey,
     Why,
@@ -17,8 +19,19 @@ from clients.e2ee import (
     link_with_identities,
 )
 from clients.e2ee import primitives as p
-from clients.e2ee.chains import MAX_KEPT, MAX_SKIP, PeerChains, ReceiverChain, SenderChain, step
+from clients.e2ee.chains import (
+    MAX_KEPT,
+    MAX_SKIP,
+    MessageKey,
+    PeerChains,
+    Plan,
+    ReceiverChain,
+    SenderChain,
+    step,
+)
+from clients.e2ee.codec import Peer, _Received
 from clients.e2ee.encoding import (
+    KIND_PRIVATE,
     Bundle,
     ChainState,
     Header,
@@ -34,6 +47,8 @@ from clients.e2ee.encoding import (
     parse_text_body,
     text_body,
 )
+from clients.e2ee.sealing import Recipient, open_private, seal_private
+from clients.payload import Opened, Reported
 from rooms.errors import SafespaceError
 
 # ---- encoding ---------------------------------------------------------------------
@@ -254,6 +269,17 @@ def test_facilitator_keys_come_from_the_fragment_only() -> None:
         assert caught.value.why is Why.BAD_LINK
 
 
+def test_a_fragment_pasted_without_its_hash_is_read_as_a_fragment() -> None:
+    k1 = IdentityKey.generate().public
+    assert identities_from_link(f"seat=TOKEN&f={b64u_encode(k1)}") == [k1]
+    assert identities_from_link(f"  f={b64u_encode(k1)}&seat=TOKEN\n") == [k1]
+    # Not a fragment: a bare token, or a URL's query string.
+    assert identities_from_link("TOKEN") == []
+    assert identities_from_link(f"https://chat.example/join?seat=T&f={b64u_encode(k1)}") == []
+    assert identities_from_link(f"join?seat=T&f={b64u_encode(k1)}") == []
+    assert link_with_identities("seat=TOKEN", [k1]) == f"seat=TOKEN&f={b64u_encode(k1)}"
+
+
 def test_a_link_gets_its_facilitator_keys_appended_once() -> None:
     k1, k2 = IdentityKey.generate().public, IdentityKey.generate().public
     link = "https://chat.example/join#seat=TOKEN"
@@ -279,3 +305,53 @@ def test_the_identity_key_file_is_private_to_its_owner(tmp_path: Path) -> None:
     other.chmod(0o600)
     with pytest.raises(ValueError):
         IdentityKey.load(other)
+
+
+# ---- what may never show ----------------------------------------------------------------
+
+
+def test_no_key_or_plaintext_shows_in_a_repr() -> None:
+    ck, mk, nonce = bytes(range(32)), bytes(range(100, 132)), bytes(range(200, 212))
+    words = "words only the room may read"
+    key = MessageKey(mk, nonce)
+    chain = ReceiverChain(b"c" * 16, 0, 3, ck)
+    chain.kept[1] = key
+    peer = Peer("p2", "member", b"", None, chains=PeerChains(current=chain), held=ck)
+    shown = [
+        key,
+        chain,
+        ChainState(b"c" * 16, 0, 3, ck),
+        Plan(3, key, False, ck, ((2, key),)),
+        peer,
+        ReportBody(1, "p2", b"ciphertext", mk + nonce, text_body(words), words),
+        _Received("p2", b"ciphertext", key, text_body(words)),
+        Opened(words),
+        Reported(1, "p2", words),
+        Event("msg", {"id": 1}, words),
+    ]
+    for thing in shown:
+        text = repr(thing)
+        for secret in (ck, mk, nonce):
+            assert repr(secret)[2:-1] not in text and secret.hex() not in text, text
+        assert words not in text, text
+
+
+# ---- private entries ------------------------------------------------------------------
+
+
+def test_a_recipient_whose_key_fails_is_left_out_and_the_others_still_get_theirs() -> None:
+    ctx = context("g", "s")
+    sender_x, good_x = os.urandom(32), os.urandom(32)
+    recipients = [
+        Recipient("p1", bytes(32), os.urandom(12)),  # a low-order point: no pairwise key
+        Recipient("p2", p.x25519_public(good_x), os.urandom(12)),
+    ]
+    body = text_body("for the facilitators")
+    payload = seal_private(KIND_PRIVATE, ctx, "p3", sender_x, recipients, body)
+    assert [e.recipient for e in parse_private(payload)[1]] == ["p2"]
+    sender_pub = p.x25519_public(sender_x)
+    _, opened = open_private(KIND_PRIVATE, ctx, "p3", "p2", good_x, sender_pub, payload)
+    assert opened == body
+    with pytest.raises(CannotSeal) as caught:
+        seal_private(KIND_PRIVATE, ctx, "p3", sender_x, recipients[:1], body)
+    assert caught.value.why is Why.NO_RECIPIENT

@@ -13,6 +13,8 @@ import pytest
 from e2ee_room import Room, Seat
 
 from clients.e2ee import CannotOpen, CannotSeal, E2EECodec, IdentityKey, Why
+from clients.e2ee.admission import verify_vouch
+from clients.e2ee.codec import MESSAGES_REMEMBERED
 from clients.e2ee.encoding import KIND_REPORT, Bundle, ReportBody, RoomPayload, text_body
 from clients.e2ee.sealing import Recipient, seal_private
 from clients.payload import Opened
@@ -38,6 +40,25 @@ def flip(raw: bytes, at: int) -> bytes:
     out = bytearray(raw)
     out[at] ^= 0x01
     return bytes(out)
+
+
+def directs(room: Room, to: Seat, sender: Seat) -> list[bytes]:
+    """The distributions ``to`` received from ``sender``, in order."""
+    return [
+        f["payload"]
+        for pid, f in room.log
+        if pid == to.pid and f["t"] == "direct" and f["from"] == sender.pid
+    ]
+
+
+def low_order(codec: E2EECodec) -> E2EECodec:
+    """``codec`` publishing an all-zero X25519 key (a low-order point) in its bundle."""
+    codec._bundle = Bundle(bytes(32), codec._bundle.s_pub)
+    return codec
+
+
+def mismatch(pid: str) -> dict[str, str]:
+    return {"code": "keys_mismatch", "pid": pid}
 
 
 # ---- everyone vouched reads everyone ----------------------------------------------
@@ -113,6 +134,78 @@ def test_coming_back_from_a_new_page_needs_a_new_vouch_and_gets_the_current_chai
     room.chat(b, "thanks")
     assert b.texts() == ["welcome back", "thanks"]
     assert a.texts()[-1] == "thanks"
+
+
+def test_new_keys_without_a_departure_are_the_old_keys_departing() -> None:
+    """A reconnect from a new page, or a connection that replaced the old one:
+    ``presence`` true with new keys and no ``presence`` false before it."""
+    room, fac, (a, b) = room_of("alice", "bob")
+    room.chat(a, "before")
+    old_page = b.codec
+    epochs = {s.pid: s.codec.chain.epoch for s in (fac, a)}  # type: ignore[union-attr]
+    trusted = [fac.codec.identity.public]  # type: ignore[union-attr]
+    room.come_back(b, E2EECodec(trusted=trusted))
+    for seat in (fac, a):
+        assert seat.codec.chain.epoch == epochs[seat.pid] + 1  # type: ignore[union-attr]
+    later = [room.chat(a, "after"), room.chat(fac, "after, too")]
+    for frame in later:  # the old page still holds the chains it had: none of them serves
+        with pytest.raises(CannotOpen) as caught:
+            old_page.open(frame)
+        assert caught.value.why is Why.UNKNOWN_CHAIN
+    assert b.texts()[-2:] == ["after", "after, too"]
+    # A ``joined`` that shows a present participant with other keys is the same.
+    epoch = a.codec.chain.epoch  # type: ignore[union-attr]
+    room.deliver(a.pid, {"t": "joined", "p": {**b.public(), "keys": E2EECodec().public_keys()}})
+    assert a.codec.chain.epoch == epoch + 1  # type: ignore[union-attr]
+    assert not a.codec.trusted(b.pid)
+
+
+@pytest.mark.parametrize("how", ["left", "removed", "keys_reset", "welcome_again"])
+def test_an_old_distribution_replayed_after_its_chain_was_dropped_is_refused(how: str) -> None:
+    """The server drops a sender's chain from a client's view, brings the sender
+    back (with the vouches it keeps), and replays the old distribution and
+    message: the chain id was taken up once this session, and never again."""
+    room, fac, (a, b) = room_of("alice", "bob")
+    said = room.chat(a, "said once")
+    assert b.texts() == ["said once"]
+    distribution = directs(room, b, a)[-1]
+    if how in ("left", "removed"):
+        room.deliver(b.pid, {"t": how, "pid": a.pid, "for_good": False})
+        assert a.pid not in b.codec.peers
+        room.deliver(b.pid, {"t": "joined", "p": a.public()})
+    elif how == "keys_reset":
+        other = E2EECodec().public_keys()
+        for keys in (other, a.keys):
+            room.deliver(b.pid, {"t": "presence", "pid": a.pid, "present": True, "keys": keys})
+        for by, sig in a.vouches.items():
+            room.deliver(b.pid, {"t": "vouch", "pid": a.pid, "by": by, "sig": sig})
+    else:
+        room.deliver(b.pid, room.welcome(b))
+    room.pump()
+    assert b.codec.trusted(a.pid) and b.codec.peers[a.pid].chains.current is None
+    with pytest.raises(CannotOpen) as caught:
+        b.codec.accept_distribution(a.pid, distribution)
+    assert caught.value.why is Why.STALE
+    room.deliver(b.pid, {"t": "direct", "from": a.pid, "payload": distribution})
+    assert refused(b, said) is Why.UNKNOWN_CHAIN
+    assert refused(b, {**said, "id": 99}) is Why.UNKNOWN_CHAIN
+
+
+def test_a_distribution_that_moves_the_current_chain_ahead_is_still_taken() -> None:
+    room, fac, (a, b) = room_of("alice", "bob")
+    room.chat(a, "one")
+    a.codec.seal("never relayed")  # alice's chain moves on; bob's copy stays at index 1
+    # Bob is shown to alice coming back (same keys): her chain, as it stands.
+    room.deliver(a.pid, {"t": "presence", "pid": b.pid, "present": True, "keys": b.keys})
+    room.pump()
+    chain = b.codec.peers[a.pid].chains.current
+    assert chain is not None and chain.index == 2  # the same chain id, taken again: ahead
+    # The same state once more does not move it (nor back).
+    with pytest.raises(CannotOpen) as caught:
+        b.codec.accept_distribution(a.pid, directs(room, b, a)[-1])
+    assert caught.value.why is Why.STALE
+    room.chat(a, "three")
+    assert b.texts()[-1] == "three"
 
 
 def test_old_keys_are_dropped_as_the_chain_moves() -> None:
@@ -242,6 +335,92 @@ def test_a_forged_or_moved_vouch_does_not_make_anyone_trusted() -> None:
         assert not a.codec.verified(mole.pid) and not a.codec.trusted(mole.pid)
 
 
+def test_a_facilitator_never_vouches_for_other_keys_under_its_own_pid() -> None:
+    room, fac, (a,) = room_of("alice")
+    mole = E2EECodec().public_keys()
+    fac.codec.outgoing(), fac.codec.notices()
+    fac.codec.on_frame({"t": "joined", "p": {**fac.public(), "keys": mole, "vouches": []}})
+    fac.codec.on_frame({"t": "presence", "pid": fac.pid, "present": True, "keys": mole})
+    assert fac.codec.outgoing() == []
+    assert fac.codec.notices() == [mismatch(fac.pid), mismatch(fac.pid)]
+    assert fac.codec.verified(fac.pid)  # its own entry keeps its own keys
+    # Its own keys, shown back to it, are no news.
+    fac.codec.on_frame({"t": "joined", "p": fac.public()})
+    assert fac.codec.outgoing() == [] and fac.codec.notices() == []
+
+    # A welcome that lists other keys under the facilitator's pid: no vouch.
+    identity = fac.codec.identity
+    assert identity is not None
+    welcome = room.welcome(fac)
+    welcome["roster"] = [
+        {**e, "keys": mole, "vouches": []} if e["pid"] == fac.pid else e for e in welcome["roster"]
+    ]
+    same_keys = {"x_priv": fac.codec._x_priv, "s_priv": fac.codec._s_priv}
+    fresh = E2EECodec.facilitator(identity, **same_keys)
+    fresh.on_frame(welcome)
+    assert [f for f in fresh.outgoing() if f["t"] == "vouch"] == []
+    assert mismatch(fac.pid) in fresh.notices()
+    # The honest welcome (before its vouch is stored): a vouch for its own keys.
+    welcome = room.welcome(fac)
+    welcome["roster"] = [
+        {**e, "vouches": []} if e["pid"] == fac.pid else e for e in welcome["roster"]
+    ]
+    honest = E2EECodec.facilitator(identity, **same_keys)
+    honest.on_frame(welcome)
+    vouches = [f for f in honest.outgoing() if f["t"] == "vouch" and f["pid"] == fac.pid]
+    assert len(vouches) == 1 and honest.ctx is not None
+    sig, keys = vouches[0]["sig"], honest.public_keys()
+    assert verify_vouch(identity.public, sig, honest.ctx, fac.pid, "facilitator", keys)
+
+
+def test_a_member_is_warned_when_the_server_shows_other_keys_under_its_pid() -> None:
+    room, fac, (a, b) = room_of("alice", "bob")
+    mole = E2EECodec().public_keys()
+    a.codec.notices()
+    a.codec.on_frame({"t": "joined", "p": {**a.public(), "keys": mole}})
+    a.codec.on_frame({"t": "presence", "pid": a.pid, "present": True, "keys": mole})
+    assert a.codec.notices() == [mismatch(a.pid), mismatch(a.pid)]
+    assert a.codec.verified(a.pid)  # what it knows of itself did not change
+    trusted = [fac.codec.identity.public]  # type: ignore[union-attr]
+    fresh = E2EECodec(trusted=trusted, x_priv=a.codec._x_priv, s_priv=a.codec._s_priv)
+    welcome = room.welcome(a)
+    welcome["roster"] = [{**e, "keys": mole} if e["pid"] == a.pid else e for e in welcome["roster"]]
+    fresh.on_frame(welcome)
+    assert mismatch(a.pid) in fresh.notices() and not fresh.verified(a.pid)
+
+
+def test_a_bundle_with_a_low_order_key_is_never_trusted_and_blocks_no_one() -> None:
+    room, fac, (a,) = room_of("alice")
+    bad = room.inject(low_order(E2EECodec()), "bad", shown_to=[fac, a])
+    b, c = room.member("bob"), room.member("carol")
+    assert not any(f["t"] == "vouch" and f["pid"] == bad.pid for _, f in room.log)
+    for seat in (fac, a, b, c):
+        assert not seat.codec.trusted(bad.pid) and not seat.codec.verified(bad.pid)
+    room.leave(c)  # everyone's new chain goes round the roster, past the bad bundle
+    room.chat(a, "after carol left")
+    room.chat(fac, "and from the host")
+    assert b.texts()[-2:] == ["after carol left", "and from the host"]
+    assert {"code": "untrusted", "pid": bad.pid} in a.codec.warnings()
+
+
+def test_one_peer_whose_keys_fail_does_not_stop_anyone_else_getting_keys() -> None:
+    """Should a bad key get past the check on arrival, each loop still serves the rest."""
+    room = Room()
+    f1 = room.facilitator("Alex")
+    f2 = room.facilitator("Sam", co_facilitators=[f1.codec.identity.public])  # type: ignore[union-attr]
+    a, b, c, d = (room.member(n) for n in ("alice", "bob", "carol", "dave"))
+    for pid in (f1.pid, b.pid):  # as alice sees them: agreement with them now fails
+        peer = a.codec.peers[pid]
+        assert peer.bundle is not None
+        peer.bundle = Bundle(bytes(32), peer.bundle.s_pub)
+    room.leave(c)  # alice's new chain: to f1 (fails), f2, b (fails), d
+    room.chat(a, "still heard")
+    assert d.texts()[-1] == "still heard" and f2.texts()[-1] == "still heard"
+    room.private(a, "to whichever facilitator can read it")
+    assert f2.texts("private") == ["to whichever facilitator can read it"]
+    assert f1.texts("private") == [None]
+
+
 def test_a_distribution_before_the_vouch_is_held_and_taken_up_after_it() -> None:
     room, fac, (a,) = room_of("alice")
     trusted = [fac.codec.identity.public]  # type: ignore[union-attr]
@@ -329,6 +508,31 @@ def test_a_genuine_report_is_verified() -> None:
     assert (opened.reported.sender, opened.reported.text) == (a.pid, "something hurtful")
 
 
+def test_a_report_of_the_facilitators_own_message_is_verified() -> None:
+    room, fac, (a, b) = room_of("alice", "bob")
+    msg = room.chat(fac, "words of the host")
+    room.report(b, msg["id"], "about the host")
+    opened = fac.last()
+    assert isinstance(opened, Opened) and opened.verified is True
+    assert opened.reported is not None
+    assert (opened.reported.sender, opened.reported.text) == (fac.pid, "words of the host")
+
+
+def test_a_report_whose_body_names_another_message_than_the_frame_is_not_verified() -> None:
+    room, fac, (a, b) = room_of("alice", "bob")
+    first = room.chat(a, "something hurtful")["id"]
+    second = room.chat(a, "something kind")["id"]
+    for frame_msg in (second, None, True):
+        payload = b.codec.seal_report(first, "look")
+        frame = {"t": "report", "from": b.pid, "msg": frame_msg, "payload": payload}
+        opened = fac.codec.open(frame)
+        assert opened.verified is False and opened.reported is not None
+        assert opened.reported.msg == first
+    payload = b.codec.seal_report(first, "look")
+    opened = fac.codec.open({"t": "report", "from": b.pid, "msg": first, "payload": payload})
+    assert opened.verified is True
+
+
 def test_a_report_survives_the_sender_leaving() -> None:
     room, fac, (a, b) = room_of("alice", "bob")
     msg = room.chat(a, "something hurtful")
@@ -396,7 +600,28 @@ def test_ready_means_keys_went_both_ways() -> None:
 
 def test_the_end_of_the_session_wipes_every_key() -> None:
     room, fac, (a,) = room_of("alice")
+    room.chat(fac, "kept for a report until the end")
+    assert a.codec._received
     a.codec.on_frame({"t": "ended", "reason": "ended_by_facilitator"})
     assert a.codec.chain is None and not a.codec.peers and a.codec.ctx is None
+    assert not a.codec._received and not a.codec._own and not a.codec._taken
+    assert a.codec._x_priv == b"" and a.codec._s_priv == b""
     with pytest.raises(CannotSeal):
         a.codec.seal("after the end")
+    # The codec is spent: a welcome does not bring it back.
+    a.codec.on_frame(room.welcome(a))
+    assert a.codec.ctx is None and a.codec.outgoing() == []
+    with pytest.raises(CannotSeal):
+        a.codec.seal("after the end")
+
+
+def test_only_the_last_200_messages_read_are_kept_for_reports() -> None:
+    assert MESSAGES_REMEMBERED == 200
+    room, fac, (a, b) = room_of("alice", "bob")
+    ids = [room.chat(a, f"m{i}")["id"] for i in range(201)]
+    assert len(b.codec._received) == 200 and ids[0] not in b.codec._received
+    with pytest.raises(CannotSeal) as caught:
+        b.codec.seal_report(ids[0], "too old")
+    assert caught.value.why is Why.UNKNOWN_MESSAGE
+    room.report(b, ids[1], "still here")
+    assert isinstance(fac.last(), Opened) and fac.last().verified is True  # type: ignore[union-attr]

@@ -43,7 +43,7 @@ def test_reports_say_whether_they_are_verified() -> None:
     bad = Event("report", fields, "this hurt", False, Reported(4, "p2", "made up"))
     text = shown(good, bad)
     assert "(report) Sam reported message 4: this hurt" in text
-    assert "verified: Robin wrote: you are useless" in text
+    assert "verified: message 4: Robin wrote: you are useless" in text
     assert "NOT verified (could not be checked): made up" in text
 
 
@@ -54,6 +54,11 @@ def test_warnings_are_shown() -> None:
     )
     assert "names no facilitator key" in text
     assert "Sam is not verified by a facilitator" in text
+
+
+def test_keys_under_ones_own_name_that_are_not_ones_own_are_shown() -> None:
+    text = shown(Event("warning", {"code": "keys_mismatch", "pid": "p1"}))
+    assert "keys under your name that are not yours" in text
 
 
 def test_unreadable_messages_say_so() -> None:

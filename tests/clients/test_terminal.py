@@ -55,6 +55,15 @@ class Proc:
     async def finished(self, timeout: float = 10.0) -> int:
         return await asyncio.wait_for(self.proc.wait(), timeout)
 
+    async def sees_verified(self, name: str, timeout: float = 10.0) -> None:
+        """Ask ``/who`` until ``name`` shows as verified (its vouch reached this client)."""
+        async with asyncio.timeout(timeout):
+            while True:
+                await self.type("/who")
+                if "NOT verified" not in await self.expect(f"  {name} ("):
+                    return
+                await asyncio.sleep(0.05)
+
 
 async def test_a_session_run_from_terminals(env: Env) -> None:
     gid = await env.group(ground_rules=["What is said here stays here"])
@@ -74,6 +83,9 @@ async def test_a_session_run_from_terminals(env: Env) -> None:
         await fac.expect(f"M{i} joined")
         members.append(m)
     m1, m2, m3 = members
+    # The facilitator's client vouches for M3 once it sees M3 join; M1 hands
+    # M3 its key once that vouch reaches it. Sent earlier, M3 could not read it.
+    await m1.sees_verified("M3")
     await m1.type("hello from the terminal")
     for p in (fac, m1, m2, m3):
         await p.expect("[1] M1: hello from the terminal")

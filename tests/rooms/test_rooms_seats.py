@@ -97,9 +97,20 @@ def test_token_from_bare_token() -> None:
     assert token_from_link(f"  {token} ") == token
 
 
+def test_token_from_a_fragment_pasted_without_its_hash() -> None:
+    token, key = new_token(), "AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8"
+    # Only the seat goes to the server, never the facilitator keys beside it.
+    assert token_from_link(f"seat={token}&f={key}") == token
+    assert token_from_link(f" f={key}&seat={token}&f={key}\n") == token
+    assert token_from_link(f"#seat={token}&f={key}") == token
+
+
 @pytest.mark.parametrize(
     "bad",
     [
+        "f=AAECAwQFBgcICQoLDA0ODxAREhMUFRYXGBkaGxwdHh8",
+        "seat=",
+        "join?seat=abc",
         "https://chat.example.org/join",
         "https://chat.example.org/join#",
         "https://chat.example.org/join#seat=",

@@ -285,3 +285,256 @@ test("a facilitator codec needs its identity", async () => {
   await assert.rejects(GroupCodec.create({ role: "facilitator" }), CodecError);
   void concat;
 });
+
+// ---- the review's findings: each test failed before its fix ----
+
+/** A `welcome` as the server would send it to `you`, with a roster of the server's making. */
+function welcomeTo(you, role, roster) {
+  return { t: "welcome", you, role, session: "sess-1", group: { id: "g_0123456789ab", title: "Tuesday group" }, roster };
+}
+
+const vouchesFor = (frames, pid) => frames.filter((f) => f.t === "vouch" && f.pid === pid);
+const codesOf = (events, code) => events.filter((e) => e.type === "warning" && e.code === code);
+
+test("a facilitator vouches for itself only with its own keys; other keys under its pid are never vouched or trusted", async () => {
+  const fac = await facilitator();
+  const f = fac.codec;
+  const server = await member([]); // keys the server made for itself
+  const other = await member([]);
+  const robin = await member([fac.identity.pub]);
+  const events = await f.handle(welcomeTo("p1", "facilitator", [
+    { pid: "p1", role: "facilitator", present: true, keys: server.bundle, vouches: [] },
+    { pid: "p2", role: "member", present: true, keys: robin.bundle, vouches: [] },
+  ]));
+  let out = f.takeOutgoing();
+  assert.equal(vouchesFor(out, "p1").length, 0);
+  assert.equal(vouchesFor(out, "p2").length, 1); // members are still vouched
+  assert.equal(f.isTrusted("p1"), false);
+  assert.deepEqual(codesOf(events, "keys_mismatch").map((e) => e.pid), ["p1"]);
+  // The same in a `joined` and a `presence` for its own pid.
+  for (const frame of [
+    { t: "joined", p: { pid: "p1", role: "facilitator", present: true, keys: other.bundle, vouches: [] } },
+    { t: "presence", pid: "p1", present: true, name: "Alex", keys: server.bundle },
+  ]) {
+    const ev = await f.handle(frame);
+    assert.deepEqual(codesOf(ev, "keys_mismatch").map((e) => e.pid), ["p1"], frame.t);
+    assert.equal(vouchesFor(f.takeOutgoing(), "p1").length, 0, frame.t);
+    assert.equal(f.isTrusted("p1"), false, frame.t);
+  }
+  assert.deepEqual(f.roster.signingKeys.get("p1") ?? [], []);
+  // Its own keys, listed at last: vouched, and no warning.
+  const ev = await f.handle({ t: "presence", pid: "p1", present: true, name: "Alex", keys: f.bundle });
+  out = f.takeOutgoing();
+  assert.equal(codesOf(ev, "keys_mismatch").length, 0);
+  assert.equal(vouchesFor(out, "p1").length, 1);
+  assert.ok(await e2ee.verifyVouch(fac.identity.pub, vouchesFor(out, "p1")[0].sig, f.ctx, "p1", "facilitator", f.bundle));
+});
+
+test("a member warns when the server lists other keys under its own pid", async () => {
+  const fac = await facilitator();
+  const a = await member([fac.identity.pub]);
+  const server = await member([]);
+  const events = await a.handle(welcomeTo("p2", "member", [
+    { pid: "p1", role: "facilitator", present: true, keys: fac.codec.bundle, vouches: [] },
+    { pid: "p2", role: "member", present: true, keys: server.bundle, vouches: [] },
+  ]));
+  assert.deepEqual(codesOf(events, "keys_mismatch").map((e) => e.pid), ["p2"]);
+  const joined = await a.handle({ t: "joined", p: { pid: "p2", role: "member", present: true, keys: server.bundle, vouches: [] } });
+  assert.deepEqual(codesOf(joined, "keys_mismatch").map((e) => e.pid), ["p2"]);
+  const fine = await a.handle({ t: "joined", p: { pid: "p2", role: "member", present: true, keys: a.bundle, vouches: [] } });
+  assert.equal(codesOf(fine, "keys_mismatch").length, 0);
+});
+
+test("after a departure the server cannot replay an old distribution and the messages since", async () => {
+  const { r, A, B } = await room();
+  const b = r.people.get(B).codec;
+  const m1 = await r.say(A, "one");
+  await r.say(A, "two");
+  const dist = r.log.find((l) => l.frame.t === "direct" && l.to === B && l.frame.from === A).frame; // A's chain, at index 0
+  const msg1 = r.log.find((l) => l.to === B && l.frame.t === "msg" && l.frame.id === m1).frame;
+  const entry = r.entry(r.people.get(A));
+
+  // A's connection drops: B keeps A's chains, so the old state moves nothing back.
+  await r.stepOut(A);
+  await r.inject(B, dist);
+  assert.equal(r.events(B, "warning").at(-1)?.code, "key_rejected");
+  await r.inject(B, { ...msg1, id: 90 });
+  assert.equal(r.seen(B, 90), null);
+  assert.equal(r.people.get(B).events.find((e) => e.id === 90).reason, "replay");
+  assert.ok(b.chains.get(A)?.current, "chains are kept over presence:false");
+
+  // A leaves; the server shows A again, same keys, same (still valid) vouch.
+  await r.leave(A);
+  assert.equal(b.chains.get(A), undefined, "a participant who left has no chains");
+  await r.inject(B, { t: "joined", p: { ...entry, present: true } });
+  assert.ok(b.isTrusted(A));
+  const warned = r.events(B, "warning").length;
+  await r.inject(B, dist);
+  assert.equal(r.events(B, "warning").length, warned + 1); // refused: that chain was taken up before
+  assert.equal(b.chains.get(A)?.current ?? null, null);
+  await r.inject(B, { ...msg1, id: 91 });
+  assert.equal(r.seen(B, 91), null);
+  assert.equal(r.people.get(B).events.find((e) => e.id === 91).reason, "unknown_chain");
+});
+
+const LOW_ORDER = [new Uint8Array(32), Uint8Array.of(1, ...new Uint8Array(31))];
+
+test("a bundle with a low-order X25519 key is unusable: never vouched nor trusted, and the others still get keys", async () => {
+  const s = await e2ee.ed25519KeyPair();
+  for (const xPub of LOW_ORDER) {
+    const bad = concat(Uint8Array.of(1), xPub, s.pub);
+    const fac = await facilitator();
+    const f = fac.codec;
+    const robin = await member([fac.identity.pub]);
+    const events = await f.handle(welcomeTo("p1", "facilitator", [
+      { pid: "p1", role: "facilitator", present: true, keys: f.bundle, vouches: [] },
+      { pid: "p2", role: "member", present: true, keys: bad, vouches: [] },
+      { pid: "p3", role: "member", present: true, keys: robin.bundle, vouches: [] },
+    ]));
+    const out = f.takeOutgoing();
+    assert.ok(!out.some((fr) => fr.pid === "p2" || fr.to === "p2"), "nothing for the low-order bundle");
+    assert.ok(out.some((fr) => fr.t === "direct" && fr.to === "p3"), "the next participant still gets our chain");
+    assert.equal(f.isTrusted("p2"), false);
+    assert.deepEqual(codesOf(events, "keys_unusable").map((e) => e.pid), ["p2"]);
+    // ... and arriving later, in a joined or with new keys in a presence.
+    const joined = await f.handle({ t: "joined", p: { pid: "p4", role: "member", present: true, keys: bad, vouches: [] } });
+    assert.deepEqual(codesOf(joined, "keys_unusable").map((e) => e.pid), ["p4"]);
+    await f.handle({ t: "presence", pid: "p3", present: true, name: "Robin", keys: bad });
+    assert.equal(f.isTrusted("p3"), false);
+    assert.ok(!f.takeOutgoing().some((fr) => fr.pid === "p4" || fr.to === "p4" || fr.to === "p3"));
+  }
+  // An unverified member trusts every usable bundle: not this one.
+  const a = await member([]);
+  const fac = await facilitator();
+  await a.handle(welcomeTo("p2", "member", [
+    { pid: "p1", role: "member", present: true, keys: concat(Uint8Array.of(1), LOW_ORDER[0], s.pub), vouches: [] },
+    { pid: "p2", role: "member", present: true, keys: a.bundle, vouches: [] },
+    { pid: "p3", role: "facilitator", present: true, keys: fac.codec.bundle, vouches: [] },
+  ]));
+  assert.equal(a.isTrusted("p1"), false);
+  assert.deepEqual(a.takeOutgoing().map((fr) => fr.to), ["p3"]);
+});
+
+test("one recipient that fails does not stop a rekey or a private message reaching the others", async () => {
+  const r = new FakeRoom();
+  const one = await facilitator();
+  const twoIdentity = await e2ee.ed25519KeyPair();
+  const first = await facilitator({ identity: one.identity, co: [twoIdentity.pub] });
+  const second = await facilitator({ identity: twoIdentity, co: [one.identity.pub] });
+  const F1 = await r.join(first.codec, { name: "Alex" });
+  const F2 = await r.join(second.codec, { name: "Jo" });
+  const A = await r.join(await member([one.identity.pub, twoIdentity.pub]), { name: "Robin" });
+  const B = await r.join(await member([one.identity.pub, twoIdentity.pub]), { name: "Sam" });
+  const K = await r.join(await member([one.identity.pub, twoIdentity.pub]), { name: "Kim" });
+  const a = r.people.get(A).codec;
+  // Keys that got past every check but fail when used (defence in depth).
+  a.roster.get(F1).keys = { ...a.roster.get(F1).keys, xPub: new Uint8Array(32) };
+  a.roster.get(B).keys = { ...a.roster.get(B).keys, xPub: new Uint8Array(32) };
+  const epoch = a.chain.epoch;
+  await r.stepOut(F2); // A rekeys: B fails, K after it still gets the chain
+  assert.equal(a.chain.epoch, epoch + 1);
+  assert.ok(a.readyWith(K));
+  const m = await r.say(A, "after the rekey");
+  assert.equal(r.seen(K, m), "after the rekey");
+  await r.comeBack(F2, r.people.get(F2).codec);
+  await r.privately(A, "to whoever can read it");
+  assert.equal(r.events(F2, "private").at(-1).text, "to whoever can read it");
+});
+
+test("our own message's echo is checked: our signature, then it must decrypt to what we sealed", async () => {
+  const { r, A } = await room();
+  const a = r.people.get(A).codec;
+  await a.sealRoom("exactly this");
+  const [chat] = a.takeOutgoing();
+  for (const [id, at] of [[300, chat.payload.length - 1], [301, 40]]) {
+    const bad = chat.payload.slice();
+    bad[at] ^= 1;
+    await r.inject(A, { t: "msg", id, from: A, payload: bad, ts: 1 });
+    assert.equal(r.seen(A, id), null);
+  }
+  assert.equal(r.people.get(A).events.find((e) => e.id === 300).reason, "signature");
+  await r.inject(A, { t: "msg", id: 302, from: A, payload: chat.payload, ts: 1 });
+  assert.equal(r.seen(A, 302), "exactly this");
+  await r.inject(A, { t: "msg", id: 303, from: A, payload: chat.payload, ts: 1 });
+  assert.equal(r.people.get(A).events.find((e) => e.id === 303).reason, "replay");
+});
+
+/** Run `fn` with a wipe of `codec` in the middle of the first WebCrypto `method` call it makes. */
+async function wipeDuring(codec, method, fn) {
+  const subtle = globalThis.crypto.subtle;
+  const original = subtle[method];
+  subtle[method] = function (...args) {
+    delete subtle[method];
+    const result = original.apply(subtle, args);
+    codec.wipe();
+    return result;
+  };
+  try {
+    return await fn();
+  } finally {
+    delete subtle[method];
+  }
+}
+
+test("a wipe in the middle of sealing or of a frame stops it: nothing is restored or sent", async () => {
+  const { r, A, B } = await room();
+  const a = r.people.get(A).codec;
+  await assert.rejects(wipeDuring(a, "sign", () => a.sealRoom("not after a wipe")), { code: "wiped" });
+  assert.equal(a.chain, null);
+  assert.equal(a.ownPending.size, 0);
+  assert.deepEqual(a.takeOutgoing(), []);
+
+  const b = r.people.get(B).codec;
+  await assert.rejects(wipeDuring(b, "encrypt", () => b.sealPrivate("not after a wipe")), { code: "wiped" });
+  assert.deepEqual(b.takeOutgoing(), []);
+
+  const fac = await facilitator();
+  const f = fac.codec;
+  const robin = await member([fac.identity.pub]);
+  const events = await wipeDuring(f, "sign", () => f.handle(welcomeTo("p1", "facilitator", [
+    { pid: "p1", role: "facilitator", present: true, keys: f.bundle, vouches: [] },
+    { pid: "p2", role: "member", present: true, keys: robin.bundle, vouches: [] },
+  ])));
+  assert.deepEqual(events, []);
+  assert.equal(f.chain, null);
+  assert.deepEqual(f.takeOutgoing(), []);
+  assert.equal(f.roster.signingKeys.size, 0);
+  assert.equal([...f.roster.all()].length, 0);
+});
+
+test("new keys under a pid count as a departure of the old page: a new chain it never gets", async () => {
+  const { r, fac, F, A, B } = await room();
+  const oldB = r.people.get(B).codec;
+  const a = r.people.get(A).codec;
+  const epoch = a.chain.epoch;
+  // A connection replaced (4003): presence true with new keys, no presence false before it.
+  const from = r.log.length;
+  await r.comeBack(B, await member([fac.identity.pub]));
+  assert.equal(a.chain.epoch, epoch + 1);
+  assert.equal(r.people.get(F).codec.chain.epoch, epoch + 1);
+  const m = await r.say(A, "only for the new page");
+  assert.equal(r.seen(B, m), "only for the new page");
+  const frame = r.log.find((l) => l.frame.t === "msg" && l.frame.id === m).frame;
+  const [seenByOld] = await oldB.handle(frame);
+  assert.equal(seenByOld.text, null);
+  assert.equal(seenByOld.reason, "unknown_chain");
+  assert.deepEqual(r.events(B, "warning"), []); // the new page got each chain once
+  assert.equal(r.log.slice(from).filter((l) => l.to === B && l.frame.t === "direct" && l.frame.from === F).length, 1);
+  // The same for a `joined` that shows a known pid with new keys.
+  const C = (await member([fac.identity.pub])).bundle;
+  await r.inject(A, { t: "joined", p: { pid: B, name: "Sam", role: "member", present: true, keys: C, vouches: [] } });
+  assert.equal(a.chain.epoch, epoch + 2);
+});
+
+test("only the last 200 opened messages can be reported, and none once the session ended", async () => {
+  const { r, A, B } = await room();
+  const b = r.people.get(B).codec;
+  const ids = [];
+  for (let i = 0; i < 201; i++) ids.push(await r.say(A, `m${i}`));
+  assert.equal(b.reportable.size, 200);
+  assert.ok(!b.reportable.has(ids[0]));
+  assert.ok(b.reportable.has(ids[1]) && b.reportable.has(ids[200]));
+  await assert.rejects(b.sealReport(ids[0], "too old"), { code: "unknown_message" });
+  await r.inject(B, { t: "ended", reason: "ended_by_facilitator" });
+  assert.equal(b.reportable.size, 0);
+});

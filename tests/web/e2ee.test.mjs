@@ -5,7 +5,7 @@ import test from "node:test";
 import assert from "node:assert/strict";
 
 import * as e2ee from "../../clients/web/e2ee.js";
-import { SenderChains } from "../../clients/web/chains.js";
+import { ChainHistory, SenderChains } from "../../clients/web/chains.js";
 import { concat, fromHex, lp, toHex, fromB64u, toB64u, Reader, FormatError } from "../../clients/web/bytes.js";
 
 const hex = toHex;
@@ -125,13 +125,12 @@ async function sender(pid = "p2") {
     s,
     start,
     chain,
-    async seal(text, index = this.chain.index) {
+    async seal(text, index = this.chain.index, body = e2ee.textBody(text)) {
       let ck = this.start.ck;
       for (let i = 0; i < index; i++) ck = (await e2ee.stepChain(ck)).nextCk;
       const step = await e2ee.stepChain(ck);
       const header = e2ee.header({ ctx, sender: pid, epoch: chain.epoch, chainId: chain.chainId, index });
       this.chain.index = index + 1;
-      const body = e2ee.textBody(text);
       return { payload: await e2ee.sealRoomPayload({ header, signer: s, mk: step.mk, nonce: step.nonce, body }), mk: step.mk, nonce: step.nonce, body };
     },
   };
@@ -227,6 +226,43 @@ test("chains: a distribution never moves a chain back; two chains kept", async (
   assert.equal(chains.accept(c1b), "new");
   assert.equal(chains.find(c0.chainId, 0), null); // only two kept
   assert.ok(chains.find(c1.chainId, 1));
+});
+
+test("chains: a body that decrypts but has no text is refused before the chain moves", async () => {
+  const { encode } = await import("../../clients/web/vendor/msgpack/index.mjs");
+  const alice = await sender();
+  const noText = (await alice.seal("", 1, encode({ txt: "x" }))).payload;
+  const notAMapAt0 = (await alice.seal("", 0, encode(["x"]))).payload;
+  const zero = (await alice.seal("zero", 0)).payload;
+  const one = (await alice.seal("one", 1)).payload;
+  const chains = new SenderChains();
+  chains.accept(alice.start);
+  const before = JSON.stringify(chains.describe());
+  await assert.rejects(receive(chains, alice, noText), { reason: "malformed" });
+  assert.equal(JSON.stringify(chains.describe()), before); // index 1 is not used up
+  assert.equal(await receive(chains, alice, one), "one");
+  assert.deepEqual(chains.describe().current.kept, [0]);
+  await assert.rejects(receive(chains, alice, notAMapAt0), { reason: "malformed" });
+  assert.deepEqual(chains.describe().current.kept, [0]); // nor is the key kept for index 0
+  assert.equal(await receive(chains, alice, zero), "zero");
+});
+
+test("chains: a chain id taken up once is refused for the rest of the session, even by a new holder", () => {
+  const history = new ChainHistory(4);
+  const first = new SenderChains(history);
+  const c0 = e2ee.newChain(0);
+  assert.equal(first.accept(c0), "new");
+  assert.equal(first.accept({ ...c0, index: 3 }), "ahead"); // the same current chain, further on: fine
+  const again = new SenderChains(history); // the chains were dropped (the sender left), the memory was not
+  assert.throws(() => again.accept(c0), { reason: "stale" });
+  assert.throws(() => again.accept({ ...c0, index: 9 }), { reason: "stale" });
+  assert.equal(again.current, null);
+  for (let epoch = 1; epoch <= 5; epoch++) first.accept(e2ee.newChain(epoch));
+  assert.equal(history.size, 4); // capped, oldest first: c0's id is forgotten ...
+  assert.equal(history.has(c0.chainId), false);
+  assert.throws(() => new SenderChains(history).accept(c0), { reason: "stale" }); // ... but epoch 0 is below epoch 5
+  assert.equal(new SenderChains(history).accept(e2ee.newChain(5)), "new");
+  assert.equal(e2ee.CHAIN_IDS_KEPT, 4096);
 });
 
 test("distribution: 86 bytes, opens only for its recipient and from its sender", async () => {

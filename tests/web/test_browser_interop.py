@@ -16,6 +16,7 @@ from conftest import Env
 from playwright.async_api import Browser, Page
 
 from clients.client import ChatClient
+from clients.e2ee import IdentityKey
 
 JOIN = """async ([link, name]) => {
     const m = await import('/__tests__/browser_member.mjs');
@@ -48,7 +49,7 @@ async def python_reads(client: ChatClient, text: str, sender: str) -> None:
 @needs_chromium
 async def test_python_and_browser_members_read_each_other(server: Env, browser: Browser) -> None:
     gid = await server.group()
-    fac = await server.host(gid, e2ee=True)
+    fac = await server.host(gid, e2ee=True, identity=IdentityKey.generate())
     assert fac.identity is not None
 
     async def link() -> str:

@@ -1,0 +1,323 @@
+// Groups and their seat links: the list, the settings form (create and edit),
+// and the links (create with expiry and label, copy, list, revoke).
+
+import { $, announce, ask, button, dateTime, day, el, say, show } from "./console-dom.js";
+
+/** API field -> the form's input for it. */
+const FIELDS = {
+  title: "group-title-input",
+  capacity: "group-capacity",
+  ground_rules: "group-rules",
+  crisis_resources: "group-crisis",
+  duration_minutes: "group-duration",
+  slow_mode_seconds: "group-slow",
+};
+
+const STATUS_TEXT = { active: "Active", expired: "Expired", revoked: "Revoked" };
+
+export function summary(g) {
+  const slow = g.slow_mode_seconds > 0 ? `slow mode ${g.slow_mode_seconds} s` : "slow mode off";
+  return `Up to ${g.capacity} members · ${g.duration_minutes} minutes · ${slow}`;
+}
+
+export class GroupsView {
+  /**
+   * @param {{api: import("./console-api.js").Api, ownKey: () => string | null,
+   *   onRun: (group: object) => void, onError: (err: Error) => void}} options
+   */
+  constructor({ api, ownKey, onRun, onError }) {
+    this.api = api;
+    this.ownKey = ownKey;
+    this.onRun = onRun;
+    this.onError = onError;
+    /** @type {object[]} */
+    this.groups = [];
+    this.selected = null; // a group id, or "new"
+    $("new-group").addEventListener("click", () => this.select("new"));
+    $("group-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      this.#save();
+    });
+    $("group-cancel").addEventListener("click", () => this.select(this.groups[0]?.id ?? null));
+    $("link-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      this.#createLink();
+    });
+    $("link-hours").addEventListener("input", () => this.#hoursHint());
+    $("copy-link").addEventListener("click", () => this.#copy());
+    $("run-session").addEventListener("click", () => {
+      const g = this.#group();
+      if (g) this.onRun(g);
+    });
+    this.#hoursHint();
+  }
+
+  /** Load the list (after login, and when coming back from a session). */
+  async load() {
+    try {
+      this.groups = await this.api.groups();
+    } catch (err) {
+      this.onError(err);
+      return;
+    }
+    const keep = this.selected === "new" || this.groups.some((g) => g.id === this.selected);
+    this.select(keep ? this.selected : this.groups[0]?.id ?? "new");
+  }
+
+  /** Forget everything shown (logout). */
+  clear() {
+    this.groups = [];
+    this.selected = null;
+    $("group-list").replaceChildren();
+    $("links-list").replaceChildren();
+    this.#hideNewLink();
+  }
+
+  #group() {
+    return this.groups.find((g) => g.id === this.selected) ?? null;
+  }
+
+  select(gid) {
+    const changed = gid !== this.selected;
+    this.selected = gid;
+    this.#renderList();
+    const g = this.#group();
+    const isNew = gid === "new";
+    show("group-empty", !g && !isNew);
+    show("group-head", Boolean(g));
+    show("links-section", Boolean(g));
+    show("group-editor", Boolean(g) || isNew);
+    $("group-form-title").textContent = isNew ? "New group" : "Group settings";
+    $("group-save").textContent = isNew ? "Create group" : "Save changes";
+    show("group-cancel", isNew && this.groups.length > 0);
+    this.#fillForm(isNew ? null : g);
+    if (changed) this.#hideNewLink();
+    if (g) {
+      $("group-name").textContent = g.title;
+      $("group-summary").textContent = summary(g);
+      this.#loadLinks(g.id);
+    }
+    if (isNew && changed) $("group-title-input").focus();
+  }
+
+  #renderList() {
+    const items = this.groups.map((g) =>
+      el(
+        "li",
+        {},
+        el(
+          "button",
+          {
+            type: "button",
+            class: "group-item",
+            attrs: g.id === this.selected ? { "aria-current": "true" } : {},
+            dataset: { testid: "group", gid: g.id },
+            on: { click: () => this.select(g.id) },
+          },
+          el("span", { class: "group-item-title", text: g.title }),
+          el("span", { class: "group-item-meta", text: summary(g) }),
+        ),
+      ),
+    );
+    $("group-list").replaceChildren(...items);
+    show("groups-none", this.groups.length === 0);
+  }
+
+  // ---- settings ----
+
+  #fillForm(g) {
+    $("group-title-input").value = g?.title ?? "";
+    $("group-capacity").value = String(g?.capacity ?? 8);
+    $("group-rules").value = (g?.ground_rules ?? []).join("\n");
+    $("group-crisis").value = (g?.crisis_resources ?? []).join("\n");
+    $("group-duration").value = String(g?.duration_minutes ?? 70);
+    $("group-slow").value = String(g?.slow_mode_seconds ?? 0);
+    this.#clearErrors();
+  }
+
+  #clearErrors() {
+    say("group-form-error", "");
+    for (const id of Object.values(FIELDS)) {
+      $(id).removeAttribute("aria-invalid");
+      $(`${id}-error`).textContent = "";
+    }
+  }
+
+  #settings() {
+    const lines = (id) =>
+      $(id)
+        .value.split("\n")
+        .map((s) => s.trim())
+        .filter(Boolean);
+    const number = (id) => {
+      const v = $(id).value.trim();
+      return v === "" ? NaN : Number(v);
+    };
+    return {
+      title: $("group-title-input").value.trim(),
+      capacity: number("group-capacity"),
+      ground_rules: lines("group-rules"),
+      crisis_resources: lines("group-crisis"),
+      duration_minutes: number("group-duration"),
+      slow_mode_seconds: number("group-slow"),
+    };
+  }
+
+  async #save() {
+    this.#clearErrors();
+    const settings = this.#settings();
+    // A number field left empty or unreadable: said here, in the API's words' place.
+    for (const key of ["capacity", "duration_minutes", "slow_mode_seconds"]) {
+      if (Number.isNaN(settings[key])) return this.#fieldError(key, "Please enter a number.");
+    }
+    const isNew = this.selected === "new";
+    const saveButton = $("group-save");
+    saveButton.disabled = true;
+    try {
+      const group = isNew ? await this.api.createGroup(settings) : await this.api.editGroup(this.selected, settings);
+      const at = this.groups.findIndex((g) => g.id === group.id);
+      if (at >= 0) this.groups[at] = group;
+      else this.groups.push(group);
+      this.select(group.id);
+      announce(isNew ? `The group “${group.title}” was created.` : "The group's settings were saved.");
+      say("group-form-error", "");
+      if (isNew) $("link-label").focus();
+    } catch (err) {
+      if (err.field && FIELDS[err.field]) this.#fieldError(err.field, err.message);
+      else if (err.code === "unauthenticated") this.onError(err);
+      else say("group-form-error", err.message, { error: true });
+    } finally {
+      saveButton.disabled = false;
+    }
+  }
+
+  #fieldError(field, message) {
+    const id = FIELDS[field];
+    $(id).setAttribute("aria-invalid", "true");
+    $(`${id}-error`).textContent = message;
+    say("group-form-error", `Please check: ${message}`, { error: true });
+    $(id).focus();
+  }
+
+  // ---- links ----
+
+  #hoursHint() {
+    const hours = Number($("link-hours").value);
+    let text = "";
+    if (hours > 0) {
+      const days = hours / 24;
+      text = days >= 14 ? `About ${Math.round(days / 7)} weeks.` : days >= 1 ? `About ${Math.round(days)} days.` : "Less than a day.";
+    }
+    $("link-hours-hint").textContent = text;
+  }
+
+  async #loadLinks(gid) {
+    let links;
+    try {
+      links = await this.api.links(gid);
+    } catch (err) {
+      this.onError(err);
+      return;
+    }
+    if (this.selected !== gid) return;
+    this.#renderLinks(gid, links);
+  }
+
+  #renderLinks(gid, links) {
+    const rows = [...links].reverse().map((link) => {
+      const label = link.label || "(no label)";
+      const status = el("span", { class: `chip chip-${link.status}`, text: STATUS_TEXT[link.status] ?? link.status });
+      const action =
+        link.status === "active"
+          ? button("Revoke", () => this.#revoke(gid, link), { kind: "quiet danger-text", label: `Revoke link ${label}` })
+          : el("span");
+      return el(
+        "li",
+        { class: "link-row", dataset: { testid: "link", lid: link.id, status: link.status } },
+        el(
+          "div",
+          { class: "link-main" },
+          el("span", { class: "link-label", text: label }),
+          el("span", { class: "link-meta", text: `Made ${day(link.created_at)} · expires ${dateTime(link.expires_at)}` }),
+        ),
+        status,
+        action,
+      );
+    });
+    $("links-list").replaceChildren(...rows);
+    show("links-none", links.length === 0);
+  }
+
+  async #createLink() {
+    const gid = this.selected;
+    say("link-form-error", "");
+    const hours = Number($("link-hours").value);
+    const spec = { label: $("link-label").value.trim() };
+    if ($("link-hours").value.trim() !== "") spec.expires_in_hours = hours;
+    let link;
+    try {
+      link = await this.api.createLink(gid, spec);
+    } catch (err) {
+      if (err.code === "unauthenticated") this.onError(err);
+      else say("link-form-error", err.message, { error: true });
+      return;
+    }
+    const url = withKey(link.url, this.ownKey());
+    $("new-link-url").value = url;
+    $("new-link-for").textContent = link.label ? `For “${link.label}”.` : "";
+    show("new-link");
+    $("link-label").value = "";
+    announce("A new link was made. Copy it now: it is shown only once.");
+    $("copy-link").focus();
+    this.#loadLinks(gid);
+  }
+
+  #hideNewLink() {
+    $("new-link-url").value = "";
+    show("new-link", false);
+    say("copy-status", "");
+  }
+
+  async #copy() {
+    const input = $("new-link-url");
+    try {
+      await navigator.clipboard.writeText(input.value);
+      say("copy-status", "Copied. Send it to the member privately.");
+    } catch {
+      // No clipboard here (permissions, an older browser): select it for the keyboard.
+      input.focus();
+      input.select();
+      say("copy-status", "The link is selected: press Ctrl+C (or ⌘C) to copy it.");
+    }
+  }
+
+  async #revoke(gid, link) {
+    const label = link.label || "this link";
+    const { value } = await ask({
+      title: `Revoke ${label}?`,
+      text: "Whoever holds it can no longer come in with it. Someone in the room now stays in the room.",
+      actions: [{ label: "Revoke link", value: "revoke", kind: "danger" }],
+    });
+    if (value !== "revoke") return;
+    try {
+      await this.api.revokeLink(gid, link.id);
+      announce(`The link “${label}” was revoked.`);
+    } catch (err) {
+      this.onError(err);
+    }
+    this.#loadLinks(gid);
+  }
+}
+
+/**
+ * The link as the API made it, with this console's own key among its `f=`
+ * parameters (appended if missing), so members can verify this console.
+ * @param {string} url @param {string | null} key
+ */
+export function withKey(url, key) {
+  if (!key) return url;
+  const hash = url.indexOf("#");
+  const fragment = hash >= 0 ? url.slice(hash + 1) : "";
+  if (new URLSearchParams(fragment).getAll("f").includes(key)) return url;
+  return `${url}${hash >= 0 ? "&" : "#"}f=${key}`;
+}

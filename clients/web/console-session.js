@@ -1,0 +1,441 @@
+// The live session, as the facilitator runs it: clients/web/client.js in
+// facilitator mode over the websocket (docs/protocol.md sections 3 to 5),
+// with the controls of the room's lifecycle, the knock queue, per-member
+// moderation, the decrypted conversation, the session clock and the inbox.
+//
+// The conversation lives in this page's memory only and is wiped when the
+// session ends, when the facilitator leaves the console, and on logout.
+
+import { fromB64u } from "./bytes.js";
+import { ChatClient } from "./client.js";
+import { $, announce, ask, button, clockTime, duration, el, say, show } from "./console-dom.js";
+import { keyText } from "./console-identity.js";
+import { Inbox } from "./console-inbox.js";
+import { PeopleView } from "./console-people.js";
+import { encode } from "./vendor/msgpack/index.mjs";
+
+/**
+ * ChatClient plus facilitator commands (open, start, admit, mute, ...).
+ * client.js has no public way to send a command frame yet; this uses its
+ * public `ws` and `nextRef` the way its private #command does.
+ */
+class FacilitatorClient extends ChatClient {
+  /** @param {string} t @param {object} [fields] @returns {number} the frame's ref */
+  command(t, fields = {}) {
+    if (!this.ws || this.closed || this.ws.readyState !== WebSocket.OPEN) {
+      throw new Error("The console is not connected to the room.");
+    }
+    const ref = this.nextRef++;
+    this.ws.send(encode({ t, ...fields, ref }));
+    return ref;
+  }
+}
+
+const STATE = {
+  scheduled: ["Not open yet", "Members cannot come in until you open the room."],
+  lobby: ["Open", "Members with a link come in after accepting the ground rules."],
+  live_locked: ["Started · door locked", "Latecomers knock; you decide who comes in."],
+  live_unlocked: ["Started · door open", "Members with a link come straight in."],
+  ended: ["Ended", "Nothing of this session is kept."],
+};
+
+const CLOSED = {
+  1000: "You left the session. The room stays as it is for the others.",
+  4000: "The session has ended for everyone. Nothing of it is kept: the conversation is gone from this page too.",
+  4001: "You are no longer a facilitator of this group, so the console left the room.",
+  4003: "This session was opened in another tab or on another device, so this console closed.",
+  4401: "The console could not enter the room.",
+};
+const RECONNECTABLE = new Set([1001, 1006, 1011, 1012, 4008]);
+
+export class SessionView {
+  /**
+   * @param {{api: import("./console-api.js").Api, identity: () => {pub: Uint8Array, key: CryptoKey} | null,
+   *   onBack: () => void}} options
+   */
+  constructor({ api, identity, onBack }) {
+    this.api = api;
+    this.identity = identity;
+    this.onBack = onBack;
+    this.client = null;
+    this.group = null;
+    /** pid -> name, for everyone seen this session (reports may name someone who left) */
+    this.names = new Map();
+    this.knocks = new Map();
+    this.room = { state: null, paused: false, startedAt: null, duration: 70, slow: 0 };
+    this.skew = null; // local clock minus the server's, in seconds
+    this.timer = null;
+    this.lastError = null;
+    this.inbox = new Inbox({ nameOf: (pid) => this.nameOf(pid) });
+    this.people = new PeopleView({ command: (t, fields) => this.#command(t, fields) });
+
+    const on = (id, fn) => $(id).addEventListener("click", fn);
+    on("open-room", () => this.#command("open"));
+    on("start-session", () => this.#command("start"));
+    on("lock-door", () => this.#command("lock"));
+    on("unlock-door", () => this.#command("unlock"));
+    on("pause-all", () => this.#command("pause"));
+    on("resume-all", () => this.#command("resume"));
+    on("end-session", () => this.#end());
+    on("leave-session", () => this.leave());
+    $("slow-select").addEventListener("change", (ev) => this.#command("slow", { seconds: Number(ev.target.value) }));
+    on("over-back", () => this.#back());
+    on("over-again", () => this.group && this.open(this.group));
+    on("knock-badge", () => {
+      $("knock-section").scrollIntoView({ block: "center" });
+      $("knocks").querySelector("button")?.focus();
+    });
+    $("compose").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      this.#send();
+    });
+    $("compose-text").addEventListener("keydown", (ev) => {
+      if (ev.key === "Enter" && !ev.shiftKey && !ev.isComposing) {
+        ev.preventDefault();
+        this.#send();
+      }
+    });
+    // Closing the tab or navigating away: nothing of the session stays behind.
+    addEventListener("pagehide", () => this.wipe());
+  }
+
+  get active() {
+    return this.client !== null;
+  }
+
+  nameOf(pid) {
+    return this.names.get(pid) ?? this.client?.roster.get(pid)?.name ?? pid;
+  }
+
+  // ---- entering and leaving ----
+
+  /** Enter the room of `group` (creating a `scheduled` session if there is none). */
+  async open(group) {
+    this.wipe();
+    this.group = group;
+    this.lastError = null;
+    $("session-title").textContent = group.title;
+    show("session-over", false);
+    show("session-live", true);
+    this.room = { state: null, paused: false, startedAt: null, duration: group.duration_minutes ?? 70, slow: 0 };
+    this.#renderState();
+    this.#tick();
+    say("session-error", "");
+    say("session-note", "Connecting…");
+    const identity = this.identity();
+    let full;
+    try {
+      full = await this.api.group(group.id);
+    } catch (err) {
+      this.#over(err.message, false);
+      return;
+    }
+    const mine = keyText(identity.pub);
+    const keys = full.facilitator_keys ?? {};
+    const coFacilitators = Object.entries(keys)
+      .filter(([name, key]) => name !== this.api.account && key !== mine)
+      .map(([, key]) => fromB64u(key));
+    const client = new FacilitatorClient({
+      role: "facilitator",
+      group: group.id,
+      token: this.api.token,
+      identity: { pub: identity.pub, key: identity.key },
+      coFacilitators,
+      name: this.api.account,
+    });
+    this.client = client;
+    this.#wire(client);
+    try {
+      await client.connect();
+    } catch (err) {
+      if (this.client === client) this.#over(err.message, true);
+      return;
+    }
+    if (keys[this.api.account] && keys[this.api.account] !== mine) {
+      say(
+        "session-note",
+        "Your account's registered key is another browser's: members whose links carry only that key cannot verify this console.",
+      );
+    }
+  }
+
+  /** Step out of the room (the session goes on for the others) and go back to the groups. */
+  leave({ back = true } = {}) {
+    if (this.client && !this.client.closed) {
+      try {
+        this.client.stepOut();
+      } catch {
+        // closing anyway
+      }
+    }
+    this.wipe();
+    if (back) this.onBack();
+  }
+
+  /** Forget every message, name, knock and key of the session; close the socket. */
+  wipe() {
+    const client = this.client;
+    this.client = null;
+    client?.wipe();
+    clearInterval(this.timer);
+    this.timer = null;
+    this.names.clear();
+    this.knocks.clear();
+    this.skew = null;
+    $("transcript").replaceChildren();
+    $("people").replaceChildren();
+    $("knocks").replaceChildren();
+    this.people.renderKnocks(this.knocks);
+    this.inbox.wipe();
+    $("compose-text").value = "";
+    say("reminder", "");
+  }
+
+  #back() {
+    this.wipe();
+    this.onBack();
+  }
+
+  #over(text, reconnectable) {
+    this.wipe();
+    show("session-live", false);
+    show("session-over", true);
+    $("over-text").textContent = text;
+    show("over-again", reconnectable);
+    this.room.state = null;
+    this.#renderState();
+    $("over-back").focus();
+  }
+
+  // ---- the client's events ----
+
+  #wire(client) {
+    const on = (type, fn) =>
+      client.addEventListener(type, (ev) => {
+        if (this.client === client) fn(ev.detail);
+      });
+    on("frame", (f) => this.#frame(f));
+    on("welcome", (w) => {
+      this.room.duration = w.group?.duration_minutes ?? this.room.duration;
+      $("session-title").textContent = w.group?.title ?? this.group.title;
+      this.#setState(w);
+      say("session-note", "");
+      announce("You are in the room.");
+    });
+    on("state", (s) => this.#setState(s, true));
+    on("roster", ({ roster }) => {
+      for (const p of roster) this.names.set(p.pid, p.name);
+      this.people.renderPeople(roster, client.me);
+    });
+    on("msg", (m) => this.#addMessage(m));
+    on("deleted", ({ id }) => this.#markDeleted(id));
+    on("private", (d) => {
+      if (!d.own) this.inbox.addPrivate(d);
+    });
+    on("report", (d) => this.inbox.addReport(d));
+    on("warning", (w) => say("session-note", w.message));
+    on("error", (e) => {
+      this.lastError = e;
+      say("session-error", e.message, { error: true });
+    });
+    on("ended", () => (this.room.state = "ended"));
+    on("close", ({ code }) => {
+      let text;
+      if (code === 4000 || this.room.state === "ended") text = CLOSED[4000];
+      else if (this.lastError && (code === 4400 || code === 4401 || !CLOSED[code])) text = this.lastError.message;
+      else text = CLOSED[code] ?? "The connection to the room was lost.";
+      this.#over(text, RECONNECTABLE.has(code));
+      // Not of the facilitator's doing (lost, replaced, taken off the group): said at once.
+      announce(text, { assertive: code !== 4000 && code !== 1000 });
+    });
+  }
+
+  #frame(f) {
+    if (typeof f.ts === "number") this.#observeClock(f.ts);
+    switch (f.t) {
+      case "welcome":
+        for (const p of f.roster ?? []) this.names.set(p.pid, p.name);
+        this.knocks.clear();
+        for (const p of f.knocks ?? []) this.knocks.set(p.pid, p);
+        this.people.renderKnocks(this.knocks);
+        break;
+      case "joined":
+        if (f.p) this.names.set(f.p.pid, f.p.name);
+        break;
+      case "presence":
+        if (f.present && f.name) this.names.set(f.pid, f.name);
+        break;
+      case "knock":
+        this.knocks.set(f.p.pid, f.p);
+        this.people.renderKnocks(this.knocks);
+        announce(`${f.p.name} is knocking and waits to come in.`);
+        break;
+      case "knock_gone":
+        this.knocks.delete(f.pid);
+        this.people.renderKnocks(this.knocks);
+        break;
+      case "state":
+        // The start seen live: the server's started_at is "now" on its clock.
+        if (f.started_at && !this.room.startedAt) this.#observeClock(f.started_at);
+        break;
+      case "reminder":
+        this.#reminder(f.minutes_left);
+        break;
+      case "alert":
+        this.inbox.addAlert(f);
+        break;
+      case "muted":
+        announce(`${this.nameOf(f.pid)} is ${f.until ? `timed out until ${clockTime(f.until)}` : "muted"}.`);
+        break;
+      case "unmuted":
+        announce(`${this.nameOf(f.pid)} can write again.`);
+        break;
+      default:
+        break;
+    }
+  }
+
+  // ---- lifecycle ----
+
+  #command(t, fields) {
+    say("session-error", "");
+    try {
+      return this.client?.command(t, fields);
+    } catch (err) {
+      say("session-error", err.message, { error: true });
+      return undefined;
+    }
+  }
+
+  #setState(s, live = false) {
+    const before = this.room.state;
+    this.room.state = s.state;
+    this.room.paused = Boolean(s.paused);
+    this.room.startedAt = s.started_at ?? null;
+    this.room.slow = s.slow_mode_seconds ?? 0;
+    this.#renderState();
+    if (live && before !== s.state) announce(`The room is now: ${STATE[s.state]?.[0] ?? s.state}.`);
+    if (this.room.startedAt && !this.timer) this.timer = setInterval(() => this.#tick(), 1000);
+    this.#tick();
+  }
+
+  #renderState() {
+    const { state, paused } = this.room;
+    const running = state === "lobby" || state === "live_locked" || state === "live_unlocked";
+    const [label, hint] = STATE[state] ?? ["Connecting…", ""];
+    $("session-state").textContent = paused ? `${label} · paused` : label;
+    $("session-state").dataset.state = state ?? "";
+    $("session-state-hint").textContent = paused ? "Members cannot write to the room until you resume." : hint;
+    show("open-room", state === "scheduled");
+    show("start-session", state === "lobby");
+    show("unlock-door", state === "live_locked");
+    show("lock-door", state === "live_unlocked");
+    show("pause-all", running && !paused);
+    show("resume-all", running && paused);
+    show("end-session", Boolean(state) && state !== "ended");
+    show("slow-control", running);
+    const select = $("slow-select");
+    const value = String(this.room.slow);
+    // A value set elsewhere (the group's settings, another facilitator) gets its own option.
+    if (![...select.options].some((o) => o.value === value)) select.append(el("option", { value, text: `${value} seconds` }));
+    select.value = value;
+  }
+
+  async #end() {
+    const { value } = await ask({
+      title: "End the session for everyone?",
+      text: "Everyone is disconnected and the conversation is gone for good: nothing of it is kept, on this page or anywhere.",
+      actions: [{ label: "End for everyone", value: "end", kind: "danger" }],
+    });
+    if (value === "end") this.#command("end");
+  }
+
+  // ---- the clock ----
+
+  #observeClock(serverTs) {
+    const skew = Date.now() / 1000 - serverTs;
+    this.skew = this.skew === null ? skew : Math.min(this.skew, skew);
+  }
+
+  #tick() {
+    const planned = this.room.duration;
+    const bar = $("clock-bar");
+    bar.max = planned * 60;
+    if (!this.room.startedAt) {
+      $("clock-text").textContent = `Not started · planned ${planned} minutes`;
+      bar.value = 0;
+      return;
+    }
+    const now = Date.now() / 1000 - (this.skew ?? 0);
+    const elapsed = Math.max(0, now - this.room.startedAt);
+    const left = planned * 60 - elapsed;
+    bar.value = Math.min(elapsed, planned * 60);
+    const over = left < 0;
+    $("clock").classList.toggle("is-over", over);
+    $("clock-text").textContent = over
+      ? `${duration(elapsed)} · ${Math.ceil(-left / 60)} min over the planned ${planned}`
+      : `${duration(elapsed)} · ${Math.ceil(left / 60)} min left of ${planned}`;
+  }
+
+  #reminder(minutesLeft) {
+    const text =
+      minutesLeft > 0
+        ? `${minutesLeft} minutes left of the planned time.`
+        : "The planned time is up. End the session when the group is ready.";
+    say("reminder", text);
+    announce(text);
+  }
+
+  // ---- the conversation ----
+
+  async #send() {
+    const text = $("compose-text").value.trim();
+    if (!text || !this.client) return;
+    try {
+      await this.client.send(text);
+      $("compose-text").value = "";
+    } catch (err) {
+      say("session-error", err.message, { error: true });
+    }
+  }
+
+  #addMessage(m) {
+    const text = m.text === null ? `This message could not be opened on this page (${m.reason ?? "unknown"}).` : m.text;
+    const who = m.own ? `${m.name} (you)` : m.name;
+    const li = el(
+      "li",
+      { class: m.own ? "message is-own" : "message", dataset: { testid: "message", id: String(m.id), from: m.from } },
+      el(
+        "p",
+        { class: "message-head" },
+        el("span", { class: "message-who", text: who }),
+        el("span", { class: "message-time", text: Number.isFinite(m.ts) ? clockTime(m.ts) : "" }),
+        button("Delete", () => this.#command("delete", { msg: m.id }), {
+          kind: "quiet small",
+          label: `Delete message ${m.id} from ${m.name} for everyone`,
+        }),
+      ),
+      el("div", { class: "message-body" }, messageBody(m, text)),
+    );
+    const list = $("transcript");
+    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
+    list.append(li);
+    if (atBottom || m.own) list.scrollTop = list.scrollHeight;
+  }
+
+  #markDeleted(id) {
+    const li = document.querySelector(`#transcript [data-id="${Number(id)}"]`);
+    if (!li) return;
+    li.classList.add("is-deleted");
+    li.dataset.deleted = "true";
+    li.querySelector(".message-head button")?.remove();
+    li.querySelector(".message-body").replaceChildren(el("p", { class: "message-text unreadable", text: "Deleted for everyone." }));
+  }
+}
+
+/** The text, or behind its content warning (`cw`, from the sender's body) until the facilitator opens it. */
+function messageBody(m, text) {
+  const p = el("p", { class: m.text === null ? "message-text unreadable" : "message-text", text });
+  if (m.text === null || typeof m.cw !== "string" || !m.cw) return p;
+  return el("details", { class: "message-cw" }, el("summary", { text: `Content warning: ${m.cw}` }), p);
+}

@@ -1,0 +1,145 @@
+// The member room's dialogs: report a message, write to the facilitators,
+// support, and the confirmation before leaving. Native <dialog> elements
+// opened with showModal(): the keyboard stays inside, Escape closes, and the
+// focus goes back to the button that opened them.
+
+import { $ } from "./room-view.js";
+
+const openers = new WeakMap();
+
+function open(dialog) {
+  openers.set(dialog, document.activeElement);
+  if (!dialog.open) dialog.showModal();
+}
+
+function close(dialog) {
+  if (dialog.open) dialog.close();
+}
+
+function showError(id, text) {
+  $(id).textContent = text ?? "";
+  $(id).hidden = !text;
+}
+
+/** Put the focus back where it was when a dialog opened (if that is still on the page). */
+function restoreFocus(dialog) {
+  const before = openers.get(dialog);
+  openers.delete(dialog);
+  if (before && before.isConnected && typeof before.focus === "function" && !before.disabled) before.focus();
+}
+
+/**
+ * Wire the dialogs to the page's actions.
+ * @param {{
+ *   report: (m: object, note: string) => Promise<void>,
+ *   writePrivate: (text: string) => Promise<void>,
+ *   leave: () => void,
+ * }} actions each may throw an Error whose message is shown in the dialog
+ */
+export function setUpDialogs(actions) {
+  for (const id of ["report-dialog", "private-dialog", "support-dialog", "leave-dialog"]) {
+    $(id).addEventListener("close", () => restoreFocus($(id)));
+  }
+
+  // Report: a short note, then the codec seals the proof for the facilitators.
+  let reporting = null;
+  $("report-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    if (!reporting) return;
+    const send = $("report-send");
+    send.disabled = true;
+    try {
+      await actions.report(reporting, $("report-note").value.trim());
+      close($("report-dialog"));
+    } catch (err) {
+      showError("report-error", err.message);
+    } finally {
+      send.disabled = false;
+    }
+  });
+  $("report-cancel").addEventListener("click", () => close($("report-dialog")));
+  $("report-dialog").addEventListener("close", () => {
+    reporting = null;
+    $("report-note").value = "";
+    $("report-who").textContent = "";
+    $("report-text").textContent = "";
+    showError("report-error", null);
+  });
+
+  // A private message to the facilitators.
+  $("private-form").addEventListener("submit", async (ev) => {
+    ev.preventDefault();
+    const text = $("private-text").value.trim();
+    if (!text) {
+      showError("private-error", "Write your message first.");
+      return;
+    }
+    const send = $("private-send");
+    send.disabled = true;
+    try {
+      await actions.writePrivate(text);
+      $("private-text").value = "";
+      close($("private-dialog"));
+    } catch (err) {
+      showError("private-error", err.message);
+    } finally {
+      send.disabled = false;
+    }
+  });
+  $("private-cancel").addEventListener("click", () => close($("private-dialog")));
+  $("private-dialog").addEventListener("close", () => showError("private-error", null));
+
+  $("support-close").addEventListener("click", () => close($("support-dialog")));
+  $("support-write").addEventListener("click", () => {
+    close($("support-dialog"));
+    openPrivate();
+  });
+
+  $("leave-cancel").addEventListener("click", () => close($("leave-dialog")));
+  $("leave-confirm").addEventListener("click", () => {
+    close($("leave-dialog"));
+    actions.leave();
+  });
+
+  return {
+    /** @param {{id: number, name: string, text: string}} m */
+    openReport(m) {
+      reporting = m;
+      $("report-who").textContent = m.name;
+      $("report-text").textContent = m.text;
+      open($("report-dialog"));
+      $("report-note").focus();
+    },
+    openPrivate,
+    /** @param {string[]} resources @param {string} status */
+    openSupport(resources, status) {
+      $("support-crisis").replaceChildren(
+        ...resources.map((r) => {
+          const li = document.createElement("li");
+          li.textContent = r;
+          return li;
+        }),
+      );
+      $("support-none").hidden = resources.length > 0;
+      $("support-status").textContent = status;
+      open($("support-dialog"));
+    },
+    openLeave() {
+      open($("leave-dialog"));
+      $("leave-cancel").focus();
+    },
+    /** Close every dialog and forget what they showed (on wipe). */
+    closeAll() {
+      for (const id of ["report-dialog", "private-dialog", "support-dialog", "leave-dialog"]) close($(id));
+      $("private-text").value = "";
+      $("report-note").value = "";
+      $("report-who").textContent = "";
+      $("report-text").textContent = "";
+    },
+  };
+
+  function openPrivate() {
+    open($("private-dialog"));
+    $("private-text").focus();
+  }
+}

@@ -1,0 +1,86 @@
+// The member room's shared state and the small helpers that show it: which
+// section is on screen, the status line, the banners. Everything here lives in
+// memory only; room.js wipes it.
+
+import * as view from "./room-view.js";
+import { $ } from "./room-view.js";
+
+const SECTIONS = ["loading", "landing", "name-step", "waiting", "room", "final"];
+/** Waits between reconnection attempts (ms), then the last one over and over. */
+export const BACKOFF_MS = [500, 1000, 2000, 4000, 8000, 15000];
+export const NOT_OPEN_RETRY_MS = 15000;
+export const BACK_BANNER_MS = 4000;
+
+export const page = {
+  link: "",
+  /** the `rules` frame shown on the landing */
+  rules: null,
+  acceptedDigest: null,
+  /** resolves the rules question of a connection whose rules changed meanwhile */
+  rulesAnswer: null,
+  name: "",
+  group: null,
+  /** the session id of the welcome: a different one means ours ended */
+  session: null,
+  me: null,
+  client: null,
+  /** Events of older clients are ignored: each connection attempt bumps this. */
+  gen: 0,
+  /** "start" | "ready" (rules read) | "joining" | "knocking" | "in" (welcomed at least once) */
+  stage: "start",
+  connected: false,
+  away: false,
+  /** why we are closing ourselves: "step_out" | "leave" */
+  intent: null,
+  retries: 0,
+  timer: null,
+  bannerTimer: null,
+  state: null,
+  paused: false,
+  roster: [],
+  lastId: 0,
+  /** pids whose messages this page collapses (the reader's choice, this page only) */
+  hidden: new Set(),
+  /** message id -> what the page shows of it */
+  entries: new Map(),
+  /** room messages sent and not yet echoed: {ref, text, cw} */
+  pending: [],
+  warned: new Set(),
+};
+
+// ---- sections and banners ----
+
+export function show(section, { focus = true } = {}) {
+  for (const s of SECTIONS) $(s).hidden = s !== section;
+  if (focus) $(section).querySelector("h2")?.focus();
+}
+
+export function say(text) {
+  $("status").textContent = text;
+}
+
+export function banner(id, text) {
+  const b = $(id);
+  if (text) {
+    (id === "banner-connection" ? $("banner-connection-text") : b).textContent = text;
+  }
+  b.hidden = !text;
+}
+
+export function setTitle(title) {
+  // The tab keeps its neutral title: it shows in history and on shared screens.
+  $("title").textContent = title || "Your group";
+}
+
+export function showLoading(title, text, { retry = false } = {}) {
+  $("loading-title").textContent = title;
+  $("loading-text").textContent = text;
+  $("loading-retry").hidden = !retry;
+  show("loading", { focus: $("loading").hidden === false ? false : true });
+  say(title);
+}
+
+export function fillCrisis(id, resources = []) {
+  view.fillList($(id), resources ?? []);
+  $(`${id}-box`).hidden = !(resources ?? []).length;
+}

@@ -1,0 +1,70 @@
+// What the member room says when a visit ends, and about being muted.
+
+import { clock } from "./room-view.js";
+
+/**
+ * The final screens. `useMessage`: show the server's sentence (it never
+ * echoes input) rather than ours; `again`: offer to open the link again.
+ */
+export const FINAL = {
+  ended: {
+    title: "The session has ended",
+    text: "Thank you for being here today. The conversation has been cleared from this page.",
+  },
+  left: {
+    title: "You have left the session",
+    text: "Take care of yourself. The conversation has been cleared from this page. You can open your link again if you want to come back to this session.",
+    again: true,
+  },
+  declined: {
+    title: "You have not entered",
+    text: "Nothing has been shared. You can open your link again whenever you are ready.",
+    again: true,
+  },
+  gone: {
+    title: "The session is not running any more",
+    text: "It may have ended while you were away, or the server restarted. The conversation has been cleared from this page. If your facilitator opens the room again, you can come back with your link.",
+    again: true,
+  },
+  removed: {
+    title: "You are no longer in this session",
+    text: "A facilitator removed you from this session. The conversation has been cleared from this page. If you want to talk about it, please contact your facilitator after the session.",
+  },
+  removed_for_good: {
+    title: "You are no longer in this group",
+    text: "A facilitator removed you from this group, and your link no longer works. The conversation has been cleared from this page. If you want to talk about it, please contact your facilitator.",
+  },
+  refused: {
+    title: "You could not be let in this time",
+    text: "The facilitator could not let you in to this session. You are welcome to contact them about the next one.",
+  },
+  replaced: {
+    title: "This session continues on another page",
+    text: "Your place was opened on another page or device, so this page stepped aside. The conversation has been cleared from this page.",
+    again: true,
+  },
+  no_link: {
+    title: "This page needs your private link",
+    text: "Please open the private link your facilitator gave you.",
+  },
+  door: {
+    title: "This link cannot be used right now",
+    text: "The server refused this link. Please ask your facilitator for a new one.",
+    useMessage: true,
+  },
+  error: {
+    title: "Something went wrong",
+    text: "This page could not continue. The conversation has been cleared from this page.",
+    useMessage: true,
+    again: true,
+  },
+};
+
+/** The banner for a member who is muted (`until` null) or timed out (until an epoch time). */
+export function muteText(until) {
+  const still = "You can still message the facilitators, raise your hand or ask for support.";
+  if (until) {
+    return `A facilitator has given you a short time-out, until ${clock(until)}. Your messages are not being sent until then. ${still}`;
+  }
+  return `A facilitator has muted you. Your messages are not being sent. ${still}`;
+}
