@@ -19,7 +19,7 @@ from chatserver.admin import Admin
 from chatserver.auth import MIN_PASSWORD_CHARS, hash_password
 from chatserver.config import Config
 from chatserver.store import Store, open_store
-from clients.e2ee.admission import link_with_identities
+from clients.e2ee.admission import identities_from_link, link_with_identities
 from clients.e2ee.encoding import KEY_BYTES, b64u_decode
 from rooms.errors import SafespaceError
 
@@ -140,10 +140,12 @@ async def _link_create(args: argparse.Namespace, store: Store) -> int:
     seat, url = await _admin(store).create_link(who, args.group, args.label, args.expires_hours)
     if args.facilitator_key:
         url = link_with_identities(url, [b64u_decode(k) for k in args.facilitator_key])
-    else:
+    if not identities_from_link(url):
         print(
-            "note: without --facilitator-key the member's client cannot check who "
-            "a facilitator admitted, and warns its user (docs/security.md)",
+            "note: this link carries no facilitator key (none given with --facilitator-key, "
+            "and no facilitator of the group has connected with one yet): the member's "
+            "client cannot check who a facilitator admitted, and warns its user "
+            "(docs/security.md)",
             file=sys.stderr,
         )
     expires = time.strftime("%Y-%m-%d %H:%M", time.localtime(seat.expires_at))
