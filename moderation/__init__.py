@@ -1,4 +1,5 @@
-"""Pure moderation policy: the server-side pipeline over frame metadata.
-
-The content-warning rules engine (DESIGN.md section 4.2) will live here too.
+"""Pure moderation policy: the server-side pipeline over frame metadata
+(``pipeline``, ``rate``), and the content rules (DESIGN.md section 4.2,
+``moderation/content``): the engine the clients run on text before sealing
+and again after opening, since the server never sees the text.
 """

@@ -59,6 +59,8 @@ class Code(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     INVALID = "invalid"
     CONFLICT = "conflict"
+    # Content rules (moderation/content): a rules or tuning document that is not valid.
+    BAD_RULES = "bad_rules"
 
 
 REASONS: dict[Code, str] = {
@@ -100,6 +102,7 @@ REASONS: dict[Code, str] = {
     Code.METHOD_NOT_ALLOWED: "That method is not allowed here.",
     Code.INVALID: "The request is not valid.",
     Code.CONFLICT: "That already exists.",
+    Code.BAD_RULES: "The group's content rules are not valid.",
 }
 
 

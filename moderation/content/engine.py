@@ -1,0 +1,160 @@
+"""Evaluate a text against a policy: which categories it touches and what follows.
+
+The sender's client calls ``evaluate`` before sealing a message, and every
+receiver's client again after opening it (a modified sender cannot skip a
+warning). When several categories match, they combine so:
+
+* ``action``: the strongest action on the ladder none < warn < cw < block
+  decides whether and how the message goes (block: it does not);
+* ``warn``: every category that asks the sender to think again (the sender
+  is shown each one's message and may go on unless something blocks);
+* ``cw``: the union of the labels of the categories whose action is cw or
+  block, in policy order; the message travels and is shown behind them (a
+  block only reaches a reader from a client that skipped the rules);
+* ``alert``: each category with ``alert`` set, once: the facilitators are told
+  the category and the sender, never the text;
+* ``matches``: where each category matched, as offsets into the original
+  text (``text[start:end]``), for highlighting on the sender's side.
+"""
+
+from __future__ import annotations
+
+from bisect import bisect_left, bisect_right
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Literal
+
+from moderation.content.matcher import pattern_hits
+from moderation.content.normalise import Normaliser, Tokens
+from moderation.content.policy import Policy
+
+Overall = Literal["none", "warn", "cw", "block"]
+_RANK: dict[str, int] = {"off": 0, "warn": 1, "cw": 2, "block": 3}
+_OVERALL: tuple[Overall, ...] = ("none", "warn", "cw", "block")
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    """Where one category matched: ``text[start:end]`` of the evaluated text."""
+
+    category: str
+    start: int
+    end: int
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The outcome of one evaluation; empty tuples and "none" when nothing matched."""
+
+    categories: tuple[str, ...]
+    action: Overall
+    warn: tuple[str, ...]
+    cw: tuple[str, ...]
+    block: tuple[str, ...]
+    alert: tuple[str, ...]
+    matches: tuple[Match, ...]
+
+    @property
+    def sendable(self) -> bool:
+        return self.action != "block"
+
+
+CLEAR = Verdict((), "none", (), (), (), (), ())
+
+
+def evaluate(text: str, policy: Policy) -> Verdict:
+    """Evaluate ``text`` (a message body, as typed or as decrypted) against ``policy``."""
+    n, m = policy.normaliser, policy.matcher
+    exact: Tokens | None = None
+
+    def tokens() -> Tokens:
+        # Positions and glue cost a second pass; most messages never need them.
+        nonlocal exact
+        if exact is None:
+            exact = n.tokens(n.fold(text))
+        return exact
+
+    texts = n.words(text)
+    if texts is None:
+        texts = tokens().texts
+    # Token hits: (category, first token, last token); text hits: (category, start, end).
+    token_hits = m.word_hits(texts, tokens)
+    if m.word_patterns:
+        found = pattern_hits(m.word_patterns, f" {' '.join(texts)} ")
+        if found:
+            token_hits.extend(_to_tokens(found, texts))
+    text_hits = _text_hits(text, policy) if m.text_patterns else []
+    if not token_hits and not text_hits:
+        return CLEAR
+    spans: set[tuple[int, int, int]] = set()
+    if token_hits:
+        origin = _origin(text, n, folded=True)
+        placed = tokens()
+        for cat, i, j in token_hits:
+            a, b = placed.span(i, j)
+            spans.add((origin(a), origin(b - 1) + 1, cat))
+    if text_hits:
+        origin = _origin(text, n, folded=False)
+        for cat, a, b in text_hits:
+            spans.add((origin(a), origin(b - 1) + 1, cat))
+    return _verdict(policy, spans)
+
+
+def _text_hits(text: str, policy: Policy) -> list[tuple[int, int, int]]:
+    """Hits of the plain-view patterns, building that view only if one of them may match."""
+    n, scans = policy.normaliser, policy.matcher.text_patterns
+    probe = n.plain_probe(text)
+    gates = {scan.gate for scan in scans}
+    if None in gates or any(c in probe for gate in gates if gate for c in gate):
+        return pattern_hits(scans, n.plain(text))
+    return []
+
+
+def _to_tokens(found: list[tuple[int, int, int]], texts: list[str]) -> list[tuple[int, int, int]]:
+    """Map offsets in the words view (" " + tokens joined by " " + " ") to token indexes."""
+    starts: list[int] = []
+    ends: list[int] = []
+    pos = 1
+    for t in texts:
+        starts.append(pos)
+        pos += len(t)
+        ends.append(pos)
+        pos += 1
+    out = []
+    for cat, a, b in found:
+        last = bisect_left(starts, b) - 1  # the last token starting before b
+        if last < 0:
+            continue  # spaces only, no word: nothing to report
+        first = min(bisect_right(ends, a), last)  # the first token ending after a
+        out.append((cat, first, last))
+    return out
+
+
+def _origin(text: str, n: Normaliser, *, folded: bool) -> Callable[[int], int]:
+    """A function from an offset in a view to the offset in ``text`` it came from."""
+    if text.isascii() and n.ascii_one_to_one:
+        return _same
+    return n.origins(text, folded).__getitem__
+
+
+def _same(k: int) -> int:
+    return k
+
+
+def _verdict(policy: Policy, spans: set[tuple[int, int, int]]) -> Verdict:
+    hit = sorted({cat for _, _, cat in spans})
+    cats = [policy.categories[i] for i in hit]
+    rank = max(_RANK[c.action] for c in cats)
+    labels: list[str] = []
+    for c in cats:
+        if c.action in ("cw", "block") and c.label not in labels:
+            labels.append(c.label)
+    return Verdict(
+        categories=tuple(c.id for c in cats),
+        action=_OVERALL[rank],
+        warn=tuple(c.id for c in cats if c.action == "warn"),
+        cw=tuple(labels),
+        block=tuple(c.id for c in cats if c.action == "block"),
+        alert=tuple(c.id for c in cats if c.alert),
+        matches=tuple(Match(policy.categories[cat].id, a, b) for a, b, cat in sorted(spans)),
+    )

@@ -1,0 +1,343 @@
+"""Text normalisation for the content rules: what a message "says" once disguises are removed.
+
+Every step here has a twin in clients/web/content.js, and the two must give
+the same tokens for every text (tests/moderation/test_content_parity.py runs
+both over the shared vectors and a fuzz set). The tables (look-alikes,
+substitutions) are data from the rules file, so they cannot drift apart.
+
+The steps, in order (moderation/content/README.md has the long form):
+
+1. Per code point: NFKD, lower case, NFKD again (lowering can decompose, as
+   with U+0130), drop combining marks and format characters (Mn, Me, Cf: accents,
+   zero-width joiners, bidi controls), map every kind of whitespace to " ".
+   That is the *plain* view, which keeps digits and symbols for the
+   personal-information patterns.
+2. The *folded* view also maps look-alike letters to Latin (Cyrillic, Greek,
+   small capitals...) through the rules file's ``confusables`` table.
+3. Tokens are runs of letters, digits and substitution symbols; inner
+   symbols (``!`` in ``sh!t``) and joiners (apostrophes) only count between
+   two of those. Runs of three or more one-character tokens with one or two
+   characters between them ("k i l l", "k.i.l.l") are written together.
+4. In a token with a letter (and not starting with two digits, so "500mg"
+   stays a quantity), digits and symbols become letters (``k1ll`` -> kill).
+
+Matching (engine.py) then compares *lookup forms*: letters treated alike
+merged (l -> i, so ``1`` may stand for either) and repeated letters collapsed.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Mapping
+from dataclasses import dataclass
+from itertools import accumulate, chain
+
+_DROP = frozenset({"Mn", "Me", "Cf"})
+_SPACES = frozenset({"Zs", "Zl", "Zp"})
+# Whitespace beyond the Z categories: the C0/C1 controls Python's isspace()
+# and JavaScript's \s disagree about are listed here once, for both engines.
+_SPACE_CHARS = frozenset("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f\x85")
+
+# One-character tokens with one or two characters between them, three or more in a row.
+SPACED_MIN = 3
+SPACED_GAP_MAX = 2
+# Punctuation with no space, of at most this many characters, glues two tokens
+# into one word ("ki.ll", "self-harm"); a longer gap or any space separates them.
+GLUE_MAX = 3
+# A bound on what the per-character caches may hold: a hostile text of many
+# distinct code points must not grow them without limit.
+_CACHE_MAX = 50_000
+
+
+def is_space(char: str) -> bool:
+    """Whitespace as both engines define it (Z categories and the listed controls)."""
+    return char in _SPACE_CHARS or unicodedata.category(char) in _SPACES
+
+
+def base(char: str) -> str:
+    """One code point of the plain view: decomposed, lower case, marks and invisibles gone."""
+    out: list[str] = []
+    for d in unicodedata.normalize("NFKD", char):
+        for e in unicodedata.normalize("NFKD", d.lower()):
+            cat = unicodedata.category(e)
+            if cat in _DROP:
+                continue
+            out.append(" " if cat in _SPACES or e in _SPACE_CHARS else e)
+    return "".join(out)
+
+
+class _Table(dict[int, str]):
+    """A ``str.translate`` table that computes and remembers each code point on first sight.
+
+    With ``keep`` set, it makes the *shape* of the folded view instead: token
+    characters as they are, every other character a space.
+    """
+
+    def __init__(self, convert: Mapping[str, str], keep: frozenset[str] | None = None) -> None:
+        super().__init__()
+        self._convert = convert
+        self._keep = keep
+
+    def __missing__(self, key: int) -> str:
+        char = chr(key)
+        value = "".join(self._convert.get(e, e) for e in base(char))
+        if self._keep is not None:
+            value = "".join(e if e.isalnum() or e in self._keep else " " for e in value)
+        if len(self) < _CACHE_MAX:
+            self[key] = value
+        return value
+
+    def apply(self, text: str) -> str:
+        """``text.translate(self)``, faster for a text with a few distinct non-ASCII characters.
+
+        CPython translates ASCII text through a fast path and anything else one
+        character at a time. So each non-ASCII character is first replaced by
+        its value, when that value is ASCII and the table leaves it as it is
+        (then translating the replaced text again changes nothing more).
+        """
+        if not text.isascii():
+            for char in set(text):
+                if char.isascii():
+                    continue
+                value = self[ord(char)]
+                if not (value.isascii() and value.translate(self) == value):
+                    return text.translate(self)
+                text = text.replace(char, value)
+        return text.translate(self)
+
+
+@dataclass(frozen=True, slots=True)
+class Tables:
+    """The rules file's normalisation data, already validated by policy.py."""
+
+    confusables: Mapping[str, str]
+    substitutions: Mapping[str, str]
+    inner: Mapping[str, str]
+    joiners: str
+    alike: Mapping[str, str]
+
+
+@dataclass(slots=True)
+class Tokens:
+    """The folded text's words, and enough of what lies between them to place them.
+
+    ``texts``: each token as matching reads it; ``gaps[k]``: the folded text
+    before token k (``gaps[-1]`` after the last); ``widths[k]``: how many
+    characters of the folded view the token covers.
+    """
+
+    texts: list[str]
+    gaps: list[str]
+    widths: list[int]
+    _starts: list[int] | None = None
+
+    def glued(self, k: int) -> bool:
+        """Whether only punctuation, and little of it (no space), separates token k from k - 1."""
+        gap = self.gaps[k]
+        return k > 0 and len(gap) <= GLUE_MAX and " " not in gap
+
+    def span(self, first: int, last: int) -> tuple[int, int]:
+        """Where tokens ``first..last`` lie in the folded view (computed on first use)."""
+        if self._starts is None:
+            # Running sums of gap, width, gap, width...: every other one is a start.
+            steps = chain.from_iterable(zip(map(len, self.gaps), self.widths, strict=False))
+            self._starts = list(accumulate(steps))[::2]
+        return self._starts[first], self._starts[last] + self.widths[last]
+
+    def view(self) -> str:
+        """The *words* view that word patterns read: each token with a space either side."""
+        return f" {' '.join(self.texts)} "
+
+
+def _class(chars: str) -> str:
+    """A regex character class body listing ``chars`` as \\uXXXX escapes (BMP only, checked)."""
+    return "".join(f"\\u{ord(c):04x}" for c in sorted(set(chars)))
+
+
+class Normaliser:
+    """Builds the views and tokens of a text for one set of tables."""
+
+    def __init__(self, tables: Tables) -> None:
+        self.tables = tables
+        self._plain = _Table({})
+        self._fold = _Table(tables.confusables)
+        # Symbols that stand for letters anywhere in a token ($, @, digits are
+        # already word characters), and those that only count inside one.
+        symbols = "".join(c for c in tables.substitutions if not c.isalnum())
+        inner = "".join(tables.inner) + tables.joiners
+        # One character class is several times faster in ``re`` than an
+        # alternation; \w also holds "_", which fold() turns into \x00 (a
+        # character no table may use, so still punctuation) to keep it out.
+        word = f"[\\w{_class(symbols)}]"
+        joined = f"(?:[{_class(inner)}]+{word}+)*" if inner else ""
+        self._token = re.compile(f"({word}+{joined})")
+        self._symbols = frozenset(symbols)
+        self._inner = inner
+        self._shape = _Table(tables.confusables, frozenset(symbols + inner))
+        self._leet = str.maketrans({**tables.substitutions, **tables.inner})
+        self._unjoin = str.maketrans(dict.fromkeys(tables.joiners, None))
+        self._alike = str.maketrans(dict(tables.alike))
+        # Whether each ASCII character is exactly one character in both views,
+        # so that offsets need no table (the common case: a plain English text).
+        self.ascii_one_to_one = all(
+            len(v) == 1 for k, v in tables.confusables.items() if k.isascii()
+        )
+
+    # -- views -----------------------------------------------------------
+
+    def plain(self, text: str) -> str:
+        """The plain view: what personal-information patterns read."""
+        return self._plain.apply(text)
+
+    def fold(self, text: str) -> str:
+        """The folded view: the plain view with look-alike letters made Latin."""
+        folded = self._fold.apply(text)
+        return folded.replace("_", "\x00") if "_" in folded else folded
+
+    def origins(self, text: str, folded: bool) -> list[int]:
+        """For each character of a view, the index in ``text`` of the code point it came from.
+
+        Only needed to report where a rule matched, so computed only then.
+        """
+        table = self._fold if folded else self._plain
+        out: list[int] = []
+        for i, char in enumerate(text):
+            out.extend([i] * len(table[ord(char)]))
+        return out
+
+    # -- tokens ----------------------------------------------------------
+
+    def words(self, text: str) -> list[str] | None:
+        """The tokens of ``text`` as matching reads them, the quick way; None if it cannot tell.
+
+        Equal to ``tokens(fold(text)).texts`` (tests hold it so) but without
+        positions or glue: a run of token characters between spaces in the
+        shape, trimmed of inner symbols, is exactly one token. Spaced letters
+        need the gaps' lengths, so for those it answers None.
+        """
+        shape = self._shape.apply(text)
+        raws = shape.split()
+        # Inner symbols count only between word characters: trim them off the
+        # ends of a chunk (only needed when one touches a space or an end).
+        if any(
+            f" {c}" in shape or f"{c} " in shape or shape.startswith(c) or shape.endswith(c)
+            for c in self._inner
+        ):
+            raws = [c.strip(self._inner) for c in raws]
+            if "" in raws:
+                raws = [r for r in raws if r]
+        if self._symbols and any(s in shape for s in self._symbols):
+            raws = [r for r in raws if any(c.isalnum() for c in r)]
+        if _spaced(list(map(len, raws))):
+            return None
+        return self._texts(raws)
+
+    def plain_probe(self, text: str) -> str:
+        """A string holding every character ``plain(text)`` holds (and more), cheaply.
+
+        An ASCII character's plain view is its lower case (or a space); a
+        non-ASCII character's is looked up (and kept as it is: NFKD can make
+        an upper-case letter, as U+210C does). So a character absent from the
+        probe is absent from the view, and the view need not be built.
+        """
+        lower = text.lower()
+        if text.isascii():
+            return lower
+        return lower + "".join(self._plain[ord(c)] for c in set(text) if not c.isascii())
+
+    def _texts(self, raws: list[str]) -> list[str]:
+        if "".join(raws).isalpha():
+            return raws
+        return [r if r.isalpha() else self._process(r) for r in raws]
+
+    def tokens(self, folded: str) -> Tokens:
+        """Split the folded view into tokens; see the module docstring for the rules."""
+        parts = self._token.split(folded)
+        raws = parts[1::2]
+        gaps = parts[0::2]
+        widths: list[int] | None = None
+        if self._symbols and any(s in folded for s in self._symbols):
+            raws, gaps = _drop_symbol_only(raws, gaps)
+        if _spaced(list(map(len, raws))):
+            raws, gaps, widths = _join_spaced(raws, gaps)
+        return Tokens(
+            texts=self._texts(raws),
+            gaps=gaps,
+            widths=list(map(len, raws)) if widths is None else widths,
+        )
+
+    def _process(self, raw: str) -> str:
+        """Joiners out; in a word with a letter, digits and symbols read as letters."""
+        token = raw.translate(self._unjoin)
+        if token.isalpha() or token.isdecimal():  # "dont", "2024": nothing to substitute
+            return token
+        if any(c.isalpha() for c in token) and not token[:2].isdecimal():
+            token = token.translate(self._leet)
+        return token
+
+    # -- lookup forms ----------------------------------------------------
+
+    def merged(self, token: str) -> str:
+        """Letters treated alike made one (l -> i), repeats kept."""
+        return token.translate(self._alike)
+
+    @staticmethod
+    def collapse(text: str) -> str:
+        """Runs of one repeated character made one: "kiiil" -> "kil"."""
+        return _REPEATS.sub(r"\1", text)
+
+
+_REPEATS = re.compile(r"(.)\1+", re.DOTALL)
+
+
+def _spaced(lengths: list[int]) -> bool:
+    """Whether three one-character tokens come in a row (a sign of spaced letters)."""
+    k = -1
+    try:
+        while True:
+            k = lengths.index(1, k + 1)
+            if lengths[k + 1 : k + 3] == [1, 1]:
+                return True
+    except ValueError:
+        return False
+
+
+def _drop_symbol_only(raws: list[str], gaps: list[str]) -> tuple[list[str], list[str]]:
+    """A token of symbols only ("$$", "@") is punctuation: fold it into the gaps around it."""
+    out_raws: list[str] = []
+    out_gaps = [gaps[0]]
+    for raw, gap in zip(raws, gaps[1:], strict=True):
+        if any(c.isalnum() for c in raw):
+            out_raws.append(raw)
+            out_gaps.append(gap)
+        else:
+            out_gaps[-1] += raw + gap
+    return out_raws, out_gaps
+
+
+def _join_spaced(raws: list[str], gaps: list[str]) -> tuple[list[str], list[str], list[int]]:
+    """Merge runs of one-character tokens ("k i l l", "k.i.l.l") into one token each."""
+    out_raws: list[str] = []
+    out_gaps = [gaps[0]]
+    widths: list[int] = []
+    i, n = 0, len(raws)
+    while i < n:
+        j = i
+        while (
+            j + 1 < n
+            and len(raws[j]) == 1
+            and len(raws[j + 1]) == 1
+            and 1 <= len(gaps[j + 1]) <= SPACED_GAP_MAX
+        ):
+            j += 1
+        if j - i + 1 >= SPACED_MIN:
+            out_raws.append("".join(raws[i : j + 1]))
+            widths.append(sum(len(g) for g in gaps[i + 1 : j + 1]) + j - i + 1)
+        else:
+            j = i
+            out_raws.append(raws[i])
+            widths.append(len(raws[i]))
+        out_gaps.append(gaps[j + 1])
+        i = j + 1
+    return out_raws, out_gaps, widths
