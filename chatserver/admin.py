@@ -11,12 +11,29 @@ from collections.abc import Callable
 from typing import Any
 
 from chatserver.store import Store
+from moderation.content import RulesError, tuned_policy
 from rooms import seats
 from rooms.errors import Invalid, NotFound
 from rooms.group import Group, edited, new_group
 from rooms.seats import SeatLink
 
 MAX_LABEL_CHARS = 80
+
+
+def _check_content_rules(group: Group) -> None:
+    """A tuning every client can apply, or none: refused here, not in eight browsers."""
+    if group.content_rules is None:
+        return
+    try:
+        tuned_policy(group.content_rules["tuning"])
+    except RulesError as e:
+        # ``where`` can hold a category id the caller made up: named only if
+        # it looks like a path of setting names, like any echoed field.
+        ok = len(e.where) <= 80 and all(c.isalnum() or c in "._[]" for c in e.where)
+        raise Invalid(
+            "content_rules",
+            f"content_rules.tuning is not a valid tuning ({e.where if ok else '?'}).",
+        ) from None
 
 
 class Admin:
@@ -42,6 +59,7 @@ class Admin:
     async def create_group(self, facilitator: str, settings: dict[str, Any]) -> Group:
         extra = settings.pop("facilitators", None)
         group = new_group(seats.new_id("g"), facilitator, settings)
+        _check_content_rules(group)
         if extra is not None:
             group = await self._with_facilitators(group, extra, must_include=facilitator)
         await self.store.save_group(group)
@@ -51,6 +69,7 @@ class Admin:
         group = await self.group_of(facilitator, group_id)
         extra = changes.pop("facilitators", None)
         group = edited(group, changes)
+        _check_content_rules(group)
         if extra is not None:
             group = await self._with_facilitators(group, extra, must_include=None)
         await self.store.save_group(group)

@@ -23,6 +23,7 @@ from chatserver.hub import Hub
 from chatserver.metrics import Metrics
 from chatserver.store import Store, open_store
 from chatserver.web import WEB_DIR, WebFiles
+from moderation.content.policy import DEFAULT_RULES
 
 SECURITY_HEADERS = [
     (
@@ -73,6 +74,10 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers)
 
 
+async def content_rules(request: Request) -> Response:
+    return FileResponse(DEFAULT_RULES, media_type="application/json")
+
+
 def _page(name: str) -> Callable[[Request], Awaitable[Response]]:
     async def page(request: Request) -> Response:
         return FileResponse(WEB_DIR / name, media_type="text/html; charset=utf-8")
@@ -117,6 +122,9 @@ def create_app(
             # fragment) and the facilitators' console.
             Route("/join", _page("room.html")),
             Route("/console", _page("console.html")),
+            # The shipped content rules, for the browser's engine (the Python
+            # clients read the same file from moderation/content).
+            Route("/content-rules.json", content_rules),
             Mount("/web", WebFiles(), name="web"),
             WebSocketRoute("/ws", ws.endpoint),
         ],

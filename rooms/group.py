@@ -42,6 +42,10 @@ class Group:
     flood_window_seconds: float = 10.0
     max_payload_bytes: int = 16 * 1024
     facilitators: tuple[str, ...] = field(default=())
+    # A facilitator's tuning of the content rules, signed by its identity key
+    # (docs/e2ee.md section 11): {"tuning": JSON text, "by": key, "sig": sig},
+    # both base64url. The server stores and relays it; clients check and apply it.
+    content_rules: dict[str, str] | None = None
 
     def rules_digest(self) -> str:
         """A short fingerprint of the ground rules a member must accept.
@@ -74,7 +78,10 @@ EDITABLE = (
     "slow_mode_seconds",
     "flood_messages",
     "flood_window_seconds",
+    "content_rules",
 )
+MAX_TUNING_CHARS = 8192
+_B64U = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
 def _text(name: str, value: object, *, limit: int = MAX_TEXT, empty: bool = False) -> str:
@@ -105,6 +112,35 @@ def _number(name: str, value: object, lo: float, hi: float, *, whole: bool) -> A
     return value
 
 
+def _b64u(name: str, value: object, length: int) -> str:
+    # base64url without padding of ``length`` bytes has exactly this many characters.
+    chars = (length * 8 + 5) // 6
+    if not isinstance(value, str) or len(value) != chars or not set(value) <= _B64U:
+        raise Invalid(name, f"{name} must be {length} bytes in base64url without padding.")
+    return value
+
+
+def _content_rules(value: object) -> dict[str, str] | None:
+    """The shape only: whether the tuning is valid rules is the engine's to say
+    (chatserver/admin.py asks it), and whether the signature holds, the clients'."""
+    if value is None:
+        return None
+    name = "content_rules"
+    if not isinstance(value, dict) or set(value) != {"tuning", "by", "sig"}:
+        raise Invalid(name, "content_rules must be {tuning, by, sig} (or null for the defaults).")
+    tuning = value["tuning"]
+    if not isinstance(tuning, str) or not 0 < len(tuning) <= MAX_TUNING_CHARS:
+        raise Invalid(
+            name,
+            f"content_rules.tuning must be JSON text of at most {MAX_TUNING_CHARS} characters.",
+        )
+    return {
+        "tuning": tuning,
+        "by": _b64u(name, value["by"], 32),
+        "sig": _b64u(name, value["sig"], 64),
+    }
+
+
 _CHECKS: dict[str, Callable[[object], Any]] = {
     "title": lambda v: _text("title", v, limit=120),
     "capacity": lambda v: _number("capacity", v, 1, MAX_CAPACITY, whole=True),
@@ -116,6 +152,7 @@ _CHECKS: dict[str, Callable[[object], Any]] = {
     "flood_window_seconds": lambda v: float(
         _number("flood_window_seconds", v, 1, 600, whole=False)
     ),
+    "content_rules": _content_rules,
 }
 
 

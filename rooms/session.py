@@ -95,6 +95,7 @@ class Session:
                 "capacity": g.capacity,
                 "duration_minutes": g.duration_minutes,
                 "crisis_resources": list(g.crisis_resources),
+                "content_rules": g.content_rules,
             },
             roster=self.roster(),
         )
@@ -406,6 +407,10 @@ class Session:
         if group.slow_mode_seconds != self.group.slow_mode_seconds:
             self.slow_mode_seconds = group.slow_mode_seconds
             out.append(Deliver(Audience.ROOM, self.state_frame()))
+        if group.content_rules != self.group.content_rules:
+            out.append(
+                Deliver(Audience.ROOM, wire.frame("content_rules", rules=group.content_rules))
+            )
         self.group = group
         if self.started_at is not None:
             self._reminders = [m for m in self._reminders if m < group.duration_minutes]

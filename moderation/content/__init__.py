@@ -20,8 +20,10 @@ from moderation.content.policy import (
     Policy,
     RulesError,
     apply_tuning,
+    default_document,
     default_policy,
     load_policy,
+    tuned_policy,
 )
 
 __all__ = [
@@ -35,7 +37,9 @@ __all__ = [
     "RulesError",
     "Verdict",
     "apply_tuning",
+    "default_document",
     "default_policy",
     "evaluate",
     "load_policy",
+    "tuned_policy",
 ]

@@ -137,6 +137,26 @@ def default_policy() -> Policy:
     return _default
 
 
+_default_document: dict[str, Any] | None = None
+
+
+def default_document() -> dict[str, Any]:
+    """The shipped rules as a document (a fresh copy: callers may tune it)."""
+    global _default_document
+    if _default_document is None:
+        _default_document = json.loads(DEFAULT_RULES.read_text(encoding="utf-8"))
+    return copy.deepcopy(_default_document)
+
+
+def tuned_policy(tuning_json: str) -> Policy:
+    """The shipped rules with a group's tuning (the JSON text a facilitator signed)."""
+    try:
+        tuning = json.loads(tuning_json)
+    except json.JSONDecodeError:
+        raise RulesError("tuning", "not JSON") from None
+    return Policy(apply_tuning(default_document(), tuning))
+
+
 def apply_tuning(document: Mapping[str, Any], tuning: Mapping[str, Any]) -> dict[str, Any]:
     """A group's rules: ``document`` with a facilitator's tuning applied, validated.
 

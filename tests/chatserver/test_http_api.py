@@ -556,6 +556,44 @@ async def test_create_a_seat_link(env: Env) -> None:
 
 
 @http_only
+async def test_content_rules_are_checked_by_the_engine_and_reach_the_room(env: Env) -> None:
+    gid = await make_group(env)
+    key, sig = b64u(bytes(32)), b64u(bytes(64))
+    tuning = (
+        '{"format": "safespace-content-tuning/1", "categories": {"insults": {"action": "block"}}}'
+    )
+    fac = await env.host(gid)
+    async with env.http() as http:
+        token = await api_token(env)
+        rules = {"tuning": tuning, "by": key, "sig": sig}
+        r = await http.patch(
+            f"/api/groups/{gid}", headers=bearer(token), json={"content_rules": rules}
+        )
+        assert r.status_code == 200, r.text
+        assert r.json()["content_rules"] == rules
+        # Present clients hear of it at once; newcomers find it in welcome.
+        assert (await fac.next("content_rules"))["rules"] == rules
+        member = await env.member(await env.link(gid), "Robin")
+        assert member.welcome is not None
+        assert member.welcome["group"]["content_rules"] == rules
+        for bad in (
+            '{"format": "nope"}',
+            '{"format": "safespace-content-tuning/1", "categories": {"<script>x": {}}}',
+            "not json",
+        ):
+            r = await http.patch(
+                f"/api/groups/{gid}",
+                headers=bearer(token),
+                json={"content_rules": {"tuning": bad, "by": key, "sig": sig}},
+            )
+            assert r.status_code == 400, bad
+            assert r.json()["error"]["field"] == "content_rules"
+            assert "<script>" not in r.text
+        r = await http.get("/content-rules.json")
+        assert r.status_code == 200 and r.json()["format"] == "safespace-content-rules/1"
+
+
+@http_only
 async def test_registered_identity_keys_ride_in_every_new_link(env: Env) -> None:
     gid = await make_group(env)
     key = b64u(bytes(range(32)))

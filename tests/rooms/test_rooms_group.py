@@ -255,3 +255,37 @@ def test_public_gives_lists_not_tuples() -> None:
     assert out["crisis_resources"] == []
     assert out["capacity"] == 8
     assert set(EDITABLE) <= set(out)
+
+
+# ---- content rules: the shape only (the engine and the clients check the rest) ----------
+
+KEY, SIG = "A" * 43, "B" * 86  # 32 and 64 bytes in base64url without padding
+
+
+def test_content_rules_default_to_none_and_take_a_signed_tuning() -> None:
+    assert new_group("g1", "fran", {"title": "T"}).content_rules is None
+    rules = {"tuning": '{"format": "x"}', "by": KEY, "sig": SIG}
+    g = new_group("g1", "fran", {"title": "T", "content_rules": rules})
+    assert g.content_rules == rules
+    assert g.public()["content_rules"] == rules
+    assert edited(g, {"content_rules": None}).content_rules is None
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        "not an object",
+        {"tuning": "{}", "by": KEY},
+        {"tuning": "{}", "by": KEY, "sig": SIG, "extra": 1},
+        {"tuning": "", "by": KEY, "sig": SIG},
+        {"tuning": "x" * 8193, "by": KEY, "sig": SIG},
+        {"tuning": 42, "by": KEY, "sig": SIG},
+        {"tuning": "{}", "by": KEY + "=", "sig": SIG},
+        {"tuning": "{}", "by": KEY[:-1], "sig": SIG},
+        {"tuning": "{}", "by": KEY, "sig": SIG[:-1] + "+"},
+    ],
+)
+def test_bad_content_rules_are_refused(rules: object) -> None:
+    with pytest.raises(Invalid) as info:
+        validate_changes({"content_rules": rules})
+    assert info.value.field == "content_rules"

@@ -160,6 +160,7 @@ def test_facilitator_joins_while_scheduled() -> None:
         "capacity": 8,
         "duration_minutes": 70,
         "crisis_resources": [],
+        "content_rules": None,
     }
     assert joined == Deliver(ROOM, {"t": "joined", "p": f.public()})
 
