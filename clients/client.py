@@ -59,7 +59,10 @@ class Event:
     ``text`` is None when a payload cannot be opened (sealed before we arrived,
     altered, or from someone no facilitator vouched for). For a ``report``,
     ``text`` is the reporter's note, ``reported`` the message as the reporter
-    read it, and ``verified`` whether its sender provably wrote it.
+    read it, and ``verified`` whether its sender provably wrote it. ``cw`` is
+    the content warning the sender of a ``msg`` put in its encrypted body
+    (docs/e2ee.md section 5), None if none: show it, and the text only once
+    the reader asks (a report's ``reported.cw`` likewise).
     Warnings of the encryption layer arrive as events of type ``warning``
     with a ``code`` (``unverified_link``, ``untrusted``, ``keys_mismatch``)
     and maybe a ``pid``.
@@ -70,6 +73,7 @@ class Event:
     text: str | None = field(default=None, repr=False)  # plaintext: never in a repr
     verified: bool | None = None
     reported: Reported | None = None
+    cw: str | None = field(default=None, repr=False)  # the sender's content warning
 
     def __getitem__(self, key: str) -> Any:
         return self.fields[key]
@@ -316,7 +320,7 @@ class ChatClient:
         if opened is None:
             self._emit(Event(kind, frame))
         else:
-            self._emit(Event(kind, frame, opened.text, opened.verified, opened.reported))
+            self._emit(Event(kind, frame, opened.text, opened.verified, opened.reported, opened.cw))
         self._warn()
 
     def _warn(self) -> None:
@@ -423,8 +427,15 @@ class ChatClient:
             self._progress.set()
             self._warn()
 
-    async def send(self, text: str) -> int:
-        return await self._sealed("chat", lambda: self.codec.seal(text))
+    async def send(self, text: str, cw: str | None = None) -> int:
+        """A message to the room; ``cw``: a content warning, sealed inside its body.
+
+        The warning is trimmed, and one of more than 80 characters is refused
+        (``CannotSeal``, a ``ValueError``): nothing is sent.
+        """
+        if cw is None:
+            return await self._sealed("chat", lambda: self.codec.seal(text))
+        return await self._sealed("chat", lambda: self.codec.seal(text, cw))
 
     async def private(self, text: str) -> int:
         """A message to the facilitators only."""

@@ -28,6 +28,7 @@ class Reported:
     msg: int
     sender: str
     text: str | None = field(repr=False)  # None when the reported body is not a text body
+    cw: str | None = field(default=None, repr=False)  # its sender's content warning, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,11 +37,14 @@ class Opened:
 
     For a report, ``verified`` tells whether ``reported.sender`` provably
     sent ``reported.text`` (docs/e2ee.md section 8); it is None otherwise.
+    ``cw`` is the content warning the sender of a ``msg`` put in its body
+    (docs/e2ee.md section 5), None when there is none.
     """
 
     text: str = field(repr=False)  # plaintext: never in a repr (logs, tracebacks)
     verified: bool | None = None
     reported: Reported | None = None
+    cw: str | None = field(default=None, repr=False)
 
 
 class PayloadCodec(Protocol):
@@ -72,8 +76,8 @@ class PayloadCodec(Protocol):
         """Are keys exchanged with ``pids`` (default: every trusted participant present)?"""
         ...
 
-    def seal(self, text: str) -> bytes:
-        """The payload of a message to the whole room."""
+    def seal(self, text: str, cw: str | None = None) -> bytes:
+        """The payload of a message to the whole room, behind content warning ``cw`` if given."""
         ...
 
     def seal_private(self, text: str) -> bytes:
@@ -113,7 +117,10 @@ class PlainCodec:
     def ready(self, pids: Iterable[str] | None = None) -> bool:
         return True
 
-    def seal(self, text: str) -> bytes:
+    def seal(self, text: str, cw: str | None = None) -> bytes:
+        if cw is not None:
+            # Nowhere to put it: refused rather than sent without the warning asked for.
+            raise ValueError("PlainCodec cannot carry a content warning; nothing was sealed")
         return text.encode("utf-8")
 
     def seal_private(self, text: str) -> bytes:

@@ -21,6 +21,7 @@ import getpass
 import os
 import sys
 import time
+from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TextIO
@@ -30,6 +31,8 @@ from clients.e2ee import IdentityKey, link_with_identities
 from clients.e2ee.encoding import b64u_decode, b64u_encode
 
 MEMBER_HELP = """Commands:
+  /cw WARNING | TEXT send TEXT behind a content warning (at most 80 characters)
+  /show ID           read message ID, shown behind its content warning
   /hand, /lower      raise or lower your hand
   /private TEXT      message the facilitators only
   /report ID [NOTE]  report message ID to the facilitators
@@ -48,6 +51,9 @@ FACILITATOR_HELP = """Facilitator commands (NAME is a display name or a particip
   /delete ID                     delete message ID for everyone
   /slow SECONDS                  slow mode (0 = off)
   /link URL                      a member's link with your key (&f=...) appended"""
+
+
+HIDDEN_KEPT = 1000  # messages behind a content warning kept for /show
 
 
 def inert(text: str) -> str:
@@ -70,6 +76,8 @@ class Terminal:
         self.out = out
         # The facilitator keys members' links must carry (ours first).
         self.link_keys = link_keys or []
+        # Messages shown behind a content warning, by id, until /show: (who, text).
+        self.hidden: OrderedDict[int, tuple[str, str]] = OrderedDict()
 
     def say(self, line: str) -> None:
         print(inert(line), file=self.out, flush=True)
@@ -79,8 +87,19 @@ class Terminal:
         who = c.name_of(f.get("from") or f.get("pid") or "")
         t = event.type
         if t == "msg":
-            shown = event.text if event.text is not None else "(unreadable message)"
-            self.say(f"[{f['id']}] {who}: {shown}")
+            if event.text is None:
+                self.say(f"[{f['id']}] {who}: (unreadable message)")
+            elif event.cw is None:
+                self.say(f"[{f['id']}] {who}: {event.text}")
+            elif f.get("from") == c.pid:
+                # One's own: the writer knows what they wrote, the label is enough.
+                self.say(f"[{f['id']}] {who}: [content warning: {event.cw}] {event.text}")
+            else:
+                self.hide(f["id"], who, event.text)
+                self.say(
+                    f"[{f['id']}] {who}: [content warning: {event.cw}] "
+                    f"(type /show {f['id']} to read)"
+                )
         elif t == "welcome":
             self.say(f"* You are in '{f['group']['title']}' as {c.name_of(f['you'])}.")
             self.say(f"* The session is {f['state'].replace('_', ' ')}. Type /help for commands.")
@@ -112,17 +131,19 @@ class Terminal:
         elif t == "hand":
             self.say(f"* {who} {'raised' if f['up'] else 'lowered'} a hand")
         elif t == "deleted":
+            self.hidden.pop(f["id"], None)
             self.say(f"* message {f['id']} was deleted by a facilitator")
         elif t == "private":
             self.say(f"(private) {who}: {event.text}")
         elif t == "report":
             self.say(f"(report) {who} reported message {f['msg']}: {event.text}")
             r = event.reported
+            cw = f"[content warning: {r.cw}] " if r is not None and r.cw is not None else ""
             if r is not None and event.verified:
                 # The id the report's proof carries (the server's frame named the same one).
-                self.say(f"  verified: message {r.msg}: {c.name_of(r.sender)} wrote: {r.text}")
+                self.say(f"  verified: message {r.msg}: {c.name_of(r.sender)} wrote: {cw}{r.text}")
             elif r is not None:
-                self.say(f"  NOT verified (could not be checked): {r.text}")
+                self.say(f"  NOT verified (could not be checked): {cw}{r.text}")
         elif t == "warning":
             self.warn(f)
         elif t == "alert":
@@ -135,6 +156,21 @@ class Terminal:
             self.say(f"! {f['message']} ({f['code']})")
         elif t == "closed":
             self.say(f"* Disconnected ({f['code']})")
+
+    def hide(self, msg_id: int, who: str, text: str) -> None:
+        """Keep a message shown behind its content warning, for ``/show`` (the last 1000)."""
+        self.hidden[msg_id] = (who, text)
+        while len(self.hidden) > HIDDEN_KEPT:
+            self.hidden.popitem(last=False)
+
+    def reveal(self, msg_id: str) -> None:
+        """``/show ID``: the text of a message shown behind its content warning."""
+        try:
+            who, text = self.hidden[int(msg_id)]
+        except (KeyError, ValueError):
+            shown = f"No message {msg_id!r} is waiting behind a content warning."
+            raise ValueError(shown) from None
+        self.say(f"[{int(msg_id)}] {who}: {text}")
 
     def warn(self, f: dict[str, Any]) -> None:
         if f.get("code") == "unverified_link":
@@ -201,6 +237,13 @@ class Terminal:
         elif name == "timeout":
             who, _, minutes = rest.rpartition(" ")
             await c.time_out(self.person(who), max(1, round(float(minutes) * 60)))
+        elif name == "cw":
+            warning, bar, text = rest.partition("|")
+            if not bar or not warning.strip() or not text.strip():
+                raise ValueError("Usage: /cw WARNING | TEXT")
+            await c.send(text.strip(), cw=warning.strip())
+        elif name == "show":
+            self.reveal(rest)
         elif name == "private":
             await c.private(rest)
         elif name == "report":

@@ -27,6 +27,7 @@ from clients.e2ee.encoding import (
     KIND_PRIVATE,
     KIND_REPORT,
     NONCE_BYTES,
+    Body,
     Bundle,
     Header,
     ReportBody,
@@ -492,9 +493,13 @@ class E2EECodec:
             self._notices.append({"code": UNVERIFIED_LINK})
         self._notices.extend({"code": UNTRUSTED, "pid": pid} for pid in self._untrusted_present())
 
-    def seal(self, text: str) -> bytes:
+    def seal(self, text: str, cw: str | None = None) -> bytes:
+        """A room message, behind content warning ``cw`` if given (docs/e2ee.md section 5).
+
+        ``cw`` is trimmed; more than 80 characters is ``CannotSeal`` (``cw_too_long``).
+        """
         ctx, me, chain = self._ready_to_seal()
-        body = text_body(text)
+        body = text_body(text, cw)
         index, key = chain.advance()
         header = Header(KIND_MESSAGE, ctx, me, chain.epoch, chain.chain_id, index)
         sealed = seal_message(header, key, body, self._s_priv)
@@ -540,20 +545,21 @@ class E2EECodec:
         if kind == "msg":
             msg_id = frame.get("id")
             msg_id = msg_id if isinstance(msg_id, int) else None
-            return Opened(self._open_message(msg_id, sender, payload))
+            opened = self._open_message(msg_id, sender, payload)
+            return Opened(opened.text, cw=opened.cw)
         if kind == "private":
             return self._open_private(sender, payload)
         if kind == "report":
             return self._open_report(sender, payload, frame.get("msg"))
         raise CannotOpen(Why.KIND)
 
-    def _open_message(self, msg_id: int | None, sender: str, raw: bytes) -> str:
+    def _open_message(self, msg_id: int | None, sender: str, raw: bytes) -> Body:
         """Section 5, steps 1 to 8, in order; the chain changes only at the end."""
         assert self.ctx is not None
         payload, header = parse_message(raw, self.ctx, sender)
         if sender == self.me:
             key, body = self._open_own(payload, header)
-            text = parse_text_body(body)
+            opened = parse_text_body(body)
         else:
             peer = self.peers.get(sender)
             if peer is None or peer.bundle is None or not self._trusts(peer):
@@ -564,13 +570,13 @@ class E2EECodec:
                 raise CannotOpen(Why.UNKNOWN_CHAIN)
             plan = chain.plan(header.index)
             body = decrypt_message(payload, plan.key)
-            text = parse_text_body(body)
+            opened = parse_text_body(body)  # step 7 includes the body, its cw too
             chain.commit(plan)
             key = plan.key
         if msg_id is not None:
             received = _Received(sender, raw, key, body)
             _remember(self._received, msg_id, received, MESSAGES_REMEMBERED)
-        return text
+        return opened
 
     def _open_own(self, payload: RoomPayload, header: Header) -> tuple[MessageKey, bytes]:
         """Our own message, echoed by the server: the key we used, once."""
@@ -602,7 +608,7 @@ class E2EECodec:
         if sender == self.me:
             return self._own_echo(raw)
         peer, nonce, body = self._open_pairwise(KIND_PRIVATE, sender, raw)
-        text = parse_text_body(body)
+        text = parse_text_body(body, with_cw=False).text  # a private body has no cw
         _remember(peer.nonces, nonce, None, NONCES_REMEMBERED)
         return Opened(text)
 
@@ -624,10 +630,11 @@ class E2EECodec:
             report, self.ctx, self._signing_keys.get(report.sender, [])
         )
         try:
-            reported_text: str | None = parse_text_body(report.body)
+            reported: Body | None = parse_text_body(report.body)
         except CannotOpen:
-            reported_text = None
-        return Opened(report.note, verified, Reported(report.msg, report.sender, reported_text))
+            reported = None
+        text, cw = (reported.text, reported.cw) if reported is not None else (None, None)
+        return Opened(report.note, verified, Reported(report.msg, report.sender, text, cw))
 
     def _own_echo(self, raw: bytes) -> Opened:
         """A facilitator sees its own private or report come back: shown from memory."""

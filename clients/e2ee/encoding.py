@@ -16,7 +16,7 @@ from typing import Any
 
 import msgpack
 
-from clients.e2ee.errors import CannotOpen, Why
+from clients.e2ee.errors import CannotOpen, CannotSeal, Why
 
 BUNDLE_VERSION = 1
 HEADER_VERSION = 1
@@ -340,17 +340,71 @@ def _unpack_map(raw: bytes) -> dict[str, Any]:
     return value
 
 
-def text_body(text: str) -> bytes:
-    """A room message's or private message's body: ``{"text": str}``."""
-    return pack({"text": text})
+# A content warning (section 5): at most this many characters (code points),
+# once trimmed of this white space (Unicode's White_Space, and U+FEFF) at both
+# ends. Spelled out, rather than ``str.strip()``, because Python's and
+# JavaScript's notions of white space differ, and the body's bytes must not.
+MAX_CW_CHARS = 80
+CW_SPACE = (
+    "\t\n\v\f\r \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
 
 
-def parse_text_body(raw: bytes) -> str:
-    """The text; other keys (a later version's) are ignored."""
-    text = _unpack_map(raw).get("text")
+@dataclass(frozen=True, slots=True)
+class Body:
+    """A room message's body, opened: its text and the sender's content warning, if any."""
+
+    text: str = field(repr=False)  # plaintext: never in a repr
+    cw: str | None = field(default=None, repr=False)
+
+
+def content_warning(cw: str | None) -> str | None:
+    """``cw`` as a body carries it: trimmed, None if nothing is left.
+
+    Longer than ``MAX_CW_CHARS`` once trimmed: ``CannotSeal`` (``cw_too_long``),
+    never a warning silently cut short.
+    """
+    if cw is None:
+        return None
+    if not isinstance(cw, str):
+        raise TypeError("a content warning is a string")
+    cw = cw.strip(CW_SPACE)
+    if len(cw) > MAX_CW_CHARS:
+        raise CannotSeal(Why.CW_TOO_LONG)
+    return cw or None
+
+
+def text_body(text: str, cw: str | None = None) -> bytes:
+    """A room message's body: ``{"text": str}``, or ``{"text": str, "cw": str}``.
+
+    ``cw`` is trimmed first, and left out when nothing is left of it. A private
+    message's body is ``{"text": str}`` only (give no ``cw``).
+    """
+    if not isinstance(text, str):
+        raise TypeError("a message's text is a string")
+    warning = content_warning(cw)
+    # The key order (text, then cw) is part of the format.
+    return pack({"text": text} if warning is None else {"text": text, "cw": warning})
+
+
+def parse_text_body(raw: bytes, *, with_cw: bool = True) -> Body:
+    """The text and content warning of a room message's body; other keys are ignored.
+
+    A ``cw`` that is there but is not a string of 1 to ``MAX_CW_CHARS``
+    characters makes the body malformed. ``with_cw=False`` reads a private
+    message's body, where ``cw`` means nothing: an unknown key, ignored.
+    """
+    m = _unpack_map(raw)
+    text = m.get("text")
     if not isinstance(text, str):
         raise CannotOpen(Why.MALFORMED)
-    return text
+    if not with_cw or "cw" not in m:
+        return Body(text)
+    cw = m["cw"]
+    if not isinstance(cw, str) or not 1 <= len(cw) <= MAX_CW_CHARS:
+        raise CannotOpen(Why.MALFORMED)
+    return Body(text, cw)
 
 
 @dataclass(frozen=True, slots=True)

@@ -37,6 +37,7 @@ class Why(StrEnum):
     NOT_READY = "not_ready"  # before the welcome: no context, no chain
     NO_RECIPIENT = "no_recipient"  # no trusted facilitator is present
     UNKNOWN_MESSAGE = "unknown_message"  # a report of a message this client never opened
+    CW_TOO_LONG = "cw_too_long"  # a content warning over MAX_CW_CHARS characters, once trimmed
     # Admission.
     BAD_LINK = "bad_link"  # a facilitator key in the link that is not 32 bytes of base64url
 
@@ -60,6 +61,7 @@ REASONS: dict[Why, str] = {
     Why.NOT_READY: "Encryption is not ready: the room has not welcomed this client yet.",
     Why.NO_RECIPIENT: "No facilitator whose keys are verified is here to receive it.",
     Why.UNKNOWN_MESSAGE: "This client cannot report a message it could not read.",
+    Why.CW_TOO_LONG: "A content warning is at most 80 characters. Nothing was sent.",
     Why.BAD_LINK: "The link's facilitator key is damaged; please ask for the link again.",
 }
 
@@ -78,4 +80,4 @@ class CannotOpen(E2EEError):
 
 
 class CannotSeal(E2EEError):
-    """Nothing can be sealed now (no context yet, nobody to seal to, nothing to report)."""
+    """Nothing can be sealed (no context, nobody to seal to, nothing to report, a cw too long)."""

@@ -101,10 +101,10 @@ export class SenderChains {
 
   /**
    * Steps 5 to 8 of section 5 for a payload that passed steps 1 to 4. Step 7
-   * includes the body: one that is not `{"text": str}` is refused before
-   * anything changes.
+   * includes the body: one that is not `{"text": str}` (with a valid `cw`, if
+   * any) is refused before anything changes.
    * @param {import("./e2ee.js").RoomPayload} p
-   * @returns {Promise<{body: Uint8Array, text: string, mk: Uint8Array, nonce: Uint8Array}>} throws RejectError
+   * @returns {Promise<{body: Uint8Array, text: string, cw?: string, mk: Uint8Array, nonce: Uint8Array}>} throws RejectError
    */
   async open(p) {
     const { chainId, epoch, index } = p.header;
@@ -115,9 +115,9 @@ export class SenderChains {
       const kept = chain.kept.get(index);
       if (kept === undefined) throw new RejectError("replay", "that message was read already, or its key is gone");
       const body = await openRoomCiphertext(p, kept.mk, kept.nonce);
-      const { text } = parseTextBody(body);
+      const opened = parseTextBody(body);
       chain.kept.delete(index);
-      return { body, text, mk: kept.mk, nonce: kept.nonce };
+      return { body, ...opened, mk: kept.mk, nonce: kept.nonce };
     }
     if (index - chain.index > MAX_SKIP) throw new RejectError("too_far", "that message is too far ahead");
 
@@ -133,7 +133,7 @@ export class SenderChains {
     }
     const step = await stepChain(ck);
     const body = await openRoomCiphertext(p, step.mk, step.nonce);
-    const { text } = parseTextBody(body);
+    const opened = parseTextBody(body);
 
     chain.index = index + 1;
     chain.ck = step.nextCk;
@@ -142,7 +142,7 @@ export class SenderChains {
       if (chain.kept.size <= MAX_KEPT) break;
       chain.kept.delete(i); // Map iterates oldest first
     }
-    return { body, text, mk: step.mk, nonce: step.nonce };
+    return { body, ...opened, mk: step.mk, nonce: step.nonce };
   }
 
   /** Forget the chains and overwrite their keys (a wipe). The history stays with its owner. */

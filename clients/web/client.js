@@ -38,7 +38,7 @@ export const CONTENT_WARNINGS = (() => {
  *               sender's content warning (show it, and the text only when the reader asks)
  * - `deleted`   `{id, by}` (the message is gone from `messages` too)
  * - `private`   `{from, ts, text, own, reason?}` (facilitators; `own` for one's own, from memory)
- * - `report`    `{from, msg, ts, verified, reported: {from, text}, note, reason?}` (facilitators)
+ * - `report`    `{from, msg, ts, verified, reported: {from, text, cw?}, note, reason?}` (facilitators)
  * - `warning`   `{code, message, pid?}`, e.g. `unverified_link` at once and on every send
  * - `error`     `{t: "error", code, message, detail?, ref?}` from the server, or a local failure
  * - `ended`     `{reason}`; `close` `{code, reason}` when the socket closes
@@ -348,22 +348,11 @@ export class ChatClient extends EventTarget {
   }
 
   /**
-   * The message's content warning: the codec's `cw`, or (until the codec
-   * reports one) the `cw` of the body it kept for reports. Never longer than
-   * MAX_CW_CHARS on the page.
+   * The message's content warning, as the codec opened it from the body
+   * (docs/e2ee.md section 5). Never longer than MAX_CW_CHARS on the page.
    */
   #contentWarning(e) {
-    let cw = e.cw;
-    if (cw === undefined && !e.own) {
-      const body = this.codec?.reportable?.get?.(e.id)?.body;
-      if (body instanceof Uint8Array) {
-        try {
-          cw = decode(body)?.cw;
-        } catch {
-          cw = undefined;
-        }
-      }
-    }
+    const cw = e.cw;
     if (typeof cw !== "string" || !cw.trim()) return undefined;
     return [...cw.trim()].slice(0, MAX_CW_CHARS).join("");
   }

@@ -44,13 +44,14 @@ function wipedError() {
 }
 
 /**
- * @typedef {{type: "message", id: number, from: string, ts?: number, own: boolean, text: string | null, reason?: string}
+ * @typedef {{type: "message", id: number, from: string, ts?: number, own: boolean, text: string | null, cw?: string, reason?: string}
  *   | {type: "private", from: string, ts?: number, text: string | null, reason?: string}
  *   | {type: "report", from: string, ts?: number, msg: number, verified: boolean,
- *      reported: {from: string, text: string | null} | null, note: string | null, reason?: string}
+ *      reported: {from: string, text: string | null, cw?: string} | null, note: string | null, reason?: string}
  *   | {type: "trust", pid: string, trusted: boolean}
  *   | {type: "warning", code: string, message: string, pid?: string}} CodecEvent
  *   `reason`, when a payload could not be opened, is RejectError's word (untrusted, replay, ...).
+ *   `cw`, present only when the sender gave one, is the content warning in the message's body.
  *   Warning codes: unverified_link, untrusted, key_rejected (a chain state refused),
  *   keys_unusable (a participant's keys cannot be used: never trusted), keys_mismatch
  *   (the server lists other keys than this page's under its own pid).
@@ -99,7 +100,7 @@ export class GroupCodec {
     this.held = new Map();
     /** @type {Map<string, NonceMemory>} */
     this.nonces = new Map();
-    /** What we sealed, until the server echoes it: {text, body, mk, nonce} by epoch/chain/index. */
+    /** What we sealed, until the server echoes it: {text, cw?, body, mk, nonce} by epoch/chain/index. */
     this.ownPending = new Map();
     /** The last REPORTABLE_KEPT opened room messages by id, for reports: {from, payload, key, body}. */
     this.reportable = new Map();
@@ -135,10 +136,11 @@ export class GroupCodec {
   /**
    * Seal a room message and queue its `chat` frame (after any frame queued before it).
    * @param {string} text @param {object} [extra] more fields for the frame, e.g. `{ref}`
-   * @returns {Promise<Sealed>} throws CodecError("not_ready")
+   * @param {{cw?: string}} [options] `cw`: a content warning, sealed in the body (trimmed; none if empty)
+   * @returns {Promise<Sealed>} throws CodecError("not_ready" | "cw_too_long"); nothing is sent then
    */
-  sealRoom(text, extra = {}) {
-    return this.#serial(() => this.#sealRoom(text, extra));
+  sealRoom(text, extra = {}, { cw } = {}) {
+    return this.#serial(() => this.#sealRoom(text, extra, cw));
   }
 
   /**
@@ -537,16 +539,21 @@ export class GroupCodec {
 
   // ---- section 5: room messages ----
 
-  async #sealRoom(text, extra) {
+  async #sealRoom(text, extra, cw) {
     if (!this.chain) throw new CodecError("not_ready", "Not in the room yet.");
-    const body = e2ee.textBody(text);
+    const warning = e2ee.trimContentWarning(cw);
+    if (warning !== undefined && [...warning].length > e2ee.MAX_CW_CHARS) {
+      throw new CodecError("cw_too_long", `A content warning is at most ${e2ee.MAX_CW_CHARS} characters. Nothing was sent.`);
+    }
+    const body = e2ee.textBody(text, warning);
     const { chainId, epoch, index, ck } = this.chain;
     const step = await this.#alive(e2ee.stepChain(ck));
     const header = e2ee.header({ ctx: this.ctx, sender: this.me, epoch, chainId, index });
     const payload = await this.#alive(e2ee.sealRoomPayload({ header, signer: this.keys.s, mk: step.mk, nonce: step.nonce, body }));
     this.chain = { chainId, epoch, index: index + 1, ck: step.nextCk }; // the used key is gone
     // Its key and body, to check the server's echo by (#ownEcho).
-    remember(this.ownPending, ownKey(chainId, epoch, index), { text, body, mk: step.mk, nonce: step.nonce }, OWN_PENDING_KEPT);
+    const sent = { text, ...(warning === undefined ? {} : { cw: warning }), body, mk: step.mk, nonce: step.nonce };
+    remember(this.ownPending, ownKey(chainId, epoch, index), sent, OWN_PENDING_KEPT);
     const frame = { t: "chat", payload, ...extra };
     this.#emit(frame);
     return { frame, warnings: this.#sendWarnings() };
@@ -557,13 +564,13 @@ export class GroupCodec {
     const base = { type: "message", id: frame.id, from: frame.from, ts: frame.ts, own: frame.from === this.me };
     try {
       if (!this.ctx || !(frame.payload instanceof Uint8Array)) throw new RejectError("malformed");
-      if (base.own) return { ...base, text: await this.#ownEcho(frame.payload) };
+      if (base.own) return { ...base, ...(await this.#ownEcho(frame.payload)) };
       const opened = await this.#openRoom(frame.from, frame.payload);
       if (Number.isInteger(frame.id)) {
         const key = new Uint8Array([...opened.mk, ...opened.nonce]);
         remember(this.reportable, frame.id, { from: frame.from, payload: frame.payload.slice(), key, body: opened.body }, REPORTABLE_KEPT);
       }
-      return { ...base, text: opened.text };
+      return { ...base, text: opened.text, ...(opened.cw === undefined ? {} : { cw: opened.cw }) };
     } catch (err) {
       if (this.wiped) throw err;
       return { ...base, text: null, reason: reasonOf(err) };
@@ -585,7 +592,7 @@ export class GroupCodec {
   /**
    * Our own message back from the server, opened with what we remember sealing
    * (once): the header names us, our signature verifies, and the key we used
-   * opens it to exactly the body we sealed.
+   * opens it to exactly the body we sealed. @returns {Promise<{text: string, cw?: string}>}
    */
   async #ownEcho(payload) {
     const p = e2ee.parseRoomPayload(payload);
@@ -597,7 +604,7 @@ export class GroupCodec {
     const body = await this.#alive(e2ee.openRoomCiphertext(p, sent.mk, sent.nonce));
     if (!bytesEqual(body, sent.body)) throw new RejectError("decrypt", "not the body we sealed");
     this.ownPending.delete(key);
-    return sent.text;
+    return { text: sent.text, ...(sent.cw === undefined ? {} : { cw: sent.cw }) };
   }
 
   // ---- section 8: to the facilitators ----
@@ -649,7 +656,7 @@ export class GroupCodec {
     const base = { type: "private", from: frame.from, ts: frame.ts };
     try {
       const { body, remember: keepNonce } = await this.#openForMe(frame, KIND_PRIVATE);
-      const { text } = e2ee.parseTextBody(body);
+      const { text } = e2ee.parseTextBody(body, { cw: false }); // a private body has no cw
       keepNonce();
       return { ...base, text };
     } catch (err) {
@@ -669,7 +676,7 @@ export class GroupCodec {
       const verified =
         (frame.msg === undefined || frame.msg === report.msg) &&
         (await this.#alive(e2ee.verifyReport({ ctx: this.ctx, report, senderSPubs: this.roster.signingKeys.get(report.from) ?? [] })));
-      return { ...base, msg: report.msg, verified, reported: { from: report.from, text: shownText(report.body) }, note: report.note };
+      return { ...base, msg: report.msg, verified, reported: { from: report.from, ...shownBody(report.body) }, note: report.note };
     } catch (err) {
       if (this.wiped) throw err;
       return { ...base, verified: false, reported: null, note: null, reason: reasonOf(err) };
@@ -711,15 +718,16 @@ function remember(map, key, value, limit) {
   }
 }
 
-/** The reported text as the facilitator is shown it (verified or not). */
-function shownText(body) {
+/** The reported text (and content warning) as the facilitator is shown them (verified or not). */
+function shownBody(body) {
   try {
-    return e2ee.parseTextBody(body).text;
+    const { text, cw } = e2ee.parseTextBody(body);
+    return { text, ...(cw === undefined ? {} : { cw }) };
   } catch {
     try {
-      return fromUtf8(body);
+      return { text: fromUtf8(body) };
     } catch {
-      return null;
+      return { text: null };
     }
   }
 }

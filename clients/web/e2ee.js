@@ -327,20 +327,59 @@ export function parseHeader(bytes) {
   return { version, kind, ctx: ctxBytes, sender, epoch, chainId, index };
 }
 
-/** The body of a room or private message: msgpack `{"text": str}`. @param {string} text @returns {Uint8Array} */
-export function textBody(text) {
+/** A content warning is at most this many characters (code points), once trimmed (section 5). */
+export const MAX_CW_CHARS = 80;
+
+// The white space trimmed off a content warning: Unicode's White_Space, and
+// U+FEFF. Spelled out rather than String.prototype.trim(), because Python's
+// and JavaScript's notions of white space differ, and the body's bytes must not.
+const CW_SPACE = "[\\t\\n\\v\\f\\r \\u0085\\u00a0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000\\ufeff]";
+const CW_TRIM = new RegExp(`^${CW_SPACE}+|${CW_SPACE}+$`, "gu");
+
+/**
+ * A content warning as a body carries it: trimmed; `undefined` when nothing is left (or none was given).
+ * Does not check the length (`textBody` does). @param {string | undefined | null} cw @returns {string | undefined}
+ */
+export function trimContentWarning(cw) {
+  if (cw === undefined || cw === null) return undefined;
+  if (typeof cw !== "string") throw new TypeError("a content warning must be a string");
+  const trimmed = cw.replace(CW_TRIM, "");
+  return trimmed === "" ? undefined : trimmed;
+}
+
+/**
+ * The body of a room message: msgpack `{"text": str}`, or `{"text": str, "cw": str}` (keys in
+ * that order) with the sender's content warning, trimmed, if anything is left of it. A private
+ * message's body is `{"text": str}` only (give no `cw`).
+ * @param {string} text @param {string} [cw]
+ * @returns {Uint8Array} throws RangeError (`code` "cw_too_long") for a cw over MAX_CW_CHARS characters
+ */
+export function textBody(text, cw) {
   if (typeof text !== "string") throw new TypeError("text must be a string");
-  return encode({ text });
+  const warning = trimContentWarning(cw);
+  if (warning === undefined) return encode({ text });
+  if ([...warning].length > MAX_CW_CHARS) {
+    throw Object.assign(new RangeError(`A content warning is at most ${MAX_CW_CHARS} characters.`), { code: "cw_too_long" });
+  }
+  return encode({ text, cw: warning });
 }
 
 /**
  * @param {Uint8Array} body
- * @returns {{text: string}} unknown keys are ignored; throws RejectError("malformed") if there is no text
+ * @param {{cw?: boolean}} [options] `cw: false` reads a private message's body, where `cw` means
+ *   nothing: an unknown key, ignored
+ * @returns {{text: string, cw?: string}} unknown keys are ignored; throws RejectError("malformed") if
+ *   there is no text, or a `cw` that is not a string of 1 to MAX_CW_CHARS characters
  */
-export function parseTextBody(body) {
+export function parseTextBody(body, { cw: withCw = true } = {}) {
   const map = decodeMap(body);
   if (typeof map.text !== "string") throw new RejectError("malformed", "the body has no text");
-  return { text: map.text };
+  if (!withCw || !Object.hasOwn(map, "cw")) return { text: map.text };
+  const cw = map.cw;
+  if (typeof cw !== "string" || cw === "" || [...cw].length > MAX_CW_CHARS) {
+    throw new RejectError("malformed", "the body's content warning is not a short string");
+  }
+  return { text: map.text, cw };
 }
 
 function decodeMap(bytes) {

@@ -215,9 +215,9 @@ class Room:
         else:
             raise AssertionError(f"unexpected frame from a codec: {kind}")
 
-    def chat(self, seat: Seat, text: str) -> dict[str, Any]:
-        """``seat`` sends ``text``; the ``msg`` frame everyone present got."""
-        payload = seat.codec.seal(text)
+    def chat(self, seat: Seat, text: str, cw: str | None = None) -> dict[str, Any]:
+        """``seat`` sends ``text`` (behind content warning ``cw``); the ``msg`` frame sent."""
+        payload = seat.codec.seal(text, cw)
         self.pump()
         return self.relay_msg(seat.pid, payload)
 

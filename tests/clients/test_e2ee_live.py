@@ -18,7 +18,7 @@ import chatserver.connection
 import chatserver.hub
 import chatserver.ws
 from clients.client import ChatClient, Event
-from clients.e2ee import IdentityKey
+from clients.e2ee import CannotSeal, IdentityKey, Why
 from clients.e2ee.admission import identities_from_link
 from rooms.events import Deliver
 from rooms.wire import Audience
@@ -191,6 +191,28 @@ async def test_private_messages_and_reports_reach_only_the_facilitators_and_veri
     assert report.reported.sender == ann.pid
     assert report.reported.text == f"something hurtful {MARKER}"
     assert report.text == f"please look {MARKER}"
+    assert not wire.holds(MARKER.encode())
+
+
+async def test_a_content_warning_travels_encrypted_and_a_long_one_is_not_sent(
+    env: Env, wire: Wire
+) -> None:
+    gid, fac, (ann, ben), _ = await verified_room(env, ["Ann", "Ben"])
+    await ann.send(f"hard words {MARKER}", cw=f" loss {MARKER} ")
+    for c in (fac, ann, ben):  # ann: its own echo
+        got = await read(c)
+        assert (got.text, got.cw) == (f"hard words {MARKER}", f"loss {MARKER}")
+        assert MARKER not in repr(got)
+    await ben.report(got["id"], "please look")
+    report = await fac.next("report")
+    assert report.verified is True and report.reported is not None
+    assert report.reported.cw == f"loss {MARKER}"
+    with pytest.raises(CannotSeal) as caught:
+        await ann.send("too much", cw="w" * 81)
+    assert caught.value.why is Why.CW_TOO_LONG
+    await ben.nothing("msg")
+    await ann.send("plain")
+    assert (await read(ben)).cw is None
     assert not wire.holds(MARKER.encode())
 
 

@@ -32,6 +32,8 @@ from clients.e2ee.chains import (
 from clients.e2ee.codec import Peer, _Received
 from clients.e2ee.encoding import (
     KIND_PRIVATE,
+    MAX_CW_CHARS,
+    Body,
     Bundle,
     ChainState,
     Header,
@@ -118,10 +120,11 @@ def test_private_payloads_parse_strictly() -> None:
 
 
 def test_bodies_ignore_unknown_keys_and_refuse_other_shapes() -> None:
-    assert parse_text_body(text_body("hi")) == "hi"
+    assert parse_text_body(text_body("hi")) == Body("hi")
     import msgpack
 
-    assert parse_text_body(msgpack.packb({"text": "hi", "cw": "later"})) == "hi"
+    assert parse_text_body(msgpack.packb({"text": "hi", "later": 1})) == Body("hi")
+    assert parse_text_body(msgpack.packb({"text": "hi", "cw": "loss"})) == Body("hi", "loss")
     for bad in (b"", b"\xc1", msgpack.packb(["text"]), msgpack.packb({"text": b"hi"})):
         with pytest.raises(CannotOpen, match="malformed"):
             parse_text_body(bad)
@@ -130,6 +133,40 @@ def test_bodies_ignore_unknown_keys_and_refuse_other_shapes() -> None:
     with pytest.raises(CannotOpen):
         ReportBody.parse(msgpack.packb({"msg": True, "from": "p2", "payload": b"", "key": b"",
                                         "body": b"", "note": ""}))  # fmt: skip
+
+
+def test_a_content_warning_travels_after_the_text_trimmed_or_not_at_all() -> None:
+    import msgpack
+
+    assert text_body("hi", "loss") == msgpack.packb({"text": "hi", "cw": "loss"})
+    assert text_body("hi", "loss").hex() == "82a474657874a26869a26377a46c6f7373"  # text, then cw
+    assert parse_text_body(text_body("hi", "loss")) == Body("hi", "loss")
+    # Trimmed of white space (Unicode's, and U+FEFF) at both ends; nothing left: no cw.
+    assert text_body("hi", " \t\u3000loss\ufeff\n\x85") == text_body("hi", "loss")
+    assert text_body("hi", "  grief and loss ") == text_body("hi", "grief and loss")
+    for nothing in (None, "", "   ", "\u2028\ufeff"):
+        assert text_body("hi", nothing) == text_body("hi") == msgpack.packb({"text": "hi"})
+    # A character is a code point: 80 of them (an emoji is one) is the most.
+    most = "\N{BLUE HEART}" * MAX_CW_CHARS
+    assert parse_text_body(text_body("hi", f" {most} ")) == Body("hi", most)
+    with pytest.raises(CannotSeal) as caught:
+        text_body("hi", most + "x")
+    assert caught.value.why is Why.CW_TOO_LONG and "80 characters" in caught.value.reason
+    assert isinstance(caught.value, ValueError)
+
+
+def test_a_cw_that_is_not_a_short_nonempty_string_makes_a_room_body_malformed() -> None:
+    import msgpack
+
+    for cw in (5, None, b"loss", ["loss"], "", "x" * (MAX_CW_CHARS + 1)):
+        raw = msgpack.packb({"text": "hi", "cw": cw}, use_bin_type=True)
+        with pytest.raises(CannotOpen, match="malformed"):
+            parse_text_body(raw)
+        # A private message's body has no cw: there it is an unknown key, ignored.
+        assert parse_text_body(raw, with_cw=False) == Body("hi")
+    # The receiver does not trim: what the body holds is what the sender sealed.
+    raw = msgpack.packb({"text": "hi", "cw": " x "})
+    assert parse_text_body(raw) == Body("hi", " x ")
 
 
 def test_base64url_is_strict() -> None:
@@ -325,9 +362,10 @@ def test_no_key_or_plaintext_shows_in_a_repr() -> None:
         peer,
         ReportBody(1, "p2", b"ciphertext", mk + nonce, text_body(words), words),
         _Received("p2", b"ciphertext", key, text_body(words)),
-        Opened(words),
-        Reported(1, "p2", words),
-        Event("msg", {"id": 1}, words),
+        Opened(words, cw=words),
+        Reported(1, "p2", words, words),
+        Event("msg", {"id": 1}, words, cw=words),
+        parse_text_body(text_body(words, cw=words)),
     ]
     for thing in shown:
         text = repr(thing)

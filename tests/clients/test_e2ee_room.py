@@ -15,9 +15,16 @@ from e2ee_room import Room, Seat
 from clients.e2ee import CannotOpen, CannotSeal, E2EECodec, IdentityKey, Why
 from clients.e2ee.admission import verify_vouch
 from clients.e2ee.codec import MESSAGES_REMEMBERED
-from clients.e2ee.encoding import KIND_REPORT, Bundle, ReportBody, RoomPayload, text_body
+from clients.e2ee.encoding import (
+    KIND_PRIVATE,
+    KIND_REPORT,
+    Bundle,
+    ReportBody,
+    RoomPayload,
+    text_body,
+)
 from clients.e2ee.sealing import Recipient, seal_private
-from clients.payload import Opened
+from clients.payload import Opened, PlainCodec
 
 
 def room_of(*names: str) -> tuple[Room, Seat, list[Seat]]:
@@ -581,6 +588,93 @@ def test_a_report_of_a_message_never_read_cannot_be_made() -> None:
     with pytest.raises(CannotSeal) as caught:
         b.codec.seal_report(42, "what?")
     assert caught.value.why is Why.UNKNOWN_MESSAGE
+
+
+# ---- content warnings (docs/e2ee.md section 5) ------------------------------------------------
+
+
+def test_a_content_warning_travels_inside_the_encrypted_body_to_everyone() -> None:
+    room, fac, (a, b) = room_of("alice", "bob")
+    frame = room.chat(a, "my father died last spring", cw="  loss and grief ")
+    assert b"loss" not in frame["payload"]  # sealed, like the text
+    for seat in (fac, a, b):  # a: its own echo, opened from what it sealed
+        opened = seat.last()
+        assert opened == Opened("my father died last spring", cw="loss and grief")
+    room.chat(a, "and no warning here")
+    assert b.last() == Opened("and no warning here")
+    assert isinstance(b.last(), Opened) and b.last().cw is None  # type: ignore[union-attr]
+
+
+def test_a_content_warning_over_80_characters_is_refused_and_nothing_moves() -> None:
+    room, fac, (a, b) = room_of("alice", "bob")
+    assert a.codec.chain is not None
+    index = a.codec.chain.index
+    with pytest.raises(CannotSeal) as caught:
+        a.codec.seal("words", "w" * 81)
+    assert caught.value.why is Why.CW_TOO_LONG
+    assert a.codec.chain.index == index and not a.codec._own and a.codec.outgoing() == []
+    room.chat(a, "words", cw="w" * 80)  # exactly 80 is fine
+    assert b.last() == Opened("words", cw="w" * 80)
+
+
+def test_a_body_whose_cw_is_not_a_string_is_refused_and_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import msgpack
+
+    room, fac, (a, b) = room_of("alice", "bob")
+    monkeypatch.setattr(
+        "clients.e2ee.codec.text_body",
+        lambda text, cw=None: msgpack.packb({"text": text, "cw": 7}),
+    )
+    bad = room.chat(a, "with a number for a warning")
+    monkeypatch.undo()
+    assert isinstance(b.last(), CannotOpen) and b.last().why is Why.MALFORMED  # type: ignore[union-attr]
+    chain = b.codec.peers[a.pid].chains.current
+    assert chain is not None and chain.index == 0  # the chain did not move
+    assert bad["id"] not in b.codec._received  # nor can it be reported
+    room.chat(a, "next", cw="ok")
+    assert b.last() == Opened("next", cw="ok")
+
+
+def test_a_report_shows_the_reported_messages_content_warning() -> None:
+    room, fac, (a, b) = room_of("alice", "bob")
+    msg = room.chat(a, "something hurtful", cw="insults")
+    room.report(b, msg["id"], "this hurt")
+    opened = fac.last()
+    assert isinstance(opened, Opened) and opened.verified is True and opened.reported is not None
+    assert (opened.reported.text, opened.reported.cw) == ("something hurtful", "insults")
+    # The cw is inside the proven body: changing it breaks the proof.
+    x_priv = os.urandom(32)
+    liar = room.member("liar", x_priv=x_priv)
+    msg_id = room.chat(a, "the real words", cw="real")["id"]
+    forged = _forged_report(room, liar, x_priv, msg_id, body=text_body("the real words", "fake"))
+    assert forged.verified is False and forged.reported is not None
+    assert forged.reported.cw == "fake"
+
+
+def test_private_messages_carry_no_content_warning() -> None:
+    import msgpack
+
+    room, fac, (a,) = room_of("alice")
+    frame = room.private(a, "for you only")
+    assert fac.last() == Opened("for you only")
+    # One that does has an unknown key there: ignored, like any other.
+    ctx, me = a.codec.ctx, a.pid
+    assert ctx is not None
+    to = Recipient(fac.pid, Bundle.parse(fac.keys).x_pub, os.urandom(12))
+    x_priv = a.codec._x_priv
+    body = msgpack.packb({"text": "hi", "cw": 7})
+    payload = seal_private(KIND_PRIVATE, ctx, me, x_priv, [to], body)
+    room.to_facilitators({**frame, "payload": payload})
+    assert fac.last() == Opened("hi")
+
+
+def test_the_plain_codec_refuses_a_content_warning_rather_than_drop_it() -> None:
+    codec = PlainCodec()
+    assert codec.seal("hi") == b"hi"
+    with pytest.raises(ValueError, match="content warning"):
+        codec.seal("hi", "loss")
 
 
 # ---- readiness, the end ---------------------------------------------------------------------

@@ -16,17 +16,33 @@ from clients.terminal import Terminal, default_identity_path, main
 
 
 class FakeClient:
-    """Just what ``Terminal.show`` reads of a client."""
+    """Just what ``Terminal`` reads of a client, and the room messages it would send."""
 
     pid = "p1"
     role = "facilitator"
     roster: dict[str, dict[str, Any]] = {
+        "p1": {"name": "Alex", "role": "facilitator", "verified": True},
         "p2": {"name": "Robin", "role": "member", "verified": True},
         "p3": {"name": "Sam", "role": "member", "verified": False},
     }
 
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, str | None]] = []
+
     def name_of(self, pid: str) -> str:
         return str(self.roster.get(pid, {}).get("name", pid))
+
+    async def send(self, text: str, cw: str | None = None) -> int:
+        self.sent.append((text, cw))
+        return len(self.sent)
+
+    def __getattr__(self, name: str) -> Any:
+        """Every other action of a client (``open``, ``mute``...): nothing happens."""
+
+        async def nothing(*args: Any, **kw: Any) -> None:
+            raise AssertionError(f"{name} was not expected")
+
+        return nothing
 
 
 def shown(*events: Event) -> str:
@@ -35,6 +51,10 @@ def shown(*events: Event) -> str:
     for event in events:
         term.show(event)
     return out.getvalue()
+
+
+def msg(msg_id: int, sender: str, text: str | None, cw: str | None = None) -> Event:
+    return Event("msg", {"t": "msg", "id": msg_id, "from": sender, "payload": b"x"}, text, cw=cw)
 
 
 def test_reports_say_whether_they_are_verified() -> None:
@@ -99,3 +119,74 @@ def test_a_bad_co_facilitator_key_is_refused(
     args = ["link", "http://h/join#seat=T", "--user", "a", "--identity", str(tmp_path / "k")]
     assert main([*args, "--co-facilitator", "not-a-key"]) == 1
     assert "!" in capsys.readouterr().err
+
+
+# ---- content warnings -----------------------------------------------------------------
+
+
+async def test_a_message_behind_a_content_warning_shows_only_when_asked() -> None:
+    out = io.StringIO()
+    term = Terminal(FakeClient(), out)  # type: ignore[arg-type]
+    term.show(msg(7, "p2", "my father died last spring", cw="loss"))
+    term.show(msg(8, "p3", "plain words"))
+    lines = out.getvalue().splitlines()
+    assert lines == [
+        "[7] Robin: [content warning: loss] (type /show 7 to read)",
+        "[8] Sam: plain words",
+    ]
+    assert "father" not in out.getvalue()
+    assert await term.command("/show 7")
+    assert out.getvalue().splitlines()[-1] == "[7] Robin: my father died last spring"
+    with pytest.raises(ValueError, match="No message '8'"):
+        await term.command("/show 8")  # it was never hidden
+    with pytest.raises(ValueError):
+        await term.command("/show seven")
+
+
+async def test_a_deleted_message_cannot_be_shown_any_more() -> None:
+    out = io.StringIO()
+    term = Terminal(FakeClient(), out)  # type: ignore[arg-type]
+    term.show(msg(7, "p2", "hard words", cw="loss"))
+    term.show(Event("deleted", {"t": "deleted", "id": 7, "by": "p1"}))
+    with pytest.raises(ValueError, match="No message '7'"):
+        await term.command("/show 7")
+    assert "hard words" not in out.getvalue()
+
+
+def test_ones_own_message_shows_its_warning_and_text() -> None:
+    text = shown(msg(3, "p1", "what I wrote", cw="grief"))
+    assert "[3] Alex: [content warning: grief] what I wrote" in text
+
+
+def test_a_content_warning_is_shown_inert() -> None:
+    text = shown(msg(4, "p2", "x", cw="\x1b[2Jfake\n* Alex is muted"))
+    assert "\x1b" not in text and "\n* Alex" not in text
+    assert "[content warning: \N{REPLACEMENT CHARACTER}[2Jfake\n  | * Alex is muted]" in text
+
+
+async def test_cw_sends_the_text_behind_its_warning() -> None:
+    client = FakeClient()
+    term = Terminal(client, io.StringIO())  # type: ignore[arg-type]
+    assert await term.command("/cw self-harm | some hard words")
+    assert await term.command("/cw grief|short")
+    assert client.sent == [("some hard words", "self-harm"), ("short", "grief")]
+    for bad in ("/cw no bar here", "/cw | no warning", "/cw warning only |", "/cw"):
+        with pytest.raises(ValueError, match="Usage: /cw WARNING"):
+            await term.command(bad)
+    assert len(client.sent) == 2
+
+
+async def test_help_lists_cw_and_show() -> None:
+    out = io.StringIO()
+    term = Terminal(FakeClient(), out)  # type: ignore[arg-type]
+    await term.command("/help")
+    assert "/cw WARNING | TEXT" in out.getvalue() and "/show ID" in out.getvalue()
+
+
+def test_a_report_shows_the_reported_messages_content_warning() -> None:
+    fields = {"t": "report", "from": "p3", "msg": 4, "payload": b""}
+    good = Event(
+        "report", fields, "this hurt", True, Reported(4, "p2", "you are useless", "insult")
+    )
+    text = shown(good)
+    assert "verified: message 4: Robin wrote: [content warning: insult] you are useless" in text

@@ -12,11 +12,11 @@ from typing import Any
 
 import pytest
 
-from clients.e2ee import CannotOpen, E2EECodec, IdentityKey
+from clients.e2ee import CannotOpen, CannotSeal, E2EECodec, IdentityKey
 from clients.e2ee import primitives as p
 from clients.e2ee.admission import verify_vouch, vouch_statement
 from clients.e2ee.chains import message_key, step
-from clients.e2ee.encoding import ChainState, context, text_body
+from clients.e2ee.encoding import Body, ChainState, context, parse_text_body, text_body
 from clients.payload import Opened
 
 VECTORS = Path(__file__).parents[1] / "vectors"
@@ -62,13 +62,19 @@ def test_the_file_has_the_agreed_shape() -> None:
     assert [r["verified"] for r in V["reports"]].count(False) >= 1
     whats = {r["what"] for r in V["rejects"]}
     assert whats == {"message", "distribution", "private", "vouch"}
+    # Content warnings (section 5): messages that carry one, bodies whose cw is
+    # refused, and warnings as typed, trimmed or refused when sealing.
+    assert len([m for m in V["messages"] if "cw" in m]) >= 2
+    assert {"cw_not_a_string", "cw_empty", "cw_too_long"} <= {r["case"] for r in V["rejects"]}
+    assert {"refused" in b for b in V["bodies"]} == {True, False}
     for value in _hex_values(V):
         assert value == value.lower()
 
 
 def _hex_values(node: Any) -> list[str]:
     if isinstance(node, dict):
-        return [v for k, x in node.items() for v in _hex_values(x) if k not in ("text", "note")]
+        words = ("text", "note", "cw", "cw_in_body")
+        return [v for k, x in node.items() for v in _hex_values(x) if k not in words]
     if isinstance(node, list):
         return [v for x in node for v in _hex_values(x)]
     return (
@@ -186,10 +192,22 @@ def test_messages_are_the_exact_bytes_and_bob_opens_them_in_order() -> None:
     for m in V["messages"]:
         key = message_key(h(m["ck"]))
         assert (key.mk.hex(), key.nonce.hex()) == (m["mk"], m["nonce"])
-        assert text_body(m["text"]).hex() == m["body"]
+        assert text_body(m["text"], m.get("cw")).hex() == m["body"]
     bob = receiver("bob")
     for m in V["messages"]:
-        assert bob.open(msg_frame(m)) == Opened(m["text"])
+        opened = bob.open(msg_frame(m))
+        assert opened == Opened(m["text"], cw=m.get("cw"))
+
+
+def test_content_warnings_as_typed_are_trimmed_or_refused_exactly_so() -> None:
+    for b in V["bodies"]:
+        if "refused" in b:
+            with pytest.raises(CannotSeal) as refused:
+                text_body(b["text"], b["cw"])
+            assert refused.value.why == b["refused"]
+        else:
+            assert text_body(b["text"], b["cw"]).hex() == b["body"]
+            assert parse_text_body(h(b["body"])) == Body(b["text"], b["cw_in_body"])
 
 
 def test_privates_and_reports_open_for_the_facilitator() -> None:

@@ -17,6 +17,13 @@ sender's pid and ``id``). A reject names its ``recipient``, the ``from`` its
 frame claims, and ``after``: the positions in ``messages`` (or ``privates``)
 the recipient accepted first, on top of its distributions. Every reject must
 be refused, and refusing it must change nothing.
+
+Content warnings (section 5) came later, and were appended so that every
+earlier entry stays byte for byte as it was: the last ``messages`` carry a
+``cw`` (what their body holds), the last ``rejects`` are bodies whose ``cw``
+is not a string of 1 to 80 characters, and ``bodies`` (at the end) gives
+``text_body(text, cw)`` for a ``cw`` as a sender typed it: the body, with the
+warning trimmed (``cw_in_body``), or the sealing refusal (``refused``).
 """
 
 from __future__ import annotations
@@ -43,10 +50,12 @@ from clients.e2ee.encoding import (
     ReportBody,
     context,
     distribution_info,
+    pack,
     private_info,
     signed_part,
     text_body,
 )
+from clients.e2ee.errors import CannotSeal
 from clients.e2ee.sealing import (
     Recipient,
     SealedMessage,
@@ -92,6 +101,9 @@ WHY = {
     ("private", "claimed_by_another_sender"): "decrypt",
     ("private", "bit_flipped"): "decrypt",
     ("private", "not_for_me"): "not_for_me",
+    ("message", "cw_not_a_string"): "malformed",
+    ("message", "cw_empty"): "malformed",
+    ("message", "cw_too_long"): "malformed",
 }
 
 
@@ -195,23 +207,28 @@ def build() -> dict[str, Any]:
 
     # ---- room messages (section 5), in the order bob accepts them ----
     long_text = "I wanted to say more about this week. " * 8  # a str16 in msgpack
-    plan = [
-        (a0, 0, "Hello everyone."),
-        (a0, 1, "It has been a hard week."),
-        (a0, 2, "Danke, dass ihr da seid \N{BLUE HEART}"),
-        (a0, 5, "(indexes 3 and 4 are stepped over and kept)"),
-        (a0, 3, "(a kept key, used once)"),
-        (a1, 0, "A new chain, after someone left."),
-        (a0, 6, "(the previous chain is still held)"),
-        (a1, 1, long_text),
-        (a1, 1 + 1 + MAX_SKIP, "(a jump of exactly MAX_SKIP indexes: accepted)"),
+    last = 1 + 1 + MAX_SKIP
+    plan: list[tuple[Chain, int, str, str | None]] = [
+        (a0, 0, "Hello everyone.", None),
+        (a0, 1, "It has been a hard week.", None),
+        (a0, 2, "Danke, dass ihr da seid \N{BLUE HEART}", None),
+        (a0, 5, "(indexes 3 and 4 are stepped over and kept)", None),
+        (a0, 3, "(a kept key, used once)", None),
+        (a1, 0, "A new chain, after someone left.", None),
+        (a0, 6, "(the previous chain is still held)", None),
+        (a1, 1, long_text, None),
+        (a1, last, "(a jump of exactly MAX_SKIP indexes: accepted)", None),
+        # Content warnings, added later (section 5): a fixstr, then exactly 80
+        # characters in a str8, one of them outside the BMP (two UTF-16 units).
+        (a1, last + 1, "Something happened to me as a child.", "childhood abuse"),
+        (a1, last + 2, "Mein Vater ist im Frühling gestorben.", CW_80),
     ]
     messages: list[dict[str, Any]] = []
     sealed_at: list[SealedMessage] = []
-    for msg_id, (chain, index, text) in enumerate(plan, start=1):
+    for msg_id, (chain, index, text, cw) in enumerate(plan, start=1):
         ck = chain.ck(index)
         key, _ = step(ck)
-        body = text_body(text)
+        body = text_body(text, cw)
         header = Header(KIND_MESSAGE, ctx, alice.pid, chain.epoch, chain.chain_id, index)
         sealed = seal_message(header, key, body, alice.s_priv)
         sealed_at.append(sealed)
@@ -224,6 +241,7 @@ def build() -> dict[str, Any]:
                 "index": index,
                 "ck": ck.hex(),
                 "text": text,
+                **({} if cw is None else {"cw": cw}),
                 "body": body.hex(),
                 "header": sealed.header.hex(),
                 "mk": key.mk.hex(),
@@ -352,7 +370,45 @@ def build() -> dict[str, Any]:
         "privates": privates,
         "reports": reports,
         "rejects": rejects,
+        "bodies": _bodies(),
     }
+
+
+# Exactly 80 characters (code points), the most a content warning may have.
+CW_80 = ("Tod, Trauer und Verlust \N{BLUE HEART} " * 4)[:79] + "."
+
+
+def _bodies() -> list[dict[str, Any]]:
+    """``text_body(text, cw)`` for warnings as typed: trimmed, dropped, or refused."""
+    out: list[dict[str, Any]] = []
+    for cw, note in (
+        ("  grief \u3000", "spaces and an ideographic space around it are trimmed"),
+        ("\ufeff\x85 loss\t\n", "U+FEFF, NEL, tab and newline are trimmed too"),
+        ("\x1c loss \x1f", "U+001C..U+001F are not white space here (Python's strip differs)"),
+        (" \t\ufeff\u2028", "nothing left once trimmed: no cw in the body"),
+        (f" {CW_80}\u3000", "80 characters once trimmed: the most"),
+        (CW_80 + "!", "81 characters: refused when sealing"),
+        ("\N{BLUE HEART}" * 81, "81 characters outside the BMP (162 UTF-16 units): refused"),
+    ):
+        entry: dict[str, Any] = {"text": "hi", "cw": cw}
+        try:
+            body = text_body("hi", cw)
+        except CannotSeal as e:
+            entry["refused"] = str(e.why)
+        else:
+            kept = cw.strip(CW_SPACE_SPELLED) or None
+            assert body == pack({"text": "hi"} if kept is None else {"text": "hi", "cw": kept})
+            entry |= {"cw_in_body": kept, "body": body.hex()}
+        out.append(entry | {"note": note})
+    return out
+
+
+# The white space a content warning is trimmed of, as docs/e2ee.md section 5 lists
+# it (written out again here, so that the vectors check encoding.py's own list).
+CW_SPACE_SPELLED = "".join(
+    chr(c) for c in [*range(0x09, 0x0E), 0x20, 0x85, 0xA0, 0x1680, *range(0x2000, 0x200B),
+                     0x2028, 0x2029, 0x202F, 0x205F, 0x3000, 0xFEFF]
+)  # fmt: skip
 
 
 def _rejects(
@@ -588,6 +644,19 @@ def _rejects(
                 "note": note,
             }
         )
+
+    # Content warnings, added later: appended, so that every earlier reject stays
+    # where it was. Bodies sealed and signed by alice on chain 0 at index 7, the
+    # next one bob expects there once he has read messages 0 to 6.
+    key7, _ = step(a0.ck(7))
+    header7 = Header(KIND_MESSAGE, ctx, alice.pid, 0, a0.chain_id, 7)
+    for case, cw, note in (
+        ("cw_not_a_string", 7, "the body's cw is an integer: a malformed body"),
+        ("cw_empty", "", "the body's cw is empty: a sender leaves cw out instead"),
+        ("cw_too_long", "w" * 81, "the body's cw has 81 characters, one more than allowed"),
+    ):
+        body = pack({"text": "Hello again.", "cw": cw})
+        message(case, resealed(header7, body, key7, alice.s_priv), note, after=list(range(7)))
     for r in out:
         if r["what"] != "vouch":
             r["why"] = WHY[r["what"], r["case"]]

@@ -8,7 +8,7 @@ import { fileURLToPath } from "node:url";
 import { dirname, join } from "node:path";
 
 import { encode, decode } from "../../clients/web/vendor/msgpack/index.mjs";
-import { ChatClient } from "../../clients/web/client.js";
+import { ChatClient, CONTENT_WARNINGS } from "../../clients/web/client.js";
 import { parseLink } from "../../clients/web/link.js";
 import { toB64u } from "../../clients/web/bytes.js";
 import { FakeRoom, facilitator, member } from "./harness.mjs";
@@ -160,6 +160,31 @@ test("keys are exchanged, messages go both ways, own messages read from memory",
   await client.report(id, "just testing reports");
   await r.relay(A);
   assert.equal(r.events(F, "report")[0].verified, true);
+});
+
+test("content warnings: detected, sealed in the body by send({cw}), and on both ends' msg events", async () => {
+  const { r, F, A, client, events } = await memberInRoom();
+  assert.equal(CONTENT_WARNINGS, true);
+  await client.keysReady([F], 1000);
+  await client.send("hard words", { cw: " self-harm " });
+  await r.relay(A);
+  const mine = events.filter((e) => e.type === "msg").at(-1);
+  assert.deepEqual([mine.text, mine.cw, mine.own], ["hard words", "self-harm", true]);
+  const theirs = r.events(F, "message").find((e) => e.id === mine.id);
+  assert.deepEqual([theirs.text, theirs.cw], ["hard words", "self-harm"]);
+
+  const id = await r.say(F, "about my loss", { cw: "grief" });
+  const got = events.filter((e) => e.type === "msg").at(-1);
+  assert.deepEqual([got.id, got.text, got.cw, got.own], [id, "about my loss", "grief", false]);
+  // The warning comes from the codec's event, not from the body kept for reports.
+  client.codec.reportable.clear();
+  const again = await r.say(F, "more", { cw: "grief" });
+  assert.equal(events.filter((e) => e.type === "msg").at(-1).cw, "grief");
+  assert.equal(client.messages.find((m) => m.id === again).cw, "grief");
+
+  await assert.rejects(client.send("too much", { cw: "w".repeat(81) }), { code: "cw_too_long" });
+  const plain = await r.say(F, "plain");
+  assert.ok(!("cw" in events.filter((e) => e.type === "msg").find((e) => e.id === plain)));
 });
 
 test("a distribution the codec queued goes out before the next message", async () => {

@@ -538,3 +538,83 @@ test("only the last 200 opened messages can be reported, and none once the sessi
   await r.inject(B, { t: "ended", reason: "ended_by_facilitator" });
   assert.equal(b.reportable.size, 0);
 });
+
+// ---- content warnings (docs/e2ee.md section 5) ----
+
+test("a content warning travels inside the encrypted body, one's own echo included", async () => {
+  const { r, F, A, B } = await room();
+  const m = await r.say(A, "my father died last spring", { cw: "  loss and grief " });
+  const chat = r.log.find((l) => l.frame.t === "msg" && l.frame.id === m).frame;
+  assert.ok(!new TextDecoder().decode(chat.payload).includes("loss"), "the server never sees the warning");
+  for (const pid of [F, A, B]) {
+    const e = r.events(pid, "message").find((ev) => ev.id === m);
+    assert.equal(e.text, "my father died last spring");
+    assert.equal(e.cw, "loss and grief");
+  }
+  const plain = await r.say(A, "no warning");
+  assert.ok(!("cw" in r.events(B, "message").find((ev) => ev.id === plain)));
+  assert.ok(!("cw" in r.events(A, "message").find((ev) => ev.id === plain)));
+});
+
+test("a content warning over 80 characters is refused; nothing is sent and the chain does not move", async () => {
+  const { r, A, B } = await room();
+  const a = r.people.get(A).codec;
+  const { index } = a.chain;
+  await assert.rejects(a.sealRoom("words", {}, { cw: "w".repeat(81) }), { name: "CodecError", code: "cw_too_long" });
+  assert.equal(a.chain.index, index);
+  assert.equal(a.ownPending.size, 0);
+  assert.deepEqual(a.takeOutgoing(), []);
+  const m = await r.say(A, "words", { cw: "\u{1F499}".repeat(80) }); // 80 code points: fine
+  assert.equal(r.events(B, "message").find((e) => e.id === m).cw, "\u{1F499}".repeat(80));
+});
+
+test("a body whose cw is not a string is refused and changes nothing", async () => {
+  const { encode } = await import("../../clients/web/vendor/msgpack/index.mjs");
+  const { r, A, B } = await room();
+  const a = r.people.get(A).codec;
+  const b = r.people.get(B).codec;
+  // A sealed by hand: a genuine chain key and signature around a bad body.
+  const { chainId, epoch, index, ck } = a.chain;
+  const step = await e2ee.stepChain(ck);
+  const header = e2ee.header({ ctx: a.ctx, sender: A, epoch, chainId, index });
+  const body = encode({ text: "hi", cw: 7 });
+  const payload = await e2ee.sealRoomPayload({ header, signer: a.keys.s, mk: step.mk, nonce: step.nonce, body });
+  const before = structuredClone(b.chains.get(A).describe());
+  await r.inject(B, { t: "msg", id: 500, from: A, payload, ts: 1 });
+  const e = r.events(B, "message").find((ev) => ev.id === 500);
+  assert.equal(e.text, null);
+  assert.equal(e.reason, "malformed");
+  assert.deepEqual(b.chains.get(A).describe(), before);
+  assert.ok(!b.reportable.has(500));
+});
+
+test("a report carries the reported message's content warning, inside the proof", async () => {
+  const { r, F, A, B } = await room();
+  const m = await r.say(A, "something hurtful", { cw: "insults" });
+  await r.report(B, m, "this hurt");
+  const [rep] = r.events(F, "report");
+  assert.equal(rep.verified, true);
+  assert.deepEqual(rep.reported, { from: A, text: "something hurtful", cw: "insults" });
+  // Another warning put on the same words breaks the proof.
+  const b = r.people.get(B).codec;
+  const seen = b.reportable.get(m);
+  b.reportable.set(m, { ...seen, body: e2ee.textBody("something hurtful", "something else") });
+  await r.report(B, m, "altered warning");
+  const altered = r.events(F, "report").at(-1);
+  assert.equal(altered.verified, false);
+  assert.equal(altered.reported.cw, "something else");
+});
+
+test("a private message's body has no content warning; one there is ignored", async () => {
+  const { encode } = await import("../../clients/web/vendor/msgpack/index.mjs");
+  const { r, F, A } = await room();
+  const a = r.people.get(A).codec;
+  const payload = await e2ee.sealToFacilitators({
+    kind: e2ee.KIND_PRIVATE, ctx: a.ctx, sender: A, mine: a.keys.x,
+    recipients: [{ pid: F, xPub: r.people.get(F).codec.keys.x.pub }], body: encode({ text: "hi", cw: 7 }),
+  });
+  await r.inject(F, { t: "private", from: A, payload, ts: 1 });
+  const [p] = r.events(F, "private");
+  assert.equal(p.text, "hi");
+  assert.ok(!("cw" in p));
+});

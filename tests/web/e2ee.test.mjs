@@ -329,8 +329,32 @@ test("private and report payloads: per-facilitator entries; reports verify", asy
 test("text body: msgpack {text}; unknown keys ignored; no text refused", async () => {
   const { encode } = await import("../../clients/web/vendor/msgpack/index.mjs");
   assert.equal(hex(e2ee.textBody("hi")), "81a474657874a26869");
-  assert.deepEqual(e2ee.parseTextBody(encode({ text: "hi", cw: "x" })), { text: "hi" });
+  assert.deepEqual(e2ee.parseTextBody(encode({ text: "hi", later: 1 })), { text: "hi" });
+  assert.deepEqual(e2ee.parseTextBody(encode({ text: "hi", cw: "x" })), { text: "hi", cw: "x" });
   assert.throws(() => e2ee.parseTextBody(encode({ txt: "hi" })), { reason: "malformed" });
   assert.throws(() => e2ee.parseTextBody(encode(["hi"])), { reason: "malformed" });
   assert.throws(() => e2ee.parseTextBody(Uint8Array.of(0xc1)), { reason: "malformed" });
+});
+
+test("text body with a content warning: text then cw, trimmed, at most 80 code points", async () => {
+  const { encode } = await import("../../clients/web/vendor/msgpack/index.mjs");
+  assert.equal(hex(e2ee.textBody("hi", "loss")), "82a474657874a26869a26377a46c6f7373");
+  assert.deepEqual(e2ee.parseTextBody(e2ee.textBody("hi", "loss")), { text: "hi", cw: "loss" });
+  // Trimmed of Unicode's white space and U+FEFF (the same set as the Python core, not String.trim's).
+  assert.equal(hex(e2ee.textBody("hi", " \t\u3000loss\ufeff\n\u0085")), hex(e2ee.textBody("hi", "loss")));
+  assert.equal(hex(e2ee.textBody("hi", "  grief and loss ")), hex(e2ee.textBody("hi", "grief and loss")));
+  for (const nothing of [undefined, null, "", "   ", "\u2028\ufeff"]) assert.equal(hex(e2ee.textBody("hi", nothing)), "81a474657874a26869");
+  // A character is a code point: 80 emoji (160 UTF-16 units) is the most.
+  const most = "\u{1F499}".repeat(e2ee.MAX_CW_CHARS);
+  assert.deepEqual(e2ee.parseTextBody(e2ee.textBody("hi", ` ${most} `)), { text: "hi", cw: most });
+  assert.throws(() => e2ee.textBody("hi", `${most}x`), { name: "RangeError", code: "cw_too_long" });
+  assert.throws(() => e2ee.textBody("hi", 5), TypeError);
+  // Opening: a cw that is not a string of 1 to 80 characters makes the body malformed...
+  for (const cw of [5, null, Uint8Array.of(1), ["x"], "", "x".repeat(81)]) {
+    const body = encode({ text: "hi", cw });
+    assert.throws(() => e2ee.parseTextBody(body), { reason: "malformed" });
+    // ...except in a private message's body, where cw is an unknown key.
+    assert.deepEqual(e2ee.parseTextBody(body, { cw: false }), { text: "hi" });
+  }
+  assert.deepEqual(e2ee.parseTextBody(encode({ text: "hi", cw: " x " })), { text: "hi", cw: " x " }); // not trimmed on opening
 });

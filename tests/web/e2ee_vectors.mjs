@@ -119,7 +119,13 @@ export async function runVectors(vectors, { base = DEFAULT_BASE } = {}) {
       const payload = await e2ee.sealRoomPayload({ header, signer: sender.s, mk: step.mk, nonce: step.nonce, body: unhex(v.body) });
       same("payload", payload, v.payload);
       same("signature", e2ee.parseRoomPayload(payload).signature, v.signature);
-      if (v.text !== undefined && e2ee.parseTextBody(unhex(v.body)).text !== v.text) throw new Error("text");
+      if (v.text !== undefined) {
+        // The body as this module builds it (`cw` where the vectors give one), and as it reads it.
+        same("body", e2ee.textBody(v.text, v.cw), v.body);
+        const parsed = e2ee.parseTextBody(unhex(v.body));
+        if (parsed.text !== v.text) throw new Error("text");
+        if (parsed.cw !== v.cw) throw new Error(`cw: got ${parsed.cw}, want ${v.cw}`);
+      }
       // And the receiving side, from the chain state at this message.
       const chains = new SenderChains();
       chains.accept({ chainId: unhex(v.chain_id), epoch: v.epoch, index: v.index, ck: unhex(v.ck) });
@@ -182,6 +188,25 @@ export async function runVectors(vectors, { base = DEFAULT_BASE } = {}) {
     });
   }
 
+  // ---- section 5: content warnings as a sender typed them, trimmed or refused ----
+  for (const [i, v] of (vectors.bodies ?? []).entries()) {
+    await check(`bodies[${i}]`, () => {
+      if (v.refused !== undefined) {
+        let code;
+        try {
+          e2ee.textBody(v.text, v.cw);
+        } catch (err) {
+          code = err?.code;
+        }
+        if (code !== v.refused) throw new Error(`sealing gave ${code ?? "a body"}, want ${v.refused}`);
+        return;
+      }
+      same("body", e2ee.textBody(v.text, v.cw), v.body);
+      const parsed = e2ee.parseTextBody(unhex(v.body));
+      if (parsed.text !== v.text || (parsed.cw ?? null) !== v.cw_in_body) throw new Error(`opened to ${JSON.stringify(parsed)}`);
+    });
+  }
+
   // ---- a receiver's whole stream: its distributions, then every message in order ----
   const receiver = (name) => new Receiver(e2ee, { SenderChains, NonceMemory }, ctx, person(name), { byPid, person });
   for (const name of Object.keys(people)) {
@@ -220,7 +245,8 @@ export async function runVectors(vectors, { base = DEFAULT_BASE } = {}) {
       const before = r.snapshot();
       const open = { message: "openMessage", distribution: "takeDistribution", private: "openPrivate" }[v.what];
       if (!open) throw new Error(`unknown reject kind ${v.what}`);
-      await rejected(v.what, () => r[open](v.from, unhex(v.payload)));
+      const why = await rejected(v.what, () => r[open](v.from, unhex(v.payload)));
+      if (v.why !== undefined && why !== v.why) throw new Error(`refused as ${why}, want ${v.why}`);
       if (r.snapshot() !== before) throw new Error("refusing it changed the receiver's state");
     });
   }

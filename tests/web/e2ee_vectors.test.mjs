@@ -19,8 +19,11 @@ test("the browser module produces and accepts exactly the shared vectors", { ski
   assert.deepEqual(result.failures, []);
   assert.equal(result.failed, 0);
   // Every section is exercised: a file that lost one would pass vacuously.
-  for (const section of ["chain_steps", "vouches", "messages", "distributions", "privates", "reports", "rejects"]) {
+  for (const section of ["chain_steps", "vouches", "messages", "distributions", "privates", "reports", "rejects", "bodies"]) {
     assert.ok(vectors[section]?.length > 0, `the vectors have ${section}`);
   }
   assert.ok(result.passed > 0);
+  // Content warnings (docs/e2ee.md section 5): messages with one, bodies whose cw is refused.
+  assert.ok(vectors.messages.filter((m) => m.cw !== undefined).length >= 2);
+  assert.ok(vectors.rejects.some((r) => r.case === "cw_not_a_string"));
 });

@@ -139,10 +139,10 @@ export class FakeRoom {
     }
   }
 
-  /** Seal and send a room message from `pid`. */
-  async say(pid, text) {
+  /** Seal and send a room message from `pid`; `options.cw`: its content warning. */
+  async say(pid, text, options = {}) {
     const p = this.people.get(pid);
-    await p.codec.sealRoom(text);
+    await p.codec.sealRoom(text, {}, options);
     for (const out of p.codec.takeOutgoing()) this.relayFrom(pid, out);
     await this.pump();
     return this.nextMsg;

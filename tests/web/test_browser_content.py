@@ -20,9 +20,7 @@ CASES = ROOT / "tests" / "vectors" / "content.json"
 
 
 @needs_chromium
-async def test_the_browser_engine_passes_every_labelled_case(
-    server: Env, browser: Browser
-) -> None:
+async def test_the_browser_engine_passes_every_labelled_case(server: Env, browser: Browser) -> None:
     rules, cases = json.loads(RULES.read_text()), json.loads(CASES.read_text())
     page = await open_page(browser, server.url, "/healthz")
     result = await page.evaluate(

@@ -14,7 +14,6 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
-import msgpack
 import pytest
 from chromium import needs_chromium, open_page
 from conftest import Env
@@ -473,20 +472,14 @@ async def test_support_button_shows_crisis_resources_and_alerts(
 
 
 async def test_a_content_warning_collapses_the_message_until_revealed(
-    server: Env, browser: Browser, monkeypatch: pytest.MonkeyPatch
+    server: Env, browser: Browser
 ) -> None:
     gid, fac = await facilitated(server)
     robin = await server.member(await server.link(gid), "Robin", e2ee=True)
     page = await join(browser, server, gid)
     await keys_with(robin, "Blue Heron")
 
-    # The Python codec seals {"text"} only for now: give its body a "cw" (docs/e2ee.md
-    # section 5: later versions add keys) the way the browser codec is to.
-    def body_with_cw(text: str) -> bytes:
-        return msgpack.packb({"text": text, "cw": "loss"}, use_bin_type=True)
-
-    monkeypatch.setattr("clients.e2ee.codec.text_body", body_with_cw)
-    await robin.send("my father died last spring")
+    await robin.send("my father died last spring", cw="loss")
     msg = message(page, "my father died last spring")
     await expect(msg.get_by_test_id("cw")).to_contain_text("loss")
     text = msg.get_by_text("my father died last spring")
@@ -645,9 +638,7 @@ async def test_reconnects_by_itself_after_the_connection_drops(
 # ---- how it looks --------------------------------------------------------------------------
 
 
-async def test_screenshots_of_the_room(
-    server: Env, browser: Browser, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_screenshots_of_the_room(server: Env, browser: Browser) -> None:
     gid, fac = await facilitated(server)
     robin = await server.member(await server.link(gid), "Robin", e2ee=True)
     page = await join(browser, server, gid, "Blue Heron")
@@ -662,12 +653,8 @@ async def test_screenshots_of_the_room(
 
     await shown(fac, "Welcome, everyone. Let's take a moment to settle in.")
     await shown(robin, "Hi all. It has been a long week, but I am glad to be here.")
-    monkeypatch.setattr(
-        "clients.e2ee.codec.text_body",
-        lambda text: msgpack.packb({"text": text, "cw": "grief"}, use_bin_type=True),
-    )
-    await shown(robin, "My mother passed away in March.")
-    monkeypatch.undo()
+    await robin.send("My mother passed away in March.", cw="grief")
+    await expect(message(page, "My mother passed away in March.")).to_be_visible()
     await robin.hand(True)
     await say(page, "Hello. I will mostly listen today, if that is all right.")
     await expect(message(page, "if that is all right")).to_be_visible()
