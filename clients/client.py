@@ -13,12 +13,19 @@ a member trusts the facilitator keys in its link's fragment, which it never
 sends to the server; a facilitator signs ("vouches for") whoever it admits.
 The codec's own frames (key distributions, vouches) always go out before any
 payload sealed after them, so a recipient holds a key before it needs it.
+
+With encryption the group's content rules are applied too (``clients.content``,
+moderation/content/README.md): ``send`` checks a room message before sealing
+it (``ContentBlocked``, ``ContentNeedsConfirmation``, labels joining the
+sender's warning, alerts to the facilitators), and every opened room message
+is checked again, its labels added to ``Event.cw``.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import itertools
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
@@ -31,6 +38,12 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
 
+from clients.content import (
+    RULES_UNVERIFIED,
+    ContentBlocked,
+    ContentGuard,
+    ContentNeedsConfirmation,
+)
 from clients.e2ee import E2EECodec, E2EEError, IdentityKey
 from clients.payload import PayloadCodec, Reported
 from rooms.errors import AuthError, Code, SafespaceError
@@ -38,6 +51,16 @@ from rooms.seats import token_from_link
 from rooms.wire import MAX_FRAME_BYTES, SUBPROTOCOL, VERSION
 
 TEXT_FRAMES = frozenset({"msg", "private", "report"})
+ALERTED_REMEMBERED = 1024  # message ids a facilitator's client flagged, not to flag twice
+
+__all__ = [
+    "ChatClient",
+    "ClientError",
+    "ContentBlocked",
+    "ContentNeedsConfirmation",
+    "Event",
+    "ws_url",
+]
 
 
 class ClientError(SafespaceError):
@@ -61,11 +84,15 @@ class Event:
     ``text`` is the reporter's note, ``reported`` the message as the reporter
     read it, and ``verified`` whether its sender provably wrote it. ``cw`` is
     the content warning the sender of a ``msg`` put in its encrypted body
-    (docs/e2ee.md section 5), None if none: show it, and the text only once
-    the reader asks (a report's ``reported.cw`` likewise).
+    (docs/e2ee.md section 5), with the labels this client's content rules
+    give the text added (", "-separated), None if none: show it, and the text
+    only once the reader asks (a report's ``reported.cw`` likewise).
     Warnings of the encryption layer arrive as events of type ``warning``
-    with a ``code`` (``unverified_link``, ``untrusted``, ``keys_mismatch``)
-    and maybe a ``pid``.
+    with a ``code`` (``unverified_link``, ``untrusted``, ``keys_mismatch``,
+    and ``rules_unverified`` for content rules that could not be checked)
+    and maybe a ``pid``. A facilitator's client adds a local ``alert`` event
+    (``kind`` "content", ``category``, ``from``, ``msg``, ``local`` True; no
+    text) for each alert category of a room message it opens.
     """
 
     type: str
@@ -92,9 +119,26 @@ def ws_url(link_or_server: str) -> str:
 
 
 class ChatClient:
-    def __init__(self, ws: ClientConnection, codec: PayloadCodec, history: int = 1000) -> None:
+    def __init__(
+        self,
+        ws: ClientConnection,
+        codec: PayloadCodec,
+        history: int = 1000,
+        content_rules: bool | None = None,
+    ) -> None:
         self.ws = ws
         self.codec = codec
+        # The group's content rules: on by default with encryption only (the
+        # relay's tests, with PlainCodec, send anything as it is). Trusted
+        # signers of a group's tuning: the codec's trusted identities.
+        if content_rules is None:
+            content_rules = isinstance(codec, E2EECodec)
+        self.content: ContentGuard | None = None
+        if content_rules:
+            trusted = codec.trusted_identities if isinstance(codec, E2EECodec) else ()
+            self.content = ContentGuard(trusted)
+        self.group_id: str | None = None
+        self._alerted: dict[int, None] = {}  # msg ids already flagged (insertion order)
         self.pid: str | None = None
         self.role: str | None = None
         self.state: str | None = None
@@ -122,7 +166,11 @@ class ChatClient:
 
     @classmethod
     async def _connect(
-        cls, url: str, codec: PayloadCodec, options: dict[str, Any] | None = None
+        cls,
+        url: str,
+        codec: PayloadCodec,
+        options: dict[str, Any] | None = None,
+        content_rules: bool | None = None,
     ) -> ChatClient:
         ws = await connect(
             url,
@@ -132,7 +180,7 @@ class ChatClient:
             close_timeout=2,
             **(options or {}),
         )
-        return cls(ws, codec)
+        return cls(ws, codec, content_rules=content_rules)
 
     @classmethod
     async def join(
@@ -144,12 +192,16 @@ class ChatClient:
         codec: PayloadCodec | None = None,
         server: str | None = None,
         connect_options: dict[str, Any] | None = None,
+        content_rules: bool | None = None,
     ) -> ChatClient:
         """Join as a member. Returns once admitted, or once knocking (``admitted`` False).
 
         The server gets only the link's seat token; the facilitator keys in its
-        fragment (``f=``) are what the default codec trusts. ``connect_options``
+        fragment (``f=``) are what the default codec trusts, for members' keys
+        and for the group's signed content rules alike. ``connect_options``
         go to ``websockets.connect`` (a ready socket, a proxy, TLS).
+        ``content_rules``: apply the group's content rules (default: with the
+        encrypting codec only).
         """
         try:
             token = token_from_link(link)
@@ -157,7 +209,7 @@ class ChatClient:
                 codec = E2EECodec.member(link)
         except (AuthError, E2EEError) as e:
             raise ClientError(Code.LINK_UNKNOWN, e.reason) from None
-        client = await cls._connect(ws_url(server or link), codec, connect_options)
+        client = await cls._connect(ws_url(server or link), codec, connect_options, content_rules)
         try:
             await client._send(
                 "hello",
@@ -196,6 +248,7 @@ class ChatClient:
         codec: PayloadCodec | None = None,
         identity: IdentityKey | None = None,
         co_facilitators: Sequence[bytes] = (),
+        content_rules: bool | None = None,
     ) -> ChatClient:
         """Join a group's room as one of its facilitators (by password or API token).
 
@@ -207,13 +260,14 @@ class ChatClient:
         for this session only (``client.identity``) and registers nothing:
         its private half is gone with the process, and a link carrying it
         would never verify anyone again. ``co_facilitators`` are the identity
-        keys of the other facilitators this one trusts.
+        keys of the other facilitators this one trusts (their signed content
+        rules too). ``content_rules``: as for ``join``.
         """
         registered = identity
         if codec is None:
             identity = identity or IdentityKey.generate()
             codec = E2EECodec.facilitator(identity, co_facilitators)
-        client = await cls._connect(ws_url(server), codec)
+        client = await cls._connect(ws_url(server), codec, content_rules=content_rules)
         client.identity = identity
         creds: dict[str, Any] = {"token": token} if token else {"user": user, "password": password}
         if name:
@@ -289,6 +343,7 @@ class ChatClient:
             self.admitted = True
             self.pid, self.role = frame["you"], frame["role"]
             self.welcome = Event(kind, frame)
+            self.group_id = str(frame["group"]["id"])
             self.roster = {p["pid"]: p for p in frame["roster"]}
             self.knocks = {k["pid"]: k for k in frame.get("knocks", [])}
             self.state, self.paused = frame["state"], frame["paused"]
@@ -317,19 +372,55 @@ class ChatClient:
                 entry["hand"] = frame["up"]
         for pid, entry in self.roster.items():
             entry["verified"] = self.codec.verified(pid)
+        alerts: tuple[str, ...] = ()
         if opened is None:
             self._emit(Event(kind, frame))
         else:
-            self._emit(Event(kind, frame, opened.text, opened.verified, opened.reported, opened.cw))
+            cw, reported = opened.cw, opened.reported
+            if self.content is not None and kind == "msg":
+                checked = self.content.check_received(opened.text, cw)
+                cw, alerts = checked.cw, checked.alerts
+            elif self.content is not None and reported is not None and reported.text is not None:
+                # A report shows the facilitators the message with its labels too.
+                labels = self.content.check_received(reported.text, reported.cw).cw
+                reported = dataclasses.replace(reported, cw=labels)
+            self._emit(Event(kind, frame, opened.text, opened.verified, reported, cw))
+        if alerts and self.role == "facilitator":
+            self._flag(frame, alerts)
+        if self.content is not None and kind in ("welcome", "content_rules"):
+            self._content_rules(frame)
         self._warn()
+
+    def _content_rules(self, frame: dict[str, Any]) -> None:
+        """The group's content rules changed (or arrived): checked, else shipped + warning."""
+        assert self.content is not None
+        if self.group_id is None:
+            return
+        with contextlib.suppress(KeyError, TypeError):
+            rules = frame["group"].get("content_rules") if "group" in frame else frame["rules"]
+            if not self.content.set_rules(self.group_id, rules):
+                self._emit(Event("warning", {"code": RULES_UNVERIFIED}))
+
+    def _flag(self, frame: dict[str, Any], alerts: tuple[str, ...]) -> None:
+        """A facilitator's own alert for a room message it opened: categories, never text."""
+        msg_id = frame.get("id")
+        if not isinstance(msg_id, int) or msg_id in self._alerted:
+            return
+        self._alerted[msg_id] = None
+        while len(self._alerted) > ALERTED_REMEMBERED:
+            del self._alerted[next(iter(self._alerted))]
+        for category in alerts:
+            fields = {"kind": "content", "category": category, "from": frame.get("from")}
+            self._emit(Event("alert", {**fields, "local": True, "msg": msg_id}))
 
     def _warn(self) -> None:
         for notice in self.codec.notices():
             self._emit(Event("warning", notice))
 
     def warnings(self) -> list[dict[str, Any]]:
-        """What the encryption layer warns about now (unverified link, unverified people)."""
-        return self.codec.warnings()
+        """What stands warned about now: unverified link or people, unchecked content rules."""
+        unchecked = self.content is not None and self.content.unverified
+        return self.codec.warnings() + ([{"code": RULES_UNVERIFIED}] if unchecked else [])
 
     def _emit(self, event: Event) -> None:
         self.history.append(event)
@@ -427,15 +518,43 @@ class ChatClient:
             self._progress.set()
             self._warn()
 
-    async def send(self, text: str, cw: str | None = None) -> int:
+    async def send(self, text: str, cw: str | None = None, *, confirm_warn: bool = False) -> int:
         """A message to the room; ``cw``: a content warning, sealed inside its body.
 
         The warning is trimmed, and one of more than 80 characters is refused
         (``CannotSeal``, a ``ValueError``): nothing is sent.
+
+        With content rules (``self.content``), the text is checked first:
+
+        * a ``block`` category: ``ContentBlocked`` (categories and the rules'
+          messages), after one ``alert`` frame {kind "content", category} per
+          alert category: the facilitators learn a member may need support,
+          although nobody sees the message. Nothing else is sent.
+        * a ``warn`` category and not ``confirm_warn``: ``ContentNeedsConfirmation``
+          with the rules' messages; nothing at all is sent (no alert either).
+        * ``cw`` categories: their labels join ``cw`` in the body, after the
+          sender's own warning, as many as fit in 80 characters
+          (``clients.content.sender_cw``); receivers add any left out.
+        * then the message, and one ``alert`` frame per alert category.
         """
-        if cw is None:
-            return await self._sealed("chat", lambda: self.codec.seal(text))
-        return await self._sealed("chat", lambda: self.codec.seal(text, cw))
+        if self.content is None:
+            if cw is None:
+                return await self._sealed("chat", lambda: self.codec.seal(text))
+            return await self._sealed("chat", lambda: self.codec.seal(text, cw))
+        try:
+            out = self.content.check_send(text, cw, confirm_warn=confirm_warn)
+        except ContentBlocked as blocked:
+            for category in blocked.alerts:
+                await self.alert("content", category)
+            raise
+        warning = out.cw
+        if warning is None:
+            ref = await self._sealed("chat", lambda: self.codec.seal(text))
+        else:
+            ref = await self._sealed("chat", lambda: self.codec.seal(text, warning))
+        for category in out.alerts:
+            await self.alert("content", category)
+        return ref
 
     async def private(self, text: str) -> int:
         """A message to the facilitators only."""

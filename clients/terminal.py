@@ -10,6 +10,15 @@ Messages are end-to-end encrypted (docs/e2ee.md). A facilitator's identity
 key lives in a file (``--identity``, by default under ~/.config/safespace/);
 members' links must carry its public half, ``&f=...``: ``chatclient link``
 (or ``/link`` in a session) prints a link with it appended.
+
+The group's content rules (moderation/content/README.md) apply to what you
+send to the room: a message they block is not sent (you are told why); one
+they ask you to check first is not sent either, until you send it again with
+``/send! TEXT`` (or ``/cw! WARNING | TEXT``); labels they attach show as a
+content warning. A facilitator sees content alerts (a category and who, never
+the text), lists the rules in force with ``/rules`` and changes one with
+``/rule CATEGORY ACTION``: the tuning is signed with the identity key and set
+through the HTTP API (logging in with the same name and password).
 """
 
 from __future__ import annotations
@@ -18,6 +27,7 @@ import argparse
 import asyncio
 import contextlib
 import getpass
+import json
 import os
 import sys
 import time
@@ -25,19 +35,28 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, TextIO
+from urllib.error import HTTPError, URLError
+from urllib.parse import quote, urlsplit
+from urllib.request import Request, urlopen
 
 from clients.client import ChatClient, ClientError, Event
-from clients.e2ee import IdentityKey, link_with_identities
+from clients.content import ContentBlocked, ContentNeedsConfirmation
+from clients.e2ee import IdentityKey, link_with_identities, sign_content_rules
 from clients.e2ee.encoding import b64u_decode, b64u_encode
+from moderation.content import ACTIONS, TUNING_FORMAT, RulesError, tuned_policy
 
 MEMBER_HELP = """Commands:
+  TEXT               send TEXT to the room (the group's content rules check it first)
+  /send! TEXT        send TEXT even though the content rules asked you to check it
   /cw WARNING | TEXT send TEXT behind a content warning (at most 80 characters)
+  /cw! WARNING | TEXT  the same, when the content rules asked you to check it
   /show ID           read message ID, shown behind its content warning
   /hand, /lower      raise or lower your hand
   /private TEXT      message the facilitators only
   /report ID [NOTE]  report message ID to the facilitators
   /support           tell the facilitators you need support now
   /who               who is here
+  /rules             the content rules in force (categories and actions)
   /away              step out (come back later with the same link)
   /leave             leave this session
   /help              this list"""
@@ -50,7 +69,9 @@ FACILITATOR_HELP = """Facilitator commands (NAME is a display name or a particip
   /lower NAME                    lower a member's hand
   /delete ID                     delete message ID for everyone
   /slow SECONDS                  slow mode (0 = off)
-  /link URL                      a member's link with your key (&f=...) appended"""
+  /link URL                      a member's link with your key (&f=...) appended
+  /rule CATEGORY ACTION          set a content category's action (off, warn, cw, block)
+                                 or its alert (alert, noalert) for the group, signed"""
 
 
 HIDDEN_KEPT = 1000  # messages behind a content warning kept for /show
@@ -68,12 +89,78 @@ def inert(text: str) -> str:
     return "\n  | ".join(lines)
 
 
+class ApiError(ValueError):
+    """The HTTP API said no (``code`` is its error code, "" if none); shown as it says."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{message} ({code})" if code else message)
+        self.code = code
+
+
+class Api:
+    """Just enough of the HTTP API for ``/rule``: log in, then PATCH the group.
+
+    Blocking (``urllib``): the terminal calls it in a thread.
+    """
+
+    def __init__(self, server: str, user: str, password: str) -> None:
+        parts = urlsplit(server.strip())
+        scheme = {"wss": "https", "ws": "http"}.get(parts.scheme, parts.scheme or "http")
+        self.base = f"{scheme}://{parts.netloc}"
+        self.user, self.password = user, password
+        self.token: str | None = None
+
+    def _call(self, method: str, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        headers = {"Content-Type": "application/json"}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
+        request = Request(
+            self.base + path, data=json.dumps(body).encode(), headers=headers, method=method
+        )
+        try:
+            with urlopen(request, timeout=15) as response:
+                result: dict[str, Any] = json.loads(response.read() or b"{}")
+                return result
+        except HTTPError as e:
+            try:
+                error = json.loads(e.read())["error"]
+                code, message = str(error["code"]), str(error["message"])
+            except (ValueError, KeyError, TypeError):
+                code, message = "", f"The server refused ({e.code})."
+            raise ApiError(code, message) from None
+        except URLError as e:
+            raise ApiError("", f"Could not reach the server ({e.reason}).") from None
+
+    def login(self) -> None:
+        self.token = None
+        got = self._call("POST", "/api/login", {"name": self.user, "password": self.password})
+        self.token = str(got["token"])
+
+    def set_content_rules(self, group_id: str, rules: dict[str, str]) -> None:
+        """PATCH the group's ``content_rules``, logging in first (again if the token expired)."""
+        path, body = f"/api/groups/{quote(group_id, safe='')}", {"content_rules": rules}
+        if self.token is None:
+            self.login()
+        try:
+            self._call("PATCH", path, body)
+        except ApiError as e:
+            if e.code != "unauthenticated":
+                raise
+            self.login()
+            self._call("PATCH", path, body)
+
+
 class Terminal:
     def __init__(
-        self, client: ChatClient, out: TextIO, link_keys: list[bytes] | None = None
+        self,
+        client: ChatClient,
+        out: TextIO,
+        link_keys: list[bytes] | None = None,
+        api: Api | None = None,
     ) -> None:
         self.client = client
         self.out = out
+        self.api = api  # a facilitator's, for /rule
         # The facilitator keys members' links must carry (ours first).
         self.link_keys = link_keys or []
         # Messages shown behind a content warning, by id, until /show: (who, text).
@@ -146,8 +233,17 @@ class Terminal:
                 self.say(f"  NOT verified (could not be checked): {cw}{r.text}")
         elif t == "warning":
             self.warn(f)
+        elif t == "alert" and f.get("kind") == "content" and f.get("local"):
+            # Our own client's finding in a message we opened: category and sender only.
+            label = self.label(f.get("category"))
+            self.say(f"(content alert) message {f.get('msg')} from {who}: {label}")
+        elif t == "alert" and f.get("kind") == "content":
+            # Told by the sender's client (even when its message was blocked).
+            self.say(f"(alert) {who}: content: {self.label(f.get('category'))}")
         elif t == "alert":
             self.say(f"(alert) {who}: {f['kind']} {f.get('category') or ''}".rstrip())
+        elif t == "content_rules":
+            self.say("* The group's content rules changed (/rules lists them).")
         elif t == "reminder":
             self.say(f"* {f['minutes_left']} minutes left of the planned time")
         elif t == "ended":
@@ -156,6 +252,15 @@ class Terminal:
             self.say(f"! {f['message']} ({f['code']})")
         elif t == "closed":
             self.say(f"* Disconnected ({f['code']})")
+
+    def label(self, category: object) -> str:
+        """A content category as people read it: its label, and its id."""
+        content = getattr(self.client, "content", None)
+        cat = str(category or "?")
+        try:
+            return f"{content.policy.category(cat).label} ({cat})"  # type: ignore[union-attr]
+        except (AttributeError, KeyError):
+            return cat
 
     def hide(self, msg_id: int, who: str, text: str) -> None:
         """Keep a message shown behind its content warning, for ``/show`` (the last 1000)."""
@@ -183,6 +288,11 @@ class Terminal:
                 f"! {self.client.name_of(f.get('pid', '?'))} is not verified by a facilitator: "
                 "they cannot read what you write here."
             )
+        elif f.get("code") == "rules_unverified":
+            self.say(
+                "! This group's content rules are not signed by a facilitator your link names: "
+                "the standard rules apply instead."
+            )
         elif f.get("code") == "keys_mismatch":
             self.say(
                 "! The server shows others keys under your name that are not yours: they cannot "
@@ -194,7 +304,7 @@ class Terminal:
         c = self.client
         if not line.startswith("/"):
             if line.strip():
-                await c.send(line)
+                await self.post(line)
             return True
         name, _, rest = line[1:].partition(" ")
         rest = rest.strip()
@@ -237,11 +347,19 @@ class Terminal:
         elif name == "timeout":
             who, _, minutes = rest.rpartition(" ")
             await c.time_out(self.person(who), max(1, round(float(minutes) * 60)))
-        elif name == "cw":
+        elif name in ("cw", "cw!"):
             warning, bar, text = rest.partition("|")
             if not bar or not warning.strip() or not text.strip():
-                raise ValueError("Usage: /cw WARNING | TEXT")
-            await c.send(text.strip(), cw=warning.strip())
+                raise ValueError(f"Usage: /{name} WARNING | TEXT")
+            await self.post(text.strip(), warning.strip(), confirm=name == "cw!")
+        elif name == "send!":
+            if rest:
+                await self.post(rest, confirm=True)
+        elif name == "rules":
+            self.rules()
+        elif name == "rule" and c.role == "facilitator":
+            category, _, action = rest.partition(" ")
+            await self.rule(category.strip(), action.strip())
         elif name == "show":
             self.reveal(rest)
         elif name == "private":
@@ -260,6 +378,73 @@ class Terminal:
             self.say("! Unknown command; /help lists them.")
         return True
 
+    async def post(self, text: str, cw: str | None = None, *, confirm: bool = False) -> None:
+        """Send to the room, telling the sender what the content rules decided."""
+        resend = "/cw! WARNING | TEXT" if cw is not None else "/send! TEXT"
+        try:
+            if confirm:
+                await self.client.send(text, cw, confirm_warn=True)
+            else:
+                await self.client.send(text, cw)
+        except ContentBlocked as e:
+            self.say("! Not sent: the group's content rules do not allow this message.")
+            for message in e.messages:
+                self.say(f"  {message}")
+            if e.alerts:
+                self.say("  (The facilitators were told what kind of message; never its text.)")
+        except ContentNeedsConfirmation as e:
+            self.say("! Not sent yet: please check your message.")
+            for message in e.messages:
+                self.say(f"  {message}")
+            self.say(
+                f"  To send it as it is, type {resend}; you may add a warning of your own "
+                "with /cw! WARNING | TEXT, or rephrase."
+            )
+
+    def rules(self) -> None:
+        """``/rules``: the categories, their actions and alerts, as this client applies them."""
+        content = getattr(self.client, "content", None)
+        if content is None:
+            self.say("* No content rules are applied in this session.")
+            return
+        if content.unverified:
+            self.say("* The group's own rules could not be checked: the standard rules apply.")
+        elif content.tuning is not None:
+            self.say("* The standard rules, as a facilitator of the group tuned them:")
+        else:
+            self.say("* The standard rules:")
+        for cat in content.policy.categories:
+            alert = ", alerts the facilitators" if cat.alert else ""
+            self.say(f"  {cat.id}: {cat.action}{alert} ({cat.label})")
+
+    async def rule(self, category: str, action: str) -> None:
+        """``/rule CATEGORY ACTION``: sign a new tuning of the group's rules and set it."""
+        c = self.client
+        content = getattr(c, "content", None)
+        if self.api is None or c.identity is None or content is None or c.group_id is None:
+            raise ValueError("Changing the content rules needs the facilitator's login here.")
+        choices = (*ACTIONS, "alert", "noalert")
+        if action not in choices:
+            raise ValueError(f"Usage: /rule CATEGORY ACTION ({', '.join(choices)})")
+        if category not in content.policy.by_id:
+            raise ValueError(f"No content category {category!r}; /rules lists them.")
+        # Start from the tuning in force (checked); an unchecked one is never re-signed.
+        tuning = json.loads(content.tuning) if content.tuning else {}
+        tuning["format"] = TUNING_FORMAT
+        change = tuning.setdefault("categories", {}).setdefault(category, {})
+        if action in ACTIONS:
+            change["action"] = action
+        else:
+            change["alert"] = action == "alert"
+        text = json.dumps(tuning, ensure_ascii=False, sort_keys=True)
+        try:
+            tuned_policy(text)
+        except RulesError as e:
+            raise ValueError(e.reason) from None
+        signed = sign_content_rules(c.identity, c.group_id, text)
+        await asyncio.to_thread(self.api.set_content_rules, c.group_id, signed)
+        self.say(f"* Asked the server to set {category} to {action}; the room hears of it.")
+
     def person(self, name: str) -> str:
         pid = self.client.pid_of(name)
         if pid is None:
@@ -277,6 +462,7 @@ async def _lines() -> asyncio.StreamReader:
 async def _run(
     connect: Callable[[asyncio.StreamReader], Awaitable[ChatClient]],
     link_keys: list[bytes] | None = None,
+    api: Api | None = None,
 ) -> int:
     stdin = await _lines()
     try:
@@ -284,7 +470,7 @@ async def _run(
     except ClientError as e:
         print(f"! {e.reason} ({e.code})", file=sys.stderr, flush=True)
         return 1
-    term = Terminal(client, sys.stdout, link_keys)
+    term = Terminal(client, sys.stdout, link_keys, api)
 
     async def printer() -> None:
         while True:
@@ -442,7 +628,7 @@ def main(argv: list[str] | None = None) -> int:
         print("* (/link URL prints a link with it added.)", flush=True)
         return client
 
-    return asyncio.run(_run(connect, link_keys))
+    return asyncio.run(_run(connect, link_keys, Api(args.server, args.user, password)))
 
 
 if __name__ == "__main__":

@@ -61,6 +61,9 @@ class Code(StrEnum):
     CONFLICT = "conflict"
     # Content rules (moderation/content): a rules or tuning document that is not valid.
     BAD_RULES = "bad_rules"
+    # Content rules on a client (clients/content.py): never sent by the server.
+    CONTENT_BLOCKED = "content_blocked"
+    CONTENT_NEEDS_CONFIRMATION = "content_needs_confirmation"
 
 
 REASONS: dict[Code, str] = {
@@ -103,6 +106,8 @@ REASONS: dict[Code, str] = {
     Code.INVALID: "The request is not valid.",
     Code.CONFLICT: "That already exists.",
     Code.BAD_RULES: "The group's content rules are not valid.",
+    Code.CONTENT_BLOCKED: "This message was not sent: the group's content rules do not allow it.",
+    Code.CONTENT_NEEDS_CONFIRMATION: "This message was not sent yet: please check it first.",
 }
 
 

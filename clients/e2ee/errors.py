@@ -40,6 +40,8 @@ class Why(StrEnum):
     CW_TOO_LONG = "cw_too_long"  # a content warning over MAX_CW_CHARS characters, once trimmed
     # Admission.
     BAD_LINK = "bad_link"  # a facilitator key in the link that is not 32 bytes of base64url
+    # A group's content rules (section 11).
+    RULES_UNVERIFIED = "rules_unverified"  # not signed by a trusted identity, or malformed
 
 
 REASONS: dict[Why, str] = {
@@ -63,6 +65,8 @@ REASONS: dict[Why, str] = {
     Why.UNKNOWN_MESSAGE: "This client cannot report a message it could not read.",
     Why.CW_TOO_LONG: "A content warning is at most 80 characters. Nothing was sent.",
     Why.BAD_LINK: "The link's facilitator key is damaged; please ask for the link again.",
+    Why.RULES_UNVERIFIED: "The group's content rules are not signed by a facilitator you "
+    "trust; the shipped rules apply.",
 }
 
 
