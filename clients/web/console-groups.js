@@ -2,6 +2,16 @@
 // and the links (create with expiry and label, copy, list, revoke).
 
 import { $, announce, ask, button, dateTime, day, el, say, show } from "./console-dom.js";
+import { RulesError, applyTuning } from "./content.js";
+import { TUNING_FORMAT, isOneWord, shippedPolicyOnce, shippedRules, signTuning } from "./content-policy.js";
+
+/** What a category can do, on the ladder members' pages apply (moderation/content/README.md). */
+const ACTION_TEXT = {
+  off: "Off",
+  warn: "Ask the sender first (warn)",
+  cw: "Behind a content warning (cw)",
+  block: "Not sent (block)",
+};
 
 /** API field -> the form's input for it. */
 const FIELDS = {
@@ -23,11 +33,13 @@ export function summary(g) {
 export class GroupsView {
   /**
    * @param {{api: import("./console-api.js").Api, ownKey: () => string | null,
-   *   onRun: (group: object) => void, onError: (err: Error) => void}} options
+   *   onRun: (group: object) => void, onError: (err: Error) => void,
+   *   identity: () => {pub: Uint8Array, key: CryptoKey} | null}} options
    */
-  constructor({ api, ownKey, onRun, onError }) {
+  constructor({ api, ownKey, onRun, onError, identity }) {
     this.api = api;
     this.ownKey = ownKey;
+    this.identity = identity;
     this.onRun = onRun;
     this.onError = onError;
     /** @type {object[]} */
@@ -44,6 +56,11 @@ export class GroupsView {
       this.#createLink();
     });
     $("link-hours").addEventListener("input", () => this.#hoursHint());
+    $("rules-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      this.#saveRules();
+    });
+    $("rules-reset").addEventListener("click", () => this.#saveRules({ reset: true }));
     $("copy-link").addEventListener("click", () => this.#copy());
     $("run-session").addEventListener("click", () => {
       const g = this.#group();
@@ -86,6 +103,7 @@ export class GroupsView {
     show("group-empty", !g && !isNew);
     show("group-head", Boolean(g));
     show("links-section", Boolean(g));
+    show("rules-section", Boolean(g));
     show("group-editor", Boolean(g) || isNew);
     $("group-form-title").textContent = isNew ? "New group" : "Group settings";
     $("group-save").textContent = isNew ? "Create group" : "Save changes";
@@ -96,6 +114,10 @@ export class GroupsView {
       $("group-name").textContent = g.title;
       $("group-summary").textContent = summary(g);
       this.#loadLinks(g.id);
+      // Refilled for another group, or when the group's rules changed meanwhile (another facilitator).
+      const shown = `${g.id}:${JSON.stringify(g.content_rules ?? null)}`;
+      if (changed || shown !== this.rulesShown) this.#fillRules(g);
+      this.rulesShown = shown;
     }
     if (isNew && changed) $("group-title-input").focus();
   }
@@ -197,6 +219,134 @@ export class GroupsView {
     $(`${id}-error`).textContent = message;
     say("group-form-error", `Please check: ${message}`, { error: true });
     $(id).focus();
+  }
+
+  // ---- content rules ----
+
+  /** The categories of the shipped rules, set as the group's signed tuning has them. */
+  async #fillRules(g) {
+    say("rules-form-error", "");
+    let doc;
+    try {
+      doc = await shippedRules();
+    } catch (err) {
+      say("rules-form-error", err.message, { error: true });
+      return;
+    }
+    if (this.selected !== g.id) return;
+    let tuning = null;
+    try {
+      tuning = g.content_rules ? JSON.parse(g.content_rules.tuning) : null;
+    } catch {
+      tuning = null;
+    }
+    this.tuning = tuning;
+    const changes = tuning?.categories ?? {};
+    const mine = this.ownKey();
+    $("rules-state").textContent = !g.content_rules
+      ? "This group uses the standard content rules."
+      : g.content_rules.by === mine
+        ? "This group uses its own content rules, signed by you."
+        : "This group uses its own content rules, signed by another facilitator's key.";
+    const fields = doc.categories.map((cat) => {
+      const change = changes[cat.id] ?? {};
+      const id = `rule-${cat.id}`;
+      const select = el(
+        "select",
+        { id: `${id}-action`, attrs: { "aria-label": `What happens: ${cat.label}` } },
+        ...["off", "warn", "cw", "block"].map((a) => el("option", { value: a, text: a === cat.action ? `${ACTION_TEXT[a]} · standard` : ACTION_TEXT[a] })),
+      );
+      select.value = change.action ?? cat.action;
+      const alert = el("input", {
+        type: "checkbox",
+        id: `${id}-alert`,
+        checked: change.alert ?? Boolean(cat.alert),
+        attrs: { "aria-label": `Alert the facilitators: ${cat.label}` },
+      });
+      const added = el("textarea", {
+        id: `${id}-add`,
+        rows: 2,
+        spellcheck: false,
+        attrs: { "aria-label": `Add words or phrases: ${cat.label}` },
+      });
+      added.value = [...(change.add_words ?? []), ...(change.add_phrases ?? [])].join("\n");
+      return el(
+        "fieldset",
+        { class: "rule-category", dataset: { testid: "rule-category", category: cat.id } },
+        el("legend", { text: cat.label }),
+        el(
+          "div",
+          { class: "field-row align-end" },
+          el("div", { class: "field" }, el("label", { htmlFor: select.id, text: "What happens", attrs: { "aria-hidden": "true" } }), select),
+          el("label", { class: "check", htmlFor: alert.id }, alert, el("span", { text: "Alert the facilitators", attrs: { "aria-hidden": "true" } })),
+        ),
+        el(
+          "div",
+          { class: "field" },
+          el("label", { htmlFor: added.id, text: "Add words or phrases (one per line)", attrs: { "aria-hidden": "true" } }),
+          added,
+        ),
+      );
+    });
+    $("rules-categories").replaceChildren(...fields);
+  }
+
+  /** The tuning the form says: only what differs from the shipped rules (null: none). */
+  async #tuningFromForm() {
+    const doc = await shippedRules();
+    const policy = await shippedPolicyOnce();
+    const categories = {};
+    for (const cat of doc.categories) {
+      const id = `rule-${cat.id}`;
+      const change = {};
+      const action = $(`${id}-action`).value;
+      if (action !== cat.action) change.action = action;
+      const alert = $(`${id}-alert`).checked;
+      if (alert !== Boolean(cat.alert)) change.alert = alert;
+      const lines = [...new Set($(`${id}-add`).value.split("\n").map((l) => l.trim()).filter(Boolean))];
+      const words = lines.filter((l) => isOneWord(policy, l));
+      const phrases = lines.filter((l) => !words.includes(l));
+      if (words.length) change.add_words = words;
+      if (phrases.length) change.add_phrases = phrases;
+      // Exceptions set elsewhere (the API) are kept: this form does not show them.
+      const ignore = this.tuning?.categories?.[cat.id]?.ignore;
+      if (Array.isArray(ignore) && ignore.length) change.ignore = ignore;
+      if (Object.keys(change).length) categories[cat.id] = change;
+    }
+    if (!Object.keys(categories).length) return null;
+    const tuning = { format: TUNING_FORMAT, categories };
+    applyTuning(doc, tuning); // throws RulesError naming the field, before anything is signed
+    return tuning;
+  }
+
+  async #saveRules({ reset = false } = {}) {
+    const gid = this.selected;
+    const g = this.#group();
+    if (!g) return;
+    say("rules-form-error", "");
+    const saveButton = $("rules-save");
+    saveButton.disabled = true;
+    try {
+      const tuning = reset ? null : await this.#tuningFromForm();
+      let rules = null;
+      if (tuning) {
+        const identity = this.identity();
+        if (!identity) throw new Error("This browser has no key to sign the rules with. Please log in again.");
+        rules = await signTuning(identity, gid, JSON.stringify(tuning));
+      }
+      const group = await this.api.editGroup(gid, { content_rules: rules });
+      const at = this.groups.findIndex((x) => x.id === group.id);
+      if (at >= 0) this.groups[at] = group;
+      if (this.selected === gid) await this.#fillRules(group);
+      announce(rules ? "The content rules were signed and saved." : "The group uses the standard content rules again.");
+      say("rules-form-error", "");
+    } catch (err) {
+      if (err.code === "unauthenticated") this.onError(err);
+      else if (err instanceof RulesError) say("rules-form-error", `${err.message} Please check that category's words.`, { error: true });
+      else say("rules-form-error", err.message, { error: true });
+    } finally {
+      saveButton.disabled = false;
+    }
   }
 
   // ---- links ----

@@ -57,16 +57,37 @@ export class Inbox {
     this.#add("report", `Report from ${this.nameOf(d.from)}`, d.ts, body, { verified: String(Boolean(d.verified)) });
   }
 
-  /** `alert` frame: {from, kind, category, ts}. A content alert names the category only, never text. */
+  /**
+   * `alert` frame: {from, kind, category, ts}, or one this console raised itself
+   * (`local`: its own check of an opened message, `msg` its id; `label` the
+   * category's label). A content alert names the category only, never text.
+   * @returns {HTMLElement} the inbox item
+   */
   addAlert(f) {
     const who = this.nameOf(f.from);
     const support = f.kind === "support";
     const title = support ? `${who} needs support now` : `Content alert: ${who}`;
+    const category = f.category ?? "unknown";
+    const named = f.label && f.label !== category ? `“${f.label}” (${category})` : `“${category}”`;
     const detail = support
       ? "They pressed “I need support now”. Consider a private message, a pause, or the crisis resources."
-      : `A message matched the category “${f.category ?? "unknown"}”. The text itself is not shown here.`;
-    this.#add("alert", title, f.ts, [el("p", { class: "item-text", text: detail })], { alert: f.kind });
+      : f.local
+        ? `A message of theirs matched the category ${named}; it is shown behind a warning. The text itself is not shown here.`
+        : `A message matched the category ${named}. The text itself is not shown here.`;
+    const data = { alert: f.kind, category };
+    if (f.local) {
+      data.local = "true";
+      if (Number.isInteger(f.msg)) data.msg = String(f.msg);
+    }
+    const item = this.#add("alert", title, f.ts, [el("p", { class: "item-text", text: detail })], data);
     this.#banner(title, detail, support);
+    return item;
+  }
+
+  /** An alert that came both ways (the member's page and this console's check): said once, noted. */
+  alsoFrom(item, text) {
+    if (!item?.isConnected || item.querySelector(".item-also")) return;
+    item.append(el("p", { class: "hint item-also", text }));
   }
 
   #add(kind, title, ts, body, data = {}) {
@@ -81,6 +102,7 @@ export class Inbox {
     show("inbox-empty", false);
     this.unread += 1;
     this.#count();
+    return item;
   }
 
   #banner(title, detail, urgent) {

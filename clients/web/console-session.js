@@ -12,6 +12,7 @@ import { $, announce, ask, button, clockTime, duration, el, say, show } from "./
 import { keyText } from "./console-identity.js";
 import { Inbox } from "./console-inbox.js";
 import { PeopleView } from "./console-people.js";
+import { evaluate, groupPolicy, labelOf, unionCw } from "./content-policy.js";
 import { encode } from "./vendor/msgpack/index.mjs";
 
 /**
@@ -47,6 +48,8 @@ const CLOSED = {
   4401: "The console could not enter the room.",
 };
 const RECONNECTABLE = new Set([1001, 1006, 1011, 1012, 4008]);
+/** A member's alert frame and this console's own alert for the same category and sender, this close: one. */
+const ALERT_PAIR_SECONDS = 60;
 
 export class SessionView {
   /**
@@ -66,6 +69,14 @@ export class SessionView {
     this.skew = null; // local clock minus the server's, in seconds
     this.timer = null;
     this.lastError = null;
+    /** the group's content rules in force: a Promise of {policy, warning} */
+    this.content = null;
+    this.trusted = [];
+    /** opened messages are shown in order, each once the rules have looked at it */
+    this.shown = Promise.resolve();
+    this.visit = 0;
+    /** content alerts of the last minute: {from, category, local, at, item, paired} */
+    this.recentAlerts = [];
     this.inbox = new Inbox({ nameOf: (pid) => this.nameOf(pid) });
     this.people = new PeopleView({ command: (t, fields) => this.#command(t, fields) });
 
@@ -135,6 +146,7 @@ export class SessionView {
     const coFacilitators = Object.entries(keys)
       .filter(([name, key]) => name !== this.api.account && key !== mine)
       .map(([, key]) => fromB64u(key));
+    this.trusted = [identity.pub, ...coFacilitators];
     const client = new FacilitatorClient({
       role: "facilitator",
       group: group.id,
@@ -182,6 +194,10 @@ export class SessionView {
     this.names.clear();
     this.knocks.clear();
     this.skew = null;
+    this.content = null;
+    this.visit += 1;
+    this.shown = Promise.resolve();
+    this.recentAlerts = [];
     $("transcript").replaceChildren();
     $("people").replaceChildren();
     $("knocks").replaceChildren();
@@ -220,6 +236,7 @@ export class SessionView {
       $("session-title").textContent = w.group?.title ?? this.group.title;
       this.#setState(w);
       say("session-note", "");
+      this.#setRules(w.group?.content_rules ?? null, w.group?.id ?? this.group.id);
       announce("You are in the room.");
     });
     on("state", (s) => this.#setState(s, true));
@@ -282,7 +299,12 @@ export class SessionView {
         this.#reminder(f.minutes_left);
         break;
       case "alert":
-        this.inbox.addAlert(f);
+        if (f.kind === "content") this.#contentAlert({ ...f, local: false });
+        else this.inbox.addAlert(f);
+        break;
+      case "content_rules":
+        this.#setRules(f.rules ?? null, this.group?.id);
+        announce("The group's content rules were changed.");
         break;
       case "muted":
         announce(`${this.nameOf(f.pid)} is ${f.until ? `timed out until ${clockTime(f.until)}` : "muted"}.`);
@@ -399,7 +421,80 @@ export class SessionView {
     }
   }
 
+  // ---- the content rules ----
+
+  #setRules(rules, groupId) {
+    const loading = groupPolicy({ rules, groupId: groupId ?? "", trusted: this.trusted });
+    this.content = loading;
+    loading.then(
+      (r) => {
+        if (this.content === loading && r.warning) say("session-note", r.warning.message);
+      },
+      () => {
+        if (this.content === loading) this.content = null;
+      },
+    );
+  }
+
+  /** The rules' verdict on an opened message, or null if the rules cannot be had. */
+  async #verdict(m) {
+    if (m.text === null) return null;
+    try {
+      if (!this.content) this.#setRules(null, this.group?.id);
+      const { policy } = await this.content;
+      return { v: evaluate(m.text, policy), policy };
+    } catch {
+      return null;
+    }
+  }
+
+  /**
+   * A content alert, from a member's page (`local` false) or this console's own
+   * check of a message it opened: the same sender and category the other way
+   * within a minute is noted on the first, not added again.
+   */
+  #contentAlert(a) {
+    const now = Date.now() / 1000;
+    this.recentAlerts = this.recentAlerts.filter((r) => now - r.at < ALERT_PAIR_SECONDS);
+    const twin = this.recentAlerts.find(
+      (r) => !r.paired && r.local !== a.local && r.from === a.from && r.category === a.category,
+    );
+    if (twin) {
+      twin.paired = true;
+      this.inbox.alsoFrom(
+        twin.item,
+        a.local ? "This console's own check of the message found it too." : "Their page sent this alert too.",
+      );
+      return;
+    }
+    const item = this.inbox.addAlert(a);
+    this.recentAlerts.push({ from: a.from, category: a.category, local: a.local, at: now, item, paired: false });
+  }
+
   #addMessage(m) {
+    const visit = this.visit;
+    this.shown = this.shown.then(async () => {
+      const checked = await this.#verdict(m);
+      if (visit !== this.visit || !this.client) return;
+      const cw = checked ? unionCw(m.cw, checked.v.cw) : m.cw;
+      this.#showMessage({ ...m, cw });
+      if (checked && !m.own) {
+        for (const category of checked.v.alert) {
+          this.#contentAlert({
+            from: m.from,
+            kind: "content",
+            category,
+            label: labelOf(checked.policy, category),
+            ts: m.ts,
+            msg: m.id,
+            local: true,
+          });
+        }
+      }
+    });
+  }
+
+  #showMessage(m) {
     const text = m.text === null ? `This message could not be opened on this page (${m.reason ?? "unknown"}).` : m.text;
     const who = m.own ? `${m.name} (you)` : m.name;
     const li = el(
@@ -424,6 +519,11 @@ export class SessionView {
   }
 
   #markDeleted(id) {
+    const visit = this.visit;
+    this.shown = this.shown.then(() => visit === this.visit && this.#deleted(id));
+  }
+
+  #deleted(id) {
     const li = document.querySelector(`#transcript [data-id="${Number(id)}"]`);
     if (!li) return;
     li.classList.add("is-deleted");

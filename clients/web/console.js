@@ -20,6 +20,7 @@ const groups = new GroupsView({
   ownKey: () => (identity ? keyText(identity.pub) : null),
   onRun: (group) => runSession(group),
   onError: (err) => problem(err),
+  identity: () => identity,
 });
 
 const session = new SessionView({

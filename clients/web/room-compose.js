@@ -4,13 +4,14 @@
 import { CONTENT_WARNINGS } from "./client.js";
 import { $ } from "./room-view.js";
 import { page } from "./room-page.js";
+import { checkOutgoing, showCheck } from "./room-content.js";
 
 export function updateControls() {
   const me = page.roster.find((p) => p.pid === page.me);
   const live = page.connected && page.stage === "in";
   const muted = Boolean(me?.muted);
   const blocked = !live || muted || page.paused;
-  for (const id of ["text", "send", "cw", "cw-toggle"]) $(id).disabled = blocked;
+  for (const id of ["text", "send", "cw", "cw-toggle", "check-send", "check-cw"]) $(id).disabled = blocked;
   for (const id of ["hand", "private", "step-out"]) $(id).disabled = !live;
   $("room").classList.toggle("is-offline", !live);
   // Short: the placeholder must fit the box on a phone (the banners say more).
@@ -32,19 +33,59 @@ export function composeError(text) {
   $("compose-error").hidden = !text;
 }
 
-async function sendMessage() {
+/**
+ * Send what the composer holds, once the group's content rules have looked at
+ * it (room-content.js): `block` keeps it here and says why (the facilitators
+ * are told the category, never the text); `warn` asks first; `cw` labels go
+ * into the body's warning; alert categories are told after the message.
+ */
+async function sendMessage({ confirmed = false } = {}) {
   const text = $("text").value.trim();
-  if (!text || $("text").disabled || !page.client) return;
-  const cw = $("cw-row").hidden ? "" : $("cw").value.trim();
+  if (!text || $("text").disabled || !page.client || page.sending) return;
+  const own = $("cw-row").hidden ? "" : $("cw").value.trim();
   composeError(null);
-  $("text").value = "";
+  page.sending = true;
+  let check;
   try {
-    const ref = await page.client.send(text, cw ? { cw } : {});
-    page.pending.push({ ref, text, cw });
-    if (cw) toggleCw(false);
+    check = await checkOutgoing(text, own, confirmed || page.confirmed === text);
+  } catch (err) {
+    composeError(err.message);
+    return;
+  } finally {
+    page.sending = false;
+  }
+  const client = page.client;
+  if (!client || !page.connected) return;
+  if (!check.send && check.ask) {
+    showCheck("warn", { title: "Before you send this:", messages: check.messages });
+    $("check-cw").focus();
+    return;
+  }
+  if (!check.send) {
+    // Blocked: nothing leaves this page but one alert per alert category.
+    for (const category of check.alerts) client.alert("content", category);
+    showCheck("block", { title: "This message was not sent.", messages: check.messages });
+    $("text").focus();
+    return;
+  }
+  page.confirmed = null;
+  showCheck(null);
+  if ($("text").value.trim() === text) $("text").value = "";
+  try {
+    const ref = await client.send(text, check.cw ? { cw: check.cw } : {});
+    page.pending.push({ ref, text, cw: check.cw });
+    if (own) toggleCw(false);
   } catch (err) {
     if (!$("text").value) $("text").value = text;
     composeError(err.message);
+    return;
+  }
+  for (const category of check.alerts) client.alert("content", category);
+  if (check.labels.length) {
+    showCheck("cw", {
+      title: `Sent behind a content warning: ${check.labels.join(", ")}.`,
+      messages: check.messages,
+    });
   }
 }
 
@@ -66,10 +107,36 @@ export function setUpComposer() {
       sendMessage();
     }
   });
+  // The rules' questions: send as it is, add a warning of one's own, or rephrase.
+  $("text").addEventListener("input", () => {
+    if ($("content-check").dataset.kind !== "") showCheck(null);
+    if (page.confirmed !== null && $("text").value.trim() !== page.confirmed) page.confirmed = null;
+  });
+  $("check-send").addEventListener("click", () => sendMessage({ confirmed: true }));
+  $("check-cw").addEventListener("click", () => {
+    page.confirmed = $("text").value.trim();
+    toggleCw(true);
+    $("content-check-actions").hidden = true;
+    $("content-check-hint").hidden = false;
+    $("cw").focus();
+  });
+  $("check-edit").addEventListener("click", rephrase);
+  $("content-check").addEventListener("keydown", (ev) => {
+    if (ev.key === "Escape" && $("content-check").dataset.kind === "warn") {
+      ev.preventDefault();
+      rephrase();
+    }
+  });
   // Shown only where the codec can carry the warning (client.js CONTENT_WARNINGS).
   $("cw-toggle").hidden = !CONTENT_WARNINGS;
   $("cw-toggle").addEventListener("click", () => {
     toggleCw();
     if (!$("cw-row").hidden) $("cw").focus();
   });
+}
+
+function rephrase() {
+  page.confirmed = null;
+  showCheck(null);
+  $("text").focus();
 }

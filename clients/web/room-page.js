@@ -46,6 +46,17 @@ export const page = {
   /** room messages sent and not yet echoed: {ref, text, cw} */
   pending: [],
   warned: new Set(),
+  /** the group's content rules: {rules, groupId} as last received, and the policy they give (a Promise) */
+  rulesSpec: null,
+  rulesGen: 0,
+  content: null,
+  /** a text the member chose to send despite a `warn` (with a warning of their own, or as it is) */
+  confirmed: null,
+  sending: false,
+  /** opened messages are shown in order, each once the rules have looked at it */
+  shown: Promise.resolve(),
+  /** bumped when the page forgets everything: what was still queued is dropped */
+  visit: 0,
 };
 
 // ---- sections and banners ----

@@ -30,6 +30,7 @@ import {
   showLoading,
 } from "./room-page.js";
 import { composeError, note, setUpComposer, toggleCw, updateControls } from "./room-compose.js";
+import { incomingCw, prefetchRules, setRules, showCheck } from "./room-content.js";
 
 /** The dialogs (room-dialogs.js), set up once the page is wired. */
 let dialogs;
@@ -49,6 +50,7 @@ function start() {
     return;
   }
   page.link = location.hash;
+  prefetchRules();
   preview();
 }
 
@@ -166,11 +168,16 @@ function connect() {
   on("frame", onFrame);
   on("msg", onMsg);
   on("deleted", ({ id }) => {
-    const entry = page.entries.get(id);
-    if (!entry) return;
-    entry.li.remove();
-    page.entries.delete(id);
-    view.notice("A facilitator removed a message.");
+    // After the messages still being looked at by the content rules.
+    const visit = page.visit;
+    page.shown = page.shown.then(() => {
+      if (visit !== page.visit) return;
+      const entry = page.entries.get(id);
+      if (!entry) return;
+      entry.li.remove();
+      page.entries.delete(id);
+      view.notice("A facilitator removed a message.");
+    });
   });
   on("private", (p) => p.own && view.privateNote(p.text, p.ts));
   on("warning", onWarning);
@@ -215,6 +222,7 @@ function onWelcome(w) {
   page.retries = 0;
   page.me = w.you;
   page.group = w.group ?? page.group;
+  setRules(page.group?.content_rules ?? null, page.group?.id);
   setTitle(page.group?.title ?? page.rules?.group?.title);
   onState(w, { quiet: true });
   if (returning) {
@@ -272,6 +280,13 @@ function onRoster(roster) {
 /** Notices in the log about who comes and goes (names as the server gives them). */
 function onFrame(f) {
   const name = (pid) => page.client?.roster.get(pid)?.name;
+  if (f.t === "content_rules" && page.stage === "in") {
+    // A facilitator changed the group's content rules during the session.
+    if (page.group) page.group = { ...page.group, content_rules: f.rules ?? null };
+    setRules(f.rules ?? null, page.group?.id);
+    view.notice("The group's content rules were updated.");
+    return;
+  }
   if (f.t === "joined" && f.p && f.p.pid !== page.me && page.stage === "in") {
     view.notice(`${f.p.name} joined${f.p.role === "facilitator" ? " (facilitator)" : ""}.`);
   } else if (f.t === "presence" && f.pid !== page.me && name(f.pid)) {
@@ -284,6 +299,16 @@ function onFrame(f) {
 function onMsg(m) {
   page.lastId = Math.max(page.lastId, m.id);
   if (m.own) page.pending.shift();
+  // Shown in order, each behind the body's warning and this page's own labels
+  // for it (so a sender that left a label out cannot hide it from this reader).
+  const visit = page.visit;
+  page.shown = page.shown.then(async () => {
+    const cw = await incomingCw(m);
+    if (visit === page.visit) showMessage({ ...m, cw });
+  });
+}
+
+function showMessage(m) {
   const sender = page.roster.find((p) => p.pid === m.from);
   const entry = {
     id: m.id,
@@ -496,13 +521,20 @@ function wipe() {
   page.connected = false;
   page.away = false;
   page.lastId = 0;
+  page.visit += 1;
+  page.shown = Promise.resolve();
+  page.confirmed = null;
+  page.rulesSpec = null;
+  page.content = null;
+  page.rulesGen += 1;
+  showCheck(null);
   view.clearLog();
   $("people").replaceChildren();
   $("people-count").textContent = "";
   for (const id of ["text", "cw", "name"]) $(id).value = "";
   toggleCw(false);
   dialogs.closeAll();
-  for (const id of ["banner-connection", "banner-lobby", "banner-paused", "banner-muted", "banner-warning"]) $(id).hidden = true;
+  for (const id of ["banner-connection", "banner-lobby", "banner-paused", "banner-muted", "banner-warning", "banner-rules"]) $(id).hidden = true;
   note(null);
   composeError(null);
 }
