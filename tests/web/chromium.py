@@ -8,13 +8,17 @@ only place WebCrypto exists.
 
 from __future__ import annotations
 
+import asyncio
 import mimetypes
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import CHROMIUM
-from playwright.async_api import Browser, Page, Route
+from playwright.async_api import Browser, Locator, Page, Route
+
+from clients.client import ChatClient, Event
 
 TESTS_WEB = Path(__file__).resolve().parent
 # Test-only modules (vector runners) are answered by the browser itself from
@@ -47,3 +51,37 @@ async def open_page(browser: Browser, base_url: str, path: str = "/join") -> Pag
     page.errors = errors  # type: ignore[attr-defined]
     await page.goto(base_url + path)
     return page
+
+
+# ---- shared steps of the browser tests --------------------------------------------------
+
+
+async def enter(page: Page, name: str) -> None:
+    """From the landing: agree to the ground rules, pick ``name``, go in."""
+    await page.get_by_role("button", name="I agree, continue").click()
+    await page.get_by_label("Display name").fill(name)
+    await page.get_by_role("button", name="Enter the room").click()
+
+
+def compose(page: Page) -> Locator:
+    return page.get_by_role("textbox", name="Message to the group")
+
+
+async def say(page: Page, text: str) -> None:
+    await compose(page).fill(text)
+    await compose(page).press("Enter")
+
+
+def message(page: Page, text: str) -> Locator:
+    return page.get_by_test_id("message").filter(has_text=text)
+
+
+async def until(
+    client: ChatClient, kind: str, pred: Callable[[Event], bool] = lambda e: True
+) -> Event:
+    """The Python client's next ``kind`` event that satisfies ``pred`` (others are skipped)."""
+    async with asyncio.timeout(10):
+        while True:
+            event = await client.next(kind, timeout=10)
+            if pred(event):
+                return event

@@ -17,10 +17,9 @@ import base64
 import json
 import re
 from collections.abc import Callable, Iterator
-from typing import Any
 
 import pytest
-from chromium import needs_chromium, open_page
+from chromium import compose, message, needs_chromium, open_page, say, until
 from conftest import PASSWORD, Env
 from playwright.async_api import Browser, Page, expect
 
@@ -73,35 +72,12 @@ async def join(browser: Browser, server: Env, gid: str, name: str = "Blue Heron"
     return await join_link(browser, server, await server.link(gid), name)
 
 
-async def until(
-    client: ChatClient, kind: str, pred: Callable[[Event], bool] = lambda e: True
-) -> Event:
-    async with asyncio.timeout(10):
-        while True:
-            event = await client.next(kind, timeout=10)
-            if pred(event):
-                return event
-
-
 async def keys_with(client: ChatClient, name: str) -> str:
     async with asyncio.timeout(10):
         while (pid := client.pid_of(name)) is None or pid not in client.roster:
             await client.next()
     await client.keys_ready([pid])
     return pid
-
-
-def compose(page: Page) -> Any:
-    return page.get_by_role("textbox", name="Message to the group")
-
-
-async def say(page: Page, text: str) -> None:
-    await compose(page).fill(text)
-    await compose(page).press("Enter")
-
-
-def message(page: Page, text: str) -> Any:
-    return page.get_by_test_id("message").filter(has_text=text)
 
 
 def member_alert(pid: str) -> Callable[[Event], bool]:

@@ -10,16 +10,16 @@ a kind. Screenshots of the room go to test-artifacts/ (gitignored).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from chromium import needs_chromium, open_page
+from chromium import compose, enter, message, needs_chromium, open_page, say, until
 from conftest import Env
 from playwright.async_api import Browser, Page, expect
 
-from clients.client import ChatClient, Event
+from clients.client import ChatClient
 from clients.e2ee import IdentityKey
 
 pytestmark = needs_chromium
@@ -65,28 +65,11 @@ async def land(browser: Browser, server: Env, gid: str) -> Page:
     return page
 
 
-async def enter(page: Page, name: str) -> None:
-    await page.get_by_role("button", name="I agree, continue").click()
-    await page.get_by_label("Display name").fill(name)
-    await page.get_by_role("button", name="Enter the room").click()
-
-
 async def join(browser: Browser, server: Env, gid: str, name: str = "Blue Heron") -> Page:
     page = await land(browser, server, gid)
     await enter(page, name)
     await expect(page.get_by_test_id("room")).to_be_visible()
     return page
-
-
-async def until(
-    client: ChatClient, kind: str, pred: Callable[[Event], bool] = lambda e: True
-) -> Event:
-    """The next ``kind`` event that satisfies ``pred`` (others are skipped)."""
-    async with asyncio.timeout(10):
-        while True:
-            event = await client.next(kind, timeout=10)
-            if pred(event):
-                return event
 
 
 async def pid_in_room(fac: ChatClient, name: str) -> str:
@@ -101,19 +84,6 @@ async def keys_with(client: ChatClient, name: str) -> str:
     pid = await pid_in_room(client, name)
     await client.keys_ready([pid])
     return pid
-
-
-def compose(page: Page) -> Any:
-    return page.get_by_role("textbox", name="Message to the group")
-
-
-async def say(page: Page, text: str) -> None:
-    await compose(page).fill(text)
-    await compose(page).press("Enter")
-
-
-def message(page: Page, text: str) -> Any:
-    return page.get_by_test_id("message").filter(has_text=text)
 
 
 async def assert_no_storage(page: Page) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from chromium import needs_chromium, open_page
+from chromium import enter, message, needs_chromium, open_page, say
 from conftest import PASSWORD, Env
 from playwright.async_api import Browser, Locator, Page, expect
 
@@ -57,22 +57,6 @@ async def open_link(browser: Browser, server: Env, link: str) -> Page:
     page = await open_page(browser, server.url, link.removeprefix(server.url))
     await expect(page.get_by_test_id("landing")).to_be_visible()
     return page
-
-
-async def enter(page: Page, name: str) -> None:
-    await page.get_by_role("button", name="I agree, continue").click()
-    await page.get_by_label("Display name").fill(name)
-    await page.get_by_role("button", name="Enter the room").click()
-
-
-async def say(page: Page, text: str) -> None:
-    box = page.get_by_role("textbox", name="Message to the group")
-    await box.fill(text)
-    await box.press("Enter")
-
-
-def message(page: Page, text: str) -> Locator:
-    return page.get_by_test_id("message").filter(has_text=text)
 
 
 def person(console: Page, name: str) -> Locator:
