@@ -198,6 +198,20 @@ CHROMIUM_FLAGS = [
 ]
 
 
+# Every page a browser test opens (tests/web/chromium.open_page registers it)
+# must have run without an uncaught JavaScript error: checked after each test.
+OPENED_PAGES: list[Any] = []
+
+
+@pytest.fixture(autouse=True)
+def _no_page_errors() -> Iterator[None]:
+    OPENED_PAGES.clear()
+    yield
+    for page in OPENED_PAGES:
+        assert page.errors == [], page.url
+    OPENED_PAGES.clear()
+
+
 @pytest.fixture
 async def browser() -> AsyncIterator[Any]:
     from playwright.async_api import async_playwright  # only the browser tests need it

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from conftest import CHROMIUM
+from conftest import CHROMIUM, OPENED_PAGES
 from playwright.async_api import Browser, Locator, Page, Route
 
 from clients.client import ChatClient, Event
@@ -49,6 +49,7 @@ async def open_page(browser: Browser, base_url: str, path: str = "/join") -> Pag
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
     page.errors = errors  # type: ignore[attr-defined]
+    OPENED_PAGES.append(page)
     await page.goto(base_url + path)
     return page
 

