@@ -20,6 +20,7 @@ from chatserver.admin import Admin
 from chatserver.ws import Services
 from rooms.errors import AuthError, Code, SafespaceError
 from rooms.group import Group
+from rooms.seats import b64u
 
 MAX_BODY_BYTES = 64 * 1024
 STATUS = {
@@ -152,7 +153,7 @@ async def list_groups(request: Request) -> Response:
 async def _group_view(request: Request, who: str, group: Group) -> dict[str, Any]:
     """A group as the API shows it: its settings and its facilitators' identity keys."""
     keys = await _admin(request).facilitator_keys(who, group.id)
-    return {**group.public(), "facilitator_keys": {n: _b64u(k) for n, k in keys.items()}}
+    return {**group.public(), "facilitator_keys": {n: b64u(k) for n, k in keys.items()}}
 
 
 async def create_group(request: Request) -> Response:
@@ -174,10 +175,6 @@ async def set_identity(request: Request) -> Response:
     key = _b64u_decode(raw) if isinstance(raw, str) else None
     await _admin(request).set_identity(who, key)
     return Response(status_code=204)
-
-
-def _b64u(key: bytes) -> str:
-    return base64.urlsafe_b64encode(key).rstrip(b"=").decode("ascii")
 
 
 def _b64u_decode(text: str) -> bytes | None:

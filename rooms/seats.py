@@ -92,11 +92,12 @@ def link_url(base_url: str, token: str, identities: Sequence[bytes] = ()) -> str
     the fragment too (``&f=``), so that the member's client, not the server,
     decides whose admissions to believe.
     """
-    keys = "".join(f"&f={_b64u(k)}" for k in identities)
+    keys = "".join(f"&f={b64u(k)}" for k in identities)
     return f"{base_url.rstrip('/')}/join#seat={token}{keys}"
 
 
-def _b64u(key: bytes) -> str:
+def b64u(key: bytes) -> str:
+    """base64url without padding: how keys are written in links and in the API."""
     return base64.urlsafe_b64encode(key).rstrip(b"=").decode("ascii")
 
 
