@@ -15,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 from bench import report
-from bench.phases import fanout_caption, latency_caption, scaling_caption, stall_caption
+from bench import stall as stall_phase
+from bench.phases import fanout_caption, latency_caption, scaling_caption
 
 START = "<!-- figures:start -->"
 END = "<!-- figures:end -->"
@@ -79,11 +80,11 @@ def render(results: dict[str, Any]) -> str:
             "",
             "### A member who stops reading",
             "",
-            f"{stall_caption(plan, stall.get('offered_per_s'))}.",
+            f"{stall_phase.caption(plan, stall.get('offered_per_s'))}.",
             "",
-            report.markdown_table(report.stall_cells(stall["rows"])),
+            report.markdown_table(stall_phase.cells(stall["rows"])),
             "",
-            f"- {stall['line']}",
+            *[f"- {line}" for line in stall.get("lines", [stall["line"]])],
         ]
     scaling = results.get("scaling")
     if scaling:

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bench import procs, report
+from bench import procs, report, stall
 from bench.fixtures import Fixture
 from bench.targets import ROOT, TARGETS, Server, Target, run_loadgen, send_line
 
@@ -40,13 +40,13 @@ class Plan:
     stall_rooms: int = 6
     stall_quiet: int = 2
     stall_load: float = 0.5
-    stall_duration: float = 10.0
-    stall_slice: float = 2.0
+    stall_duration: float = 4.0
+    stall_slice: float = 1.0
     # The verdict's window: the first seconds, while the stalled member is
     # still connected and its queue fills. Later the server has closed it
     # (4008), its room has one recipient fewer, and the others' p99 drops.
     stall_early: float = 3.0
-    stall_repeats: int = 4
+    stall_repeats: int = 5  # pairs of runs per target (bench/stall.py)
     scale: list[int] = field(default_factory=lambda: [100, 500, 2000])
     phases: list[str] = field(
         default_factory=lambda: ["fanout", "latency", "idle", "stall", "scale"]
@@ -219,10 +219,12 @@ class Bench:
                 args += ["--setup", str(self.fixture.setup_path)]
             budget = 60 + rooms * p.members * 0.02 + p.warmup + duration
             args += ["--deadline", str(int(budget))]
+            kernel = procs.tcp_counters()
             try:
                 lg = run_loadgen(self.registry, f"{name}-loadgen", args, srv.pid, budget + 15, hook)
             finally:
                 stop_watch.set()
+            kernel = procs.tcp_counters(since=kernel)
             for spy in pyspy:
                 try:
                     spy.wait(duration + 15)
@@ -260,6 +262,7 @@ class Bench:
                 "kib_per_connection": rss_gain / connections if connections else None,
                 "lagging_closes": metrics.get(LAGGING, 0.0),
                 "first_lagging_close_s": marks.get("first_lagging_s"),
+                "kernel": kernel,
                 "loadgen": res,
             },
         )
@@ -421,77 +424,7 @@ class Bench:
         print(idle["line"])
 
     def stall(self) -> None:
-        p = self.plan
-        ours = TARGETS["safespace"]
-        quiet = [
-            *("--quiet-rooms", str(p.stall_quiet), "--slice", str(p.stall_slice)),
-            *("--early", str(p.stall_early)),
-        ]
-        # Open loop at a fixed share of our capacity (from the fan-out phase), so that
-        # the others' p99 compares at the same load; closed loop without that figure.
-        capacity = next(
-            (
-                r["delivered_per_s"]
-                for r in self.results.get("fanout", {}).get("rows", [])
-                if r["target"] == "safespace"
-            ),
-            None,
-        )
-        offered = None
-        if capacity:
-            step = 1000 if capacity >= 4000 else 100
-            offered = max(step, math.floor(capacity * p.stall_load / step) * step)
-            senders = p.stall_rooms * p.members - p.stall_quiet  # the quiet ones send nothing
-            rate = offered / (senders * p.members)
-            quiet += ["--rate", f"{rate:.6f}"]
-        load = "closed loop" if offered is None else f"open loop, {offered:,} delivered/s"
-        print(
-            f"\n== stall: {p.stall_rooms} rooms x {p.members}, {load}; in {p.stall_quiet} "
-            f"rooms one member stops reading ==",
-            flush=True,
-        )
-        variants = {"reads": quiet, "stops reading": [*quiet, "--stall"]}
-        runs: dict[str, list[report.Run]] = {v: [] for v in variants}
-        for i in range(p.stall_repeats):
-            order = list(variants) if i % 2 == 0 else list(reversed(variants))
-            for v in order:
-                run = self.run(
-                    ours,
-                    p.stall_rooms,
-                    extra=variants[v],
-                    duration=p.stall_duration,
-                    watch_lagging=True,
-                )
-                runs[v].append(run)
-                self._progress(f"run {i + 1}/{p.stall_repeats} quiet member {v}", run)
-        rows = []
-        for v, vruns in runs.items():
-            row = report.median_row(vruns)
-            firsts = [r.extra["first_lagging_close_s"] for r in vruns]
-            known = [f for f in firsts if f is not None]
-            early = [r.extra["loadgen"]["early"]["p99_ms"] for r in vruns]
-            row.update(
-                early_p99_ms=statistics.median(e for e in early if e is not None),
-                early_p99_runs=early,
-                variant=v,
-                quiet=p.stall_quiet,
-                kicked=statistics.median(r.extra["lagging_closes"] for r in vruns),
-                first_kick_s=statistics.median(known) if known else None,
-                slices=[r.extra["loadgen"].get("slices") for r in vruns],
-            )
-            rows.append(row)
-        change, line = report.stall_line(
-            rows[0]["early_p99_ms"], rows[1]["early_p99_ms"], p.stall_early, rows[1]["first_kick_s"]
-        )
-        self.results["stall"] = {
-            "rows": rows,
-            "offered_per_s": offered,
-            "p99_change_pct": change,
-            "line": line,
-        }
-        print(f"\n{stall_caption(p, offered)}")
-        print(report.text_table(report.stall_cells(rows)))
-        print(line)
+        stall.phase(self)
 
     def scaling(self) -> None:
         p = self.plan
@@ -580,21 +513,6 @@ def latency_caption(p: Plan | dict[str, Any], lat: dict[str, Any]) -> str:
         f"({d['latency_load']:.0%} of the lower capacity of ours and node socket.io), "
         f"open loop ({lat['rate_per_member']:.2f} messages/s per member), "
         f"{d['latency_duration']:g} s windows, medians of {d['latency_repeats']}"
-    )
-
-
-def stall_caption(p: Plan | dict[str, Any], offered: float | None) -> str:
-    d = p.as_dict() if isinstance(p, Plan) else p
-    load = (
-        "closed loop"
-        if offered is None
-        else f"open loop at {offered:,.0f} delivered/s ({d['stall_load']:.0%} of our capacity)"
-    )
-    return (
-        f"stall: {d['stall_rooms']} rooms x {d['members']}, {load}; in {d['stall_quiet']} "
-        f"rooms one member sends nothing and either reads or stops reading (from the start); "
-        f"{d['stall_duration']:g} s windows, medians of {d['stall_repeats']}; "
-        f"the verdict compares the first {d.get('stall_early', d['stall_duration']):g} s"
     )
 
 

@@ -149,6 +149,26 @@ def foreign_now(seconds: float = 0.5) -> tuple[float, float]:
     return foreign, max(steal_pct(a, b).values(), default=0.0)
 
 
+# What Linux does to a receive queue its reader leaves full (bench/stall.py):
+# PruneCalled counts the times it had to make room, TCPRcvCollapsed the
+# packets it copied together to do so.
+TCP_COUNTERS = ("PruneCalled", "TCPRcvCollapsed", "RcvPruned")
+
+
+def tcp_counters(since: dict[str, int] | None = None) -> dict[str, int]:
+    """The machine's TCP_COUNTERS from /proc/net/netstat, or how much each grew ``since``."""
+    now: dict[str, int] = {}
+    with contextlib.suppress(OSError):
+        lines = Path("/proc/net/netstat").read_text().splitlines()
+        for names, values in zip(lines[::2], lines[1::2], strict=False):
+            if names.startswith("TcpExt:"):
+                table = dict(zip(names.split()[1:], values.split()[1:], strict=False))
+                now = {k: int(table[k]) for k in TCP_COUNTERS if k in table}
+    if since is None:
+        return now
+    return {k: v - since.get(k, v) for k, v in now.items()}
+
+
 def status_kib(pid: int, key: str) -> int:
     """A ``kB`` line of /proc/PID/status, e.g. VmRSS or VmHWM."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

@@ -190,50 +190,6 @@ def idle_line(idle: Mapping[str, Any]) -> str:
     )
 
 
-def stall_cells(rows: Sequence[Mapping[str, Any]]) -> Cells:
-    headers = (
-        "quiet member",
-        "delivered/s",
-        "others' p50 ms",
-        "others' p99 ms",
-        "p99 ms, first seconds",
-        "closed 4008",
-        "first close s",
-    )
-    body = [
-        [
-            r["variant"],
-            num(r["delivered_per_s"], 0),
-            num(r["p50_ms"], 1),
-            num(r["p99_ms"], 1),
-            num(r.get("early_p99_ms"), 1),
-            f"{r['kicked']:.0f} of {r['quiet'] if r['variant'] == 'stops reading' else 0}",
-            num(r["first_kick_s"], 0),
-        ]
-        for r in rows
-    ]
-    return headers, body
-
-
-def stall_line(
-    base_p99: float, stalled_p99: float, early_s: float, first_kick_s: float | None
-) -> tuple[float, str]:
-    """The verdict: the others' p99 over the first ``early_s`` seconds, both ways.
-
-    Two-sided, as the target is worded; the window ends before the server
-    closes the stalled member, so it measures the stall and not the room
-    that has one recipient fewer afterwards (``first_kick_s`` says whether
-    it did).
-    """
-    change = (stalled_p99 - base_p99) / base_p99 * 100 if base_p99 else float("nan")
-    kick = "no close" if first_kick_s is None else f"first close at {first_kick_s:.1f} s"
-    return change, (
-        f"stalled member: the others' p99 over the first {early_s:g} s ({kick}) "
-        f"{base_p99:.1f} -> {stalled_p99:.1f} ms ({change:+.1f}%; "
-        f"target < {STALL_PCT_TARGET:g}%: {_verdict(abs(change) < STALL_PCT_TARGET)})"
-    )
-
-
 def scaling_cells(rows: Sequence[Mapping[str, Any]]) -> Cells:
     headers = (
         "rooms",

@@ -92,12 +92,21 @@ def test_the_other_phases_report(smoke: tuple[str, dict[str, Any]]) -> None:
     assert idle["server_connections"] == 200
     assert 0 < idle["kib_per_connection"] < 1000
     stall = results["stall"]
-    assert [r["variant"] for r in stall["rows"]] == ["reads", "stops reading"]
+    # Ours and the websockets reference, each with and without the stalled reader.
+    assert [(r["target"], r["variant"]) for r in stall["rows"]] == [
+        ("safespace", "reads"),
+        ("safespace", "stops reading"),
+        ("websockets", "reads"),
+        ("websockets", "stops reading"),
+    ]
     assert all(r["p99_ms"] > 0 for r in stall["rows"])
     # The verdict's window (the first seconds, before any 4008 close) was measured.
     assert all(r["early_p99_ms"] > 0 for r in stall["rows"])
-    assert "over the first 0.5 s" in stall["line"]
-    assert "stalled member: the others' p99" in stdout
+    assert all(r["prunes"] >= 0 for r in stall["rows"])
+    assert len(stall["pair_changes_pct"]["safespace"]) == 1
+    assert "over the first 0.5 s" in stall["line"] and "target < 10%" in stall["line"]
+    assert "stalled member, safespace (ours): the others' p99" in stdout
+    assert "stalled member, websockets broadcast: " in stdout
     scaling = results["scaling"]
     assert [r["rooms"] for r in scaling] == [3, 6]
     assert all(r["delivered_per_s"] > 0 for r in scaling)
