@@ -38,14 +38,14 @@ class Plan:
     latency_repeats: int = 3
     idle: int = 10_000
     stall_rooms: int = 6
-    stall_quiet: int = 2
+    stall_quiet: int = 4  # half of them stall (bench/stall.py)
     stall_load: float = 0.5
-    stall_duration: float = 4.0
+    stall_duration: float = 6.0
     stall_slice: float = 1.0
     # The verdict's window: the first seconds, while the stalled member is
     # still connected and its queue fills. Later the server has closed it
     # (4008), its room has one recipient fewer, and the others' p99 drops.
-    stall_early: float = 3.0
+    stall_early: float = 5.0
     stall_repeats: int = 5  # pairs of runs per target (bench/stall.py)
     scale: list[int] = field(default_factory=lambda: [100, 500, 2000])
     phases: list[str] = field(
@@ -72,8 +72,8 @@ class Plan:
             latency_duration=1.0,
             latency_repeats=1,
             idle=200,
-            stall_rooms=3,
-            stall_quiet=1,
+            stall_rooms=4,
+            stall_quiet=2,
             stall_duration=1.0,
             stall_slice=0.5,
             stall_early=0.5,

@@ -44,6 +44,7 @@ const { values: opt } = parseArgs({
     "keep-facilitators": { type: "boolean", default: false },
     "quiet-rooms": { type: "string", default: "0" },
     stall: { type: "boolean", default: false },
+    "stall-half": { type: "boolean", default: false },
     idle: { type: "boolean", default: false },
     hold: { type: "string", default: "120" },
     "pause-after-open": { type: "boolean", default: false },
@@ -66,6 +67,10 @@ const SLICE_MS = Number(opt.slice) * 1000;
 // (later, the server has closed it and its room has one recipient fewer).
 const EARLY_MS = Number(opt.early) * 1000;
 const QUIET_ROOMS = Math.min(int(opt["quiet-rooms"]), R);
+// --stall: every quiet member stops reading. --stall-half: every other one
+// does and the rest read, so that the others in a room with a stalled member
+// compare with the others in a room like it, in the same run (bench/stall.py).
+const STALL_HALF = Boolean(opt["stall-half"]);
 const CONCURRENCY = Math.max(1, int(opt.concurrency));
 const base = opt.url.replace(/\/$/, "");
 const wsBase = base.replace(/^http/, "ws");
@@ -242,6 +247,8 @@ let errors = 0;
 const closes = {};
 const samples = new Samples();
 const earlySamples = new Samples();
+// The first seconds again, by the kind of room the receiving member is in.
+const earlyByRoom = { stalled: new Samples(), control: new Samples(), plain: new Samples() };
 const slices = [];
 
 function currentSlice(now) {
@@ -253,10 +260,11 @@ function currentSlice(now) {
 }
 
 class Member {
-  constructor(g, room, quiet) {
+  constructor(g, room, quiet, roomKind) {
     this.g = g; // global index, written into every payload it sends
     this.room = room;
     this.quiet = quiet;
+    this.roomKind = roomKind; // "stalled", "control" (its quiet member reads) or "plain"
     this.seq = 0;
     this.sentAt = 0;
     this.ring = RATE > 0 ? new Float64Array(1024) : null; // open loop: seq -> send time
@@ -296,7 +304,10 @@ class Member {
     }
     if (inWindow) {
       samples.add(rtt);
-      if (EARLY_MS && now - windowStart < EARLY_MS) earlySamples.add(rtt);
+      if (EARLY_MS && now - windowStart < EARLY_MS) {
+        earlySamples.add(rtt);
+        earlyByRoom[this.roomKind].add(rtt);
+      }
       slice?.samples.add(rtt);
     }
     if (running && this.ring === null) this.sendNext();
@@ -538,6 +549,13 @@ function quietRoom(r) {
   return r % step === 0 && r / step < QUIET_ROOMS;
 }
 
+function roomKind(r) {
+  if (!quietRoom(r)) return "plain";
+  if (opt.stall && !STALL_HALF) return "stalled";
+  if (!STALL_HALF) return "control";
+  return (r / Math.floor(R / QUIET_ROOMS)) % 2 === 0 ? "stalled" : "control";
+}
+
 // ---- main ---------------------------------------------------------------------------
 
 async function main() {
@@ -549,7 +567,8 @@ async function main() {
   }
   const members = [];
   for (let r = 0; r < R; r++) {
-    for (let m = 0; m < M; m++) members.push(new Member(r * M + m, r, m === 0 && quietRoom(r)));
+    const kind = roomKind(r);
+    for (let m = 0; m < M; m++) members.push(new Member(r * M + m, r, m === 0 && quietRoom(r), kind));
   }
 
   const t0 = performance.now();
@@ -591,8 +610,9 @@ async function main() {
 
   // The loop: every member (but the quiet ones) starts sending.
   running = true;
-  const stalled = connected.filter((m) => m.quiet);
-  if (opt.stall) for (const m of stalled) m.transport.pause();
+  const quiet = connected.filter((m) => m.quiet);
+  const stalled = quiet.filter((m) => m.roomKind === "stalled");
+  for (const m of stalled) m.transport.pause();
   const senders = connected.filter((m) => !m.quiet);
   if (RATE > 0) {
     const period = 1000 / RATE;
@@ -640,8 +660,9 @@ async function main() {
     max_ms: round(samples.quantile(1), 3),
     loadgen_cpu_pct: round(((cpu.user + cpu.system) / 1000 / windowMs) * 100, 1),
     errors: errors - e0,
-    quiet_members: stalled.length,
-    stalled: Boolean(opt.stall) && stalled.length > 0,
+    quiet_members: quiet.length,
+    stalled_members: stalled.length,
+    stalled: stalled.length > 0,
     closes_during_run: closes,
     closed_members: connected.filter((m) => m.closed && !m.quiet).length,
   };
@@ -651,6 +672,12 @@ async function main() {
       samples: earlySamples.count,
       p50_ms: round(earlySamples.quantile(0.5), 3),
       p99_ms: round(earlySamples.quantile(0.99), 3),
+      by_room: Object.fromEntries(
+        Object.entries(earlyByRoom).map(([kind, s]) => [
+          kind,
+          { samples: s.count, p50_ms: round(s.quantile(0.5), 3), p99_ms: round(s.quantile(0.99), 3) },
+        ]),
+      ),
     };
   }
   if (SLICE_MS) {

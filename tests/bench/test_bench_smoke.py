@@ -103,6 +103,11 @@ def test_the_other_phases_report(smoke: tuple[str, dict[str, Any]]) -> None:
     # The verdict's window (the first seconds, before any 4008 close) was measured.
     assert all(r["early_p99_ms"] > 0 for r in stall["rows"])
     assert all(r["prunes"] >= 0 for r in stall["rows"])
+    # In the runs with stalls, the rooms with a stalled member and those with a
+    # reading quiet member were measured apart (the within-run verdict).
+    stalled = [r for r in stall["rows"] if r["variant"] == "stops reading"]
+    assert all(r["stalled_rooms_p99_ms"] > 0 and r["control_rooms_p99_ms"] > 0 for r in stalled)
+    assert len(stall["within_changes_pct"]["safespace"]) == 1
     assert len(stall["pair_changes_pct"]["safespace"]) == 1
     assert "over the first 0.5 s" in stall["line"] and "target < 10%" in stall["line"]
     assert "stalled member, safespace (ours): the others' p99" in stdout
