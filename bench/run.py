@@ -12,8 +12,9 @@ Each server under test runs pinned to CPU 0 and the load generator to CPU 1:
    target that can carry it, to compare p99 at the same load;
 3. idle: N idle members joined through seat links in one process of ours,
    server memory per connection;
-4. stall: one member in some rooms stops reading; the others' p99 against the
-   same run in which that member reads;
+4. stall: one member in some rooms stops reading; the others' p99 against
+   rooms of the same run whose quiet member reads, and against runs without
+   a stall, ours and the websockets relay (bench/stall.py);
 5. scaling: delivered/s and memory of ours at several room counts.
 
 Everything it starts is stopped at the end, also on an error or a signal.
@@ -113,7 +114,9 @@ def parse(argv: Sequence[str] | None = None) -> tuple[Plan, argparse.Namespace]:
     ap.add_argument("--latency-repeats", type=int)
     ap.add_argument("--idle", type=int, help="idle member connections")
     ap.add_argument("--stall-rooms", type=int)
-    ap.add_argument("--stall-quiet", type=int, help="rooms with a member that stops reading")
+    ap.add_argument(
+        "--stall-quiet", type=int, help="rooms with a quiet member (every other one stops reading)"
+    )
     ap.add_argument("--stall-duration", type=float)
     ap.add_argument("--stall-repeats", type=int)
     ap.add_argument("--scale", help="comma-separated room counts")
