@@ -65,18 +65,20 @@ CLEAR = Verdict((), "none", (), (), (), (), ())
 def evaluate(text: str, policy: Policy) -> Verdict:
     """Evaluate ``text`` (a message body, as typed or as decrypted) against ``policy``."""
     n, m = policy.normaliser, policy.matcher
-    exact: Tokens | None = None
+    quick = n.quick(text)
+    exact: Tokens | None = None if quick is not None else n.tokens(n.fold(text))
 
     def tokens() -> Tokens:
-        # Positions and glue cost a second pass; most messages never need them.
+        # Positions and glue are needed only to confirm some candidates and to
+        # place hits; most messages never need them. When quick() could read
+        # the text, place() finds them from its work, with no second tokenising.
         nonlocal exact
         if exact is None:
-            exact = n.tokens(n.fold(text))
+            assert quick is not None  # exact is only None when quick() answered
+            exact = n.place(quick)
         return exact
 
-    texts = n.words(text)
-    if texts is None:
-        texts = tokens().texts
+    texts = quick.texts if quick is not None else tokens().texts
     # Token hits: (category, first token, last token); text hits: (category, start, end).
     token_hits = m.word_hits(texts, tokens)
     if m.word_patterns:
@@ -134,7 +136,7 @@ def _origin(text: str, n: Normaliser, *, folded: bool) -> Callable[[int], int]:
     """A function from an offset in a view to the offset in ``text`` it came from."""
     if text.isascii() and n.ascii_one_to_one:
         return _same
-    return n.origins(text, folded).__getitem__
+    return n.origin(text, folded)
 
 
 def _same(k: int) -> int:

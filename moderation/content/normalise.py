@@ -29,9 +29,13 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Mapping
+from bisect import bisect_right
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from itertools import accumulate, chain
+from functools import partial
+from itertools import accumulate, chain, compress, count
+from operator import add
+from typing import TypeVar
 
 _DROP = frozenset({"Mn", "Me", "Cf"})
 _SPACES = frozenset({"Zs", "Zl", "Zp"})
@@ -48,6 +52,9 @@ GLUE_MAX = 3
 # A bound on what the per-character caches may hold: a hostile text of many
 # distinct code points must not grow them without limit.
 _CACHE_MAX = 50_000
+# The same for the caches of whole tokens.
+_MEMO_MAX = 20_000
+_V = TypeVar("_V")
 
 
 def is_space(char: str) -> bool:
@@ -65,6 +72,24 @@ def base(char: str) -> str:
                 continue
             out.append(" " if cat in _SPACES or e in _SPACE_CHARS else e)
     return "".join(out)
+
+
+class Memo(dict[str, _V]):
+    """``convert(key)``, computed on first sight and remembered (a message repeats its words).
+
+    Bounded (emptied when full), as a hostile text may vary without end.
+    """
+
+    def __init__(self, convert: Callable[[str], _V]) -> None:
+        super().__init__()
+        self._convert = convert
+
+    def __missing__(self, key: str) -> _V:
+        value = self._convert(key)
+        if len(self) >= _MEMO_MAX:
+            self.clear()
+        self[key] = value
+        return value
 
 
 class _Table(dict[int, str]):
@@ -120,34 +145,49 @@ class Tables:
 
 @dataclass(slots=True)
 class Tokens:
-    """The folded text's words, and enough of what lies between them to place them.
+    """The folded text's words, and where they lie in it.
 
-    ``texts``: each token as matching reads it; ``gaps[k]``: the folded text
-    before token k (``gaps[-1]`` after the last); ``widths[k]``: how many
-    characters of the folded view the token covers.
+    ``texts``: each token as matching reads it; ``starts[k]``: where token k
+    begins in the folded view; ``widths[k]``: how many characters of the view
+    it covers; ``folded``: the view itself (what lies between two tokens).
     """
 
     texts: list[str]
-    gaps: list[str]
+    starts: list[int]
     widths: list[int]
-    _starts: list[int] | None = None
+    folded: str
 
     def glued(self, k: int) -> bool:
         """Whether only punctuation, and little of it (no space), separates token k from k - 1."""
-        gap = self.gaps[k]
-        return k > 0 and len(gap) <= GLUE_MAX and " " not in gap
+        if k == 0:
+            return False
+        end, start = self.starts[k - 1] + self.widths[k - 1], self.starts[k]
+        return start - end <= GLUE_MAX and " " not in self.folded[end:start]
 
     def span(self, first: int, last: int) -> tuple[int, int]:
-        """Where tokens ``first..last`` lie in the folded view (computed on first use)."""
-        if self._starts is None:
-            # Running sums of gap, width, gap, width...: every other one is a start.
-            steps = chain.from_iterable(zip(map(len, self.gaps), self.widths, strict=False))
-            self._starts = list(accumulate(steps))[::2]
-        return self._starts[first], self._starts[last] + self.widths[last]
+        """Where tokens ``first..last`` lie in the folded view."""
+        return self.starts[first], self.starts[last] + self.widths[last]
 
     def view(self) -> str:
         """The *words* view that word patterns read: each token with a space either side."""
         return f" {' '.join(self.texts)} "
+
+
+@dataclass(slots=True)
+class Words:
+    """A text's tokens as ``Normaliser.quick`` found them, and what it needs to place them.
+
+    ``raws``: each token as it stands in the folded view (``texts`` are what
+    matching reads); ``shape``: the folded view with every character that is
+    not a token character made a space; ``trimmed``: whether some chunk of the
+    shape between spaces was trimmed or dropped to make the tokens.
+    """
+
+    text: str
+    texts: list[str]
+    raws: list[str]
+    shape: str
+    trimmed: bool
 
 
 def _class(chars: str) -> str:
@@ -174,10 +214,12 @@ class Normaliser:
         self._token = re.compile(f"({word}+{joined})")
         self._symbols = frozenset(symbols)
         self._inner = inner
+        self._edges = tuple((c, f" {c}", f"{c} ") for c in inner)
         self._shape = _Table(tables.confusables, frozenset(symbols + inner))
         self._leet = str.maketrans({**tables.substitutions, **tables.inner})
         self._unjoin = str.maketrans(dict.fromkeys(tables.joiners, None))
         self._alike = str.maketrans(dict(tables.alike))
+        self._readings = Memo(self._process)
         # Whether each ASCII character is exactly one character in both views,
         # so that offsets need no table (the common case: a plain English text).
         self.ascii_one_to_one = all(
@@ -195,43 +237,82 @@ class Normaliser:
         folded = self._fold.apply(text)
         return folded.replace("_", "\x00") if "_" in folded else folded
 
-    def origins(self, text: str, folded: bool) -> list[int]:
-        """For each character of a view, the index in ``text`` of the code point it came from.
+    def origin(self, text: str, folded: bool) -> Callable[[int], int]:
+        """A function from an offset in a view of ``text`` to the code point it came from.
 
-        Only needed to report where a rule matched, so computed only then.
+        Only needed to report where a rule matched, so computed only then, and
+        only as the running length of the view after each code point: the
+        character at offset k came from the first code point whose running
+        length passes k (one that became nothing is skipped, as it should be).
         """
         table = self._fold if folded else self._plain
-        out: list[int] = []
-        for i, char in enumerate(text):
-            out.extend([i] * len(table[ord(char)]))
-        return out
+        ends = list(accumulate(map(len, map(table.__getitem__, map(ord, text)))))
+        return partial(bisect_right, ends)
 
     # -- tokens ----------------------------------------------------------
 
     def words(self, text: str) -> list[str] | None:
         """The tokens of ``text`` as matching reads them, the quick way; None if it cannot tell.
 
-        Equal to ``tokens(fold(text)).texts`` (tests hold it so) but without
-        positions or glue: a run of token characters between spaces in the
-        shape, trimmed of inner symbols, is exactly one token. Spaced letters
-        need the gaps' lengths, so for those it answers None.
+        Equal to ``tokens(fold(text)).texts`` (tests hold it so); ``quick`` says how.
+        """
+        found = self.quick(text)
+        return None if found is None else found.texts
+
+    def quick(self, text: str) -> Words | None:
+        """The tokens of ``text`` without positions or glue; None if it cannot tell.
+
+        A run of token characters between spaces in the shape, trimmed of inner
+        symbols, is exactly one token (unless it is symbols only: then it is
+        punctuation). Spaced letters need the gaps' lengths, so for those it
+        answers None and the caller uses ``tokens``.
         """
         shape = self._shape.apply(text)
         raws = shape.split()
-        # Inner symbols count only between word characters: trim them off the
-        # ends of a chunk (only needed when one touches a space or an end).
-        if any(
-            f" {c}" in shape or f"{c} " in shape or shape.startswith(c) or shape.endswith(c)
-            for c in self._inner
-        ):
-            raws = [c.strip(self._inner) for c in raws]
-            if "" in raws:
-                raws = [r for r in raws if r]
-        if self._symbols and any(s in shape for s in self._symbols):
-            raws = [r for r in raws if any(c.isalnum() for c in r)]
+        # Inner symbols count only between word characters, and a chunk of
+        # symbols only is no token: only a chunk with an inner symbol touching
+        # a space or an end, or with a symbol, can need trimming. (Looking for
+        # the symbol alone first is several times cheaper than for the pairs.)
+        trimmed = any(
+            c in shape
+            and (before in shape or after in shape or shape.startswith(c) or shape.endswith(c))
+            for c, before, after in self._edges
+        ) or bool(self._symbols and any(s in shape for s in self._symbols))
+        if trimmed:
+            raws = [core for core in map(self._core, raws) if core]
         if _spaced(list(map(len, raws))):
             return None
-        return self._texts(raws)
+        return Words(text, self._texts(raws), raws, shape, trimmed)
+
+    def place(self, words: Words) -> Tokens:
+        """``tokens(fold(words.text))``, from what ``quick`` found, without the token regex.
+
+        The shape is as long as the folded view, and its spaces are where the
+        view has no token character. So splitting it on " " gives every chunk,
+        and where each begins follows from the lengths of the pieces before it.
+        """
+        parts = words.shape.split(" ")
+        # Piece m begins after pieces 0..m-1 and the m spaces that ended them;
+        # the empty pieces (between two spaces) hold no chunk.
+        begins = map(add, accumulate(chain((0,), map(len, parts))), count())
+        starts = list(compress(begins, parts))
+        if words.trimmed:
+            # The same trimming as quick(), now moving each start past what it cut.
+            chunks, kept = filter(None, parts), starts
+            starts, widths = [], []
+            for chunk, start in zip(chunks, kept, strict=True):
+                core = self._core(chunk)
+                if core:
+                    starts.append(start + len(chunk) - len(chunk.lstrip(self._inner)))
+                    widths.append(len(core))
+        else:
+            widths = list(map(len, words.raws))
+        return Tokens(words.texts, starts, widths, self.fold(words.text))
+
+    def _core(self, chunk: str) -> str:
+        """The token in a chunk of the shape: inner symbols trimmed, "" if no letter or digit."""
+        core = chunk.strip(self._inner)
+        return core if any(map(str.isalnum, core)) else ""
 
     def plain_probe(self, text: str) -> str:
         """A string holding every character ``plain(text)`` holds (and more), cheaply.
@@ -249,7 +330,9 @@ class Normaliser:
     def _texts(self, raws: list[str]) -> list[str]:
         if "".join(raws).isalpha():
             return raws
-        return [r if r.isalpha() else self._process(r) for r in raws]
+        # Some token has a digit, a symbol or a joiner ("i'm"). A message repeats
+        # its words, so looking each one's reading up beats testing each token.
+        return list(map(self._readings.__getitem__, raws))
 
     def tokens(self, folded: str) -> Tokens:
         """Split the folded view into tokens; see the module docstring for the rules."""
@@ -261,11 +344,12 @@ class Normaliser:
             raws, gaps = _drop_symbol_only(raws, gaps)
         if _spaced(list(map(len, raws))):
             raws, gaps, widths = _join_spaced(raws, gaps)
-        return Tokens(
-            texts=self._texts(raws),
-            gaps=gaps,
-            widths=list(map(len, raws)) if widths is None else widths,
-        )
+        if widths is None:
+            widths = list(map(len, raws))
+        # Running sums of gap, width, gap, width...: every other one is a start.
+        steps = chain.from_iterable(zip(map(len, gaps), widths, strict=False))
+        starts = list(accumulate(steps))[::2]
+        return Tokens(self._texts(raws), starts, widths, folded)
 
     def _process(self, raw: str) -> str:
         """Joiners out; in a word with a letter, digits and symbols read as letters."""

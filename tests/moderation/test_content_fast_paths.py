@@ -1,0 +1,113 @@
+"""The Python engine's quick paths give exactly what its plain ones give.
+
+``evaluate`` reads most texts through ``Normaliser.quick`` and, only when
+something matched, places the tokens with ``Normaliser.place`` instead of
+tokenising again. That is held here to the plain path, on the vectors, the
+fuzz texts and texts made to reach the unusual corners (hits glued by
+punctuation, symbol-only chunks and inner symbols between or around hit
+tokens, spaced letters, non-ASCII characters that change width).
+"""
+
+from __future__ import annotations
+
+import pytest
+from content_fixtures import fuzz_texts, vectors
+
+from moderation.content import Policy, default_policy, evaluate
+
+POLICY = default_policy()
+
+# Each one reaches some hit path the plain English vectors may not.
+CORNERS = [
+    "ki.ll myself",  # a hit whose tokens are glued by punctuation
+    "I want.to.die",
+    "self-harm and co-codamol",
+    "ki....ll myself",  # too much punctuation to be glue
+    "so k i l l myself now",  # spaced letters: quick() declines, tokens() reads them
+    "k.i.l.l m.y.s.e.l.f",
+    "kill $$ myself",  # a chunk of symbols only between the hit's tokens
+    "you @ idiot, you $ idiot",
+    "want to !! die",
+    "!kill myself! |you idiot|",  # inner symbols at the ends of chunks
+    "'kill' 'myself' don't",
+    "k1ll mys3lf, $hit a$$",
+    "I w\u0430nt to d\u00efe \U0001f642 you idiot",  # look-alikes, an accent, an emoji
+    "\U0001f642\U0001f642 \uff4b\uff49\uff4c\uff4c myself!",  # fullwidth, after wide ones
+    "\ufb01ne, I want to die",  # a ligature: one code point, two characters of the view
+    "I want to di\u200be",  # a zero-width space inside a word
+    "x\u0301 kill\u00ad myself",  # a combining mark, a soft hyphen
+    "\u00df\u00df kill myself \u00e6",  # one code point, two letters
+    "kill\u00a0myself, kill_myself, kill__myself",
+    "killmyself selfharm kiiiill myseeelf",
+    "I got drunk again on Friday and honestly I want to die some days.",
+    "call me on 07700 900123, I want to die",
+    "wanttodie want todie",
+]
+
+
+def _texts() -> list[str]:
+    return CORNERS + [case["text"] for case in vectors()["cases"]] + fuzz_texts(600)
+
+
+def _plain(policy: Policy) -> Policy:
+    """The same policy, made to read every text the plain way (tokens of the folded view)."""
+    slow = Policy(policy.document)
+    slow.normaliser.quick = lambda text: None  # type: ignore[method-assign]
+    return slow
+
+
+def test_place_gives_what_tokenising_again_gives() -> None:
+    n = POLICY.normaliser
+    placed = 0
+    for text in _texts():
+        quick = n.quick(text)
+        if quick is None:
+            continue
+        got, want = n.place(quick), n.tokens(n.fold(text))
+        assert (got.texts, got.starts, got.widths, got.folded) == (
+            want.texts,
+            want.starts,
+            want.widths,
+            want.folded,
+        ), text
+        placed += 1
+    assert placed > 600
+
+
+def test_every_verdict_equals_the_plain_paths_verdict() -> None:
+    slow = _plain(POLICY)
+    hits = 0
+    for text in _texts():
+        verdict = evaluate(text, POLICY)
+        assert verdict == evaluate(text, slow), text
+        hits += bool(verdict.matches)
+    assert hits > 300
+
+
+def test_the_corners_match_where_they_should() -> None:
+    cases = {
+        "ki.ll myself": ("self_harm", "ki.ll myself"),
+        "kill $$ myself": ("self_harm", "kill $$ myself"),
+        "!kill myself! |you idiot|": ("self_harm", "kill myself"),
+        "\U0001f642\U0001f642 \uff4b\uff49\uff4c\uff4c myself!": (
+            "self_harm",
+            "\uff4b\uff49\uff4c\uff4c myself",
+        ),
+        "I want to di\u200be": ("self_harm", "want to di\u200be"),
+    }
+    for text, (category, piece) in cases.items():
+        found = [(m.category, text[m.start : m.end]) for m in evaluate(text, POLICY).matches]
+        assert (category, piece) in found, (text, found)
+    assert evaluate("ki....ll myself", POLICY).categories == ()
+
+
+@pytest.mark.parametrize("text", [t for t in CORNERS if not t.isascii()] + ["abc", ""])
+def test_origin_is_the_code_point_each_character_came_from(text: str) -> None:
+    n = POLICY.normaliser
+    for folded in (True, False):
+        view = n.fold(text) if folded else n.plain(text)
+        table = n._fold if folded else n._plain
+        expanded = [i for i, c in enumerate(text) for _ in table[ord(c)]]
+        assert len(expanded) == len(view)
+        origin = n.origin(text, folded)
+        assert [origin(k) for k in range(len(view))] == expanded
