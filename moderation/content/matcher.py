@@ -25,10 +25,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from itertools import compress
 
-from moderation.content.normalise import Normaliser, Tokens
+from moderation.content.normalise import Memo, Normaliser, Tokens
 from moderation.content.patterns import Chars, check_pattern
 
-_FORMS_MAX = 20_000
 # Up to this many needed characters, a few str.find calls beat one regex scan.
 _FIND_MAX = 12
 _SHORTEST = 2
@@ -47,19 +46,30 @@ class Spec:
 
 @dataclass(frozen=True, slots=True)
 class _Entry:
+    """One entry, filed under its lookup form: what a candidate with that form must also meet.
+
+    A candidate has the entry's lookup form, so the same runs of one letter
+    in the same order; only their lengths and where its seams fall can differ.
+    """
+
     category: int
-    runs: tuple[int, ...]  # length of each run of one letter in the entry
+    repeats: tuple[tuple[int, int], ...]  # (run index, length) of each run longer than one
     bounds: frozenset[tuple[bool, int]]  # (inside a run?, run index) of each space
 
-    def fits(self, merged: str, gaps: list[int]) -> bool:
-        lengths, starts = _runs(merged)
-        if len(lengths) != len(self.runs):
-            return False
-        if any(have < need for have, need in zip(lengths, self.runs, strict=True)):
-            return False
-        for q in gaps:
-            r = bisect_right(starts, q) - 1
-            if (q != starts[r], r) not in self.bounds:
+    def fits(
+        self,
+        lengths: list[int],
+        seams: list[tuple[int, tuple[bool, int]]],
+        exact: Callable[[], Tokens],
+    ) -> bool:
+        """Whether a candidate with these run lengths and seams (token, bound) is this entry."""
+        # Each repeated letter at least as often as in the entry ("as" is not "ass").
+        for r, length in self.repeats:
+            if lengths[r] < length:
+                return False
+        # Each seam falls where the entry has a space, or is glue ("ki.ll").
+        for k, seam in seams:  # noqa: SIM110 - a loop costs half an all() of a generator
+            if seam not in self.bounds and not exact().glued(k):
                 return False
         return True
 
@@ -108,21 +118,6 @@ class Scan:
         return found
 
 
-class _Lookups(dict[str, str]):
-    """Token -> lookup form, computed on first sight; bounded, as a hostile text may vary."""
-
-    def __init__(self, normaliser: Normaliser) -> None:
-        super().__init__()
-        self._n = normaliser
-
-    def __missing__(self, token: str) -> str:
-        lookup = self._n.collapse(self._n.merged(token))
-        if len(self) >= _FORMS_MAX:
-            self.clear()
-        self[token] = lookup
-        return lookup
-
-
 def _class_of(chars: Chars) -> re.Pattern[str] | None:
     if not chars:
         return None
@@ -152,7 +147,10 @@ class Matcher:
         self.prefixes: set[str] = set()
         self.word_patterns: list[Scan] = []
         self.text_patterns: list[Scan] = []
-        self._lookups = _Lookups(normaliser)
+        # Per token: its lookup form, and the length of each run of one letter
+        # in its merged form (what _Entry.repeats is checked against).
+        self._lookups = Memo(lambda token: normaliser.collapse(normaliser.merged(token)))
+        self._lengths = Memo(lambda token: tuple(_runs(normaliser.merged(token))[0]))
         for spec in specs:
             self._add(spec)
 
@@ -186,7 +184,8 @@ class Matcher:
             q += len(token)
             r = bisect_right(starts, q) - 1
             bounds.add((q != starts[r], r))
-        entry = _Entry(category, tuple(lengths), frozenset(bounds))
+        repeats = tuple((r, length) for r, length in enumerate(lengths) if length > 1)
+        entry = _Entry(category, repeats, frozenset(bounds))
         filed = self.keys.setdefault(lookup, [])
         if entry not in filed:
             filed.append(entry)
@@ -198,7 +197,8 @@ class Matcher:
         """(category index, first token, last token) of every entry matched, in scan order.
 
         ``texts`` are the tokens; ``exact`` gives them with their gaps, needed
-        only to confirm a candidate (normalise.Normaliser.words explains why).
+        only to tell whether a seam between two tokens is glue, which only a
+        seam that falls where the entry has no space needs.
         """
         keys_get, prefixes = self.keys.get, self.prefixes
         lookups = list(map(self._lookups.__getitem__, texts))
@@ -210,7 +210,7 @@ class Matcher:
             lookup = lookups[i]
             entries = keys_get(lookup)
             if entries:
-                self._confirm(entries, exact(), i, i, hits)
+                self._confirm(entries, texts, lookups, exact, i, i, hits)
             j = i + 1
             while j < n:
                 more = lookups[j]
@@ -219,28 +219,39 @@ class Matcher:
                     break
                 entries = keys_get(lookup)
                 if entries:
-                    self._confirm(entries, exact(), i, j, hits)
+                    self._confirm(entries, texts, lookups, exact, i, j, hits)
                 j += 1
         return hits
 
     def _confirm(
         self,
         entries: list[_Entry],
-        tokens: Tokens,
+        texts: list[str],
+        lookups: list[str],
+        exact: Callable[[], Tokens],
         i: int,
         j: int,
         hits: list[tuple[int, int, int]],
     ) -> None:
-        """Check the entries filed under tokens i..j's lookup form against the tokens themselves."""
-        merged = ""
-        gaps: list[int] = []
-        for k in range(i, j + 1):
-            if k > i and not tokens.glued(k):
-                gaps.append(len(merged))
-            merged += self._n.merged(tokens.texts[k])
+        """Check the entries filed under the lookup form of tokens i..j against those tokens."""
+        # One pass over the tokens: where each later one begins, in the terms of
+        # _Entry.bounds (inside the last run so far when it goes on with the
+        # same letter, as repeats collapse across tokens, else on the next run),
+        # and how long each run is (a run can span tokens: "want to").
+        seams: list[tuple[int, tuple[bool, int]]] = []
+        lengths = list(self._lengths[texts[i]])
+        for k in range(i + 1, j + 1):
+            more = self._lengths[texts[k]]
+            if lookups[k - 1][-1] == lookups[k][0]:
+                seams.append((k, (True, len(lengths) - 1)))
+                lengths[-1] += more[0]
+                lengths.extend(more[1:])
+            else:
+                seams.append((k, (False, len(lengths))))
+                lengths.extend(more)
         for entry in entries:
             hit = (entry.category, i, j)
-            if hit not in hits and entry.fits(merged, gaps):
+            if hit not in hits and entry.fits(lengths, seams, exact):
                 hits.append(hit)
 
 

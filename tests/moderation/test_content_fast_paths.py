@@ -2,18 +2,24 @@
 
 ``evaluate`` reads most texts through ``Normaliser.quick`` and, only when
 something matched, places the tokens with ``Normaliser.place`` instead of
-tokenising again. That is held here to the plain path, on the vectors, the
-fuzz texts and texts made to reach the unusual corners (hits glued by
-punctuation, symbol-only chunks and inner symbols between or around hit
-tokens, spaced letters, non-ASCII characters that change width).
+tokenising again; it confirms candidates from per-token run lengths and
+seams. Each is held here to the straightforward computation it replaces, on
+the vectors, the fuzz texts and texts made to reach the unusual corners (hits
+glued by punctuation, symbol-only chunks and inner symbols between or around
+hit tokens, spaced letters, non-ASCII characters that change width).
 """
 
 from __future__ import annotations
+
+from bisect import bisect_right
+from collections.abc import Callable
 
 import pytest
 from content_fixtures import fuzz_texts, vectors
 
 from moderation.content import Policy, default_policy, evaluate
+from moderation.content.matcher import Matcher
+from moderation.content.normalise import Normaliser, Tokens
 
 POLICY = default_policy()
 
@@ -99,6 +105,60 @@ def test_the_corners_match_where_they_should() -> None:
         found = [(m.category, text[m.start : m.end]) for m in evaluate(text, POLICY).matches]
         assert (category, piece) in found, (text, found)
     assert evaluate("ki....ll myself", POLICY).categories == ()
+
+
+def _runs(text: str) -> tuple[list[int], list[int]]:
+    lengths: list[int] = []
+    starts: list[int] = []
+    for i, c in enumerate(text):
+        if i and c == text[i - 1]:
+            lengths[-1] += 1
+        else:
+            lengths.append(1)
+            starts.append(i)
+    return lengths, starts
+
+
+def _direct_hits(m: Matcher, n: Normaliser, tokens: Tokens) -> list[tuple[int, int, int]]:
+    """word_hits, confirming each candidate on its merged text, seams found by bisection."""
+    texts = tokens.texts
+    hits: list[tuple[int, int, int]] = []
+    for i in range(len(texts)):
+        for j in range(i, len(texts)):
+            merged, gaps = "", []
+            for k in range(i, j + 1):
+                if k > i and not tokens.glued(k):
+                    gaps.append(len(merged))
+                merged += n.merged(texts[k])
+            lookup = n.collapse(merged)
+            if lookup not in m.prefixes:
+                break
+            lengths, starts = _runs(merged)
+            for entry in m.keys.get(lookup, []):
+                need = [1] * len(lookup)
+                for r, length in entry.repeats:
+                    need[r] = length
+                bounds = {(q != starts[r], r) for q in gaps for r in [bisect_right(starts, q) - 1]}
+                fits = all(have >= want for have, want in zip(lengths, need, strict=True))
+                hit = (entry.category, i, j)
+                if fits and bounds <= entry.bounds and hit not in hits:
+                    hits.append(hit)
+    return hits
+
+
+def _given(tokens: Tokens) -> Callable[[], Tokens]:
+    return lambda: tokens
+
+
+def test_word_hits_equal_the_direct_confirmation() -> None:
+    n, m = POLICY.normaliser, POLICY.matcher
+    found = 0
+    for text in _texts():
+        tokens = n.tokens(n.fold(text))
+        got = m.word_hits(tokens.texts, _given(tokens))
+        assert got == _direct_hits(m, n, tokens), text
+        found += bool(got)
+    assert found > 250
 
 
 @pytest.mark.parametrize("text", [t for t in CORNERS if not t.isascii()] + ["abc", ""])
