@@ -3,10 +3,11 @@
 ``evaluate`` reads most texts through ``Normaliser.quick`` and, only when
 something matched, places the tokens with ``Normaliser.place`` instead of
 tokenising again; it confirms candidates from per-token run lengths and
-seams. Each is held here to the straightforward computation it replaces, on
-the vectors, the fuzz texts and texts made to reach the unusual corners (hits
-glued by punctuation, symbol-only chunks and inner symbols between or around
-hit tokens, spaced letters, non-ASCII characters that change width).
+seams, and looks up what a set of categories decides. Each is held here to
+the straightforward computation it replaces, on the vectors, the fuzz texts
+and texts made to reach the unusual corners (hits glued by punctuation,
+symbol-only chunks and inner symbols between or around hit tokens, spaced
+letters, non-ASCII characters that change width).
 """
 
 from __future__ import annotations
@@ -15,9 +16,9 @@ from bisect import bisect_right
 from collections.abc import Callable
 
 import pytest
-from content_fixtures import fuzz_texts, vectors
+from content_fixtures import fuzz_texts, rules, vectors
 
-from moderation.content import Policy, default_policy, evaluate
+from moderation.content import TUNING_FORMAT, Policy, apply_tuning, default_policy, evaluate
 from moderation.content.matcher import Matcher
 from moderation.content.normalise import Normaliser, Tokens
 
@@ -171,3 +172,16 @@ def test_origin_is_the_code_point_each_character_came_from(text: str) -> None:
         assert len(expanded) == len(view)
         origin = n.origin(text, folded)
         assert [origin(k) for k in range(len(view))] == expanded
+
+
+def test_what_categories_decide_is_remembered_per_policy() -> None:
+    text = "I got drunk again and you idiot"
+    before = evaluate(text, POLICY)
+    assert (before.action, before.warn) == ("cw", ("insults",))
+    tuning = {
+        "format": TUNING_FORMAT,
+        "categories": {"insults": {"action": "block"}, "substances": {"action": "off"}},
+    }
+    tuned = evaluate(text, Policy(apply_tuning(rules(), tuning)))
+    assert (tuned.categories, tuned.action, tuned.block) == (("insults",), "block", ("insults",))
+    assert evaluate(text, POLICY) == before
