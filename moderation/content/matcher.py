@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from itertools import compress
 
 from moderation.content.normalise import Memo, Normaliser, Tokens
-from moderation.content.patterns import Chars, check_pattern
+from moderation.content.patterns import Chars, Strings, check_pattern
 
 # Up to this many needed characters, a few str.find calls beat one regex scan.
 _FIND_MAX = 12
@@ -81,7 +81,9 @@ class Scan:
     ``gate``: a class of characters one of which every match contains: no such
     character, no need to run the pattern. ``starts``: a class of the
     characters a match can begin with, when they are rare enough (no letter,
-    no space) that trying only there beats ``re``'s own scan.
+    no space) that trying only there beats ``re``'s own scan. ``words`` (words
+    view only): words one of which every match holds whole; a text without
+    any of them need not be searched, and a set lookup per word tells.
     """
 
     category: int
@@ -89,9 +91,10 @@ class Scan:
     gate: frozenset[str] | None
     gate_re: re.Pattern[str] | None
     starts: re.Pattern[str] | None
+    words: frozenset[str] | None = None
 
     @classmethod
-    def of(cls, category: int, source: str) -> Scan:
+    def of(cls, category: int, source: str, view: str) -> Scan:
         hints = check_pattern(source)
         rare = hints.first is not None and not any(c.isalpha() or c == " " for c in hints.first)
         gate = hints.need if hints.need is not None and " " not in hints.need else None
@@ -101,6 +104,7 @@ class Scan:
             gate,
             _class_of(gate) if gate is not None and len(gate) > _FIND_MAX else None,
             _class_of(hints.first) if rare else None,
+            _whole_words(hints.factors) if view == "words" else None,
         )
 
     def may_match(self, view: str, seen: dict[frozenset[str], bool]) -> bool:
@@ -116,6 +120,23 @@ class Scan:
                 found = self.gate_re.search(view) is not None
             seen[gate] = found
         return found
+
+
+def _whole_words(factors: Strings) -> frozenset[str] | None:
+    """From factors that are all " word ... word " pieces, one word of each (the longest).
+
+    In the words view (tokens between single spaces) such a piece occurs only
+    where each of its words is a token, so a match needs one of these words.
+    """
+    if not factors:
+        return None
+    out: set[str] = set()
+    for factor in factors:
+        words = factor[1:-1].split(" ")
+        if len(factor) < 3 or factor[0] != " " or factor[-1] != " " or "" in words:
+            return None
+        out.add(max(words, key=len))
+    return frozenset(out)
 
 
 def _class_of(chars: Chars) -> re.Pattern[str] | None:
@@ -167,7 +188,7 @@ class Matcher:
                         continue
                     self._file(spec.index, tokens)
         for source, view in spec.patterns:
-            scan = Scan.of(spec.index, source)
+            scan = Scan.of(spec.index, source, view)
             (self.word_patterns if view == "words" else self.text_patterns).append(scan)
 
     def _entry_tokens(self, entry: str) -> list[str]:
@@ -184,7 +205,7 @@ class Matcher:
             q += len(token)
             r = bisect_right(starts, q) - 1
             bounds.add((q != starts[r], r))
-        repeats = tuple((r, length) for r, length in enumerate(lengths) if length > 1)
+        repeats = tuple([(r, length) for r, length in enumerate(lengths) if length > 1])
         entry = _Entry(category, repeats, frozenset(bounds))
         filed = self.keys.setdefault(lookup, [])
         if entry not in filed:
@@ -255,16 +276,25 @@ class Matcher:
                 hits.append(hit)
 
 
-def pattern_hits(scans: list[Scan], view: str) -> list[tuple[int, int, int]]:
+def pattern_hits(
+    scans: list[Scan], view: str, tokens: list[str] | None = None
+) -> list[tuple[int, int, int]]:
     """(category index, start, end) in ``view`` of every match, left to right per pattern.
 
     Each pattern is searched on its own, and after a match the search goes on
     from its end; clients/web/content.js does the same, so both find the same
-    matches (``Scan`` hints only skip places where no match can be).
+    matches (``Scan`` hints only skip places where no match can be). For the
+    words view, ``tokens`` are its words, for the ``words`` hints.
     """
     hits: list[tuple[int, int, int]] = []
     seen: dict[frozenset[str], bool] = {}
+    words: set[str] | None = None  # the view's words, made a set on first need
     for scan in scans:
+        if scan.words is not None and tokens is not None:
+            if words is None:
+                words = set(tokens)
+            if words.isdisjoint(scan.words):
+                continue
         if not scan.may_match(view, seen):
             continue
         pattern, starts = scan.pattern, scan.starts

@@ -26,6 +26,7 @@ string, and an unbounded repetition may not contain another one (``(a+)*``).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 SPECIAL = frozenset("^$\\.*+?()[]{}|")
 _CLASS_ESCAPES = frozenset("dDwWsS")
@@ -44,19 +45,27 @@ class PatternError(ValueError):
 
 # A set of characters, or None for "too many to be worth listing".
 Chars = frozenset[str] | None
+# A set of strings, or None for "too many, or not known".
+Strings = frozenset[str] | None
 _DIGITS = frozenset("0123456789")
 _SPACE = frozenset(" \t\n\r\x0b\x0c")
 _SET_MAX = 256
+# At most this many strings in a set of Strings (a product of alternatives
+# grows fast), and a repetition spelled out only up to this many times.
+_STRINGS_MAX = 64
+_SPELL_MAX = 8
 
 
 @dataclass(frozen=True, slots=True)
 class _Width:
-    """What the parser knows of a piece of pattern: its width, and two scan hints.
+    """What the parser knows of a piece of pattern: its width, and scan hints.
 
     ``first``: the characters a match can start with; ``need``: a set of
-    characters of which every match contains at least one. Python's engine
-    uses them to skip a pattern (no needed character in the text) or to try it
-    only where a match can start; they never change what matches.
+    characters of which every match contains at least one; ``exact``: every
+    string the piece can match, when there are few; ``factors``: strings of
+    which every match contains at least one. Python's engine uses the hints to
+    skip a pattern (nothing needed is in the text) or to try it only where a
+    match can start; they never change what matches.
     """
 
     lo: int
@@ -64,14 +73,19 @@ class _Width:
     unbounded: bool  # holds an unbounded repetition somewhere
     first: Chars = None
     need: Chars = None
+    exact: Strings = None
+    factors: Strings = None
 
 
 _EMPTY: frozenset[str] = frozenset()
-_ZERO = _Width(0, 0, False, _EMPTY, None)
+_NOTHING: frozenset[str] = frozenset({""})
+# Anchors, \b and lookarounds: they match no character.
+_ZERO = _Width(0, 0, False, _EMPTY, None, _NOTHING, None)
 
 
 def _one(chars: Chars) -> _Width:
-    return _Width(1, 1, False, chars, chars)
+    strings = chars if chars is not None and len(chars) <= _STRINGS_MAX else None
+    return _Width(1, 1, False, chars, chars, strings, strings)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,10 +94,16 @@ class Hints:
 
     first: Chars
     need: Chars
+    factors: Strings = None
 
 
+@lru_cache(maxsize=256)
 def check_pattern(source: str) -> Hints:
-    """Raise PatternError unless ``source`` is inside the subset both engines agree on."""
+    """Raise PatternError unless ``source`` is inside the subset both engines agree on.
+
+    Remembered (a policy is checked, then compiled; a tuned one has the same
+    patterns again), as the hints take a few milliseconds to work out.
+    """
     if not source:
         raise PatternError("empty pattern", 0)
     if len(source) > PATTERN_MAX:
@@ -94,7 +114,7 @@ def check_pattern(source: str) -> Hints:
         raise PatternError("unbalanced )", parser.i)
     if width.lo == 0:
         raise PatternError("the pattern can match an empty string", 0)
-    return Hints(width.first, width.need)
+    return Hints(width.first, width.need, width.factors)
 
 
 def _union(sets: list[Chars]) -> Chars:
@@ -106,8 +126,57 @@ def _union(sets: list[Chars]) -> Chars:
     return frozenset(out)
 
 
+def _product(a: Strings, b: Strings) -> Strings:
+    """Every string of ``a`` followed by every one of ``b``; None if unknown or too many."""
+    if a is None or b is None or len(a) * len(b) > _STRINGS_MAX:
+        return None
+    if len(b) == 1:  # the common case, a literal character: half the cost
+        (y,) = b
+        return frozenset([x + y for x in a])
+    return frozenset([x + y for x in a for y in b])
+
+
+def _spelled(exact: Strings, lo: int, hi: int | None) -> Strings:
+    """The strings ``exact`` repeated lo to hi times can make; None if unknown or too many."""
+    if exact is None or hi is None or hi > _SPELL_MAX:
+        return None
+    out: set[str] = set()
+    power: Strings = _NOTHING
+    for times in range(hi + 1):
+        if power is None:
+            return None
+        if times >= lo:
+            out |= power
+        power = _product(power, exact)
+    return frozenset(out) if len(out) <= _STRINGS_MAX else None
+
+
+def _best(sets: list[Strings]) -> Strings:
+    """The most useful set of factors: one a text is least likely to hold.
+
+    A set holding "" tells nothing (every text holds it). Preferred: sets of
+    strings with a space at both ends, which in the words view are whole words
+    (matcher.Scan turns them into a set of words); then the longest shortest
+    string; then the fewest strings.
+    """
+    known = [s for s in sets if s and "" not in s]
+    if not known:
+        return None
+
+    def score(s: frozenset[str]) -> tuple[bool, int, int]:
+        spaced = all(len(f) > 2 and f[0] == " " == f[-1] for f in s)
+        return (spaced, min(map(len, s)), -len(s))
+
+    return max(known, key=score)
+
+
 def _escape_set(letter: str) -> Chars:
     return {"d": _DIGITS, "s": _SPACE}.get(letter)
+
+
+def _strings_union(sets: list[Strings]) -> Strings:
+    out = _union(sets)
+    return out if out is not None and len(out) <= _STRINGS_MAX else None
 
 
 def _rarest(sets: list[Chars]) -> Chars:
@@ -145,6 +214,8 @@ class _Parser:
             any(w.unbounded for w in widths),
             _union([w.first for w in widths]),
             _union([w.need for w in widths]),
+            _strings_union([w.exact for w in widths]),
+            _strings_union([w.factors for w in widths]),
         )
 
     def sequence(self) -> _Width:
@@ -152,6 +223,13 @@ class _Parser:
         hi: int | None = 0
         firsts: list[Chars] = []
         needs: list[Chars] = []
+        # Every match holds a match of each part, and of each run of parts in
+        # a row: ``run`` is what the current run of parts with known strings
+        # can match, begun again where a part is unknown or the run too big
+        # (then what the whole sequence can match is not known either).
+        run: frozenset[str] = _NOTHING
+        whole = True
+        factors: list[Strings] = []
         while self._peek() not in ("", "|", ")"):
             width, repeatable = self.atom()
             if self._peek() in ("*", "+", "?", "{"):
@@ -166,6 +244,8 @@ class _Parser:
                     width.unbounded or qhi is None,
                     width.first,
                     width.need if qlo else None,
+                    _spelled(width.exact, qlo, qhi),
+                    width.factors if qlo else None,
                 )
                 if self._peek() == "?":
                     self.i += 1
@@ -178,8 +258,18 @@ class _Parser:
             lo += width.lo
             hi = None if hi is None or width.hi is None else hi + width.hi
             unbounded = unbounded or width.unbounded
+            if width.exact is None:  # else the run holding this part says more
+                factors.append(width.factors)
+            longer = _product(run, width.exact)
+            if longer is None:
+                factors.append(run)
+                longer = width.exact if width.exact is not None else _NOTHING
+                whole = False
+            run = longer
+        factors.append(run)
         first = _union(firsts) if lo else None  # an empty sequence may start with anything
-        return _Width(lo, hi, unbounded, first, _rarest(needs))
+        exact = run if whole else None
+        return _Width(lo, hi, unbounded, first, _rarest(needs), exact, _best(factors))
 
     def atom(self) -> tuple[_Width, bool]:
         c = self.s[self.i]

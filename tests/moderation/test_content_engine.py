@@ -164,14 +164,16 @@ def test_the_quick_tokens_equal_the_exact_ones() -> None:
 
 
 def test_scan_hints_never_change_what_matches() -> None:
-    """The gate and start hints only skip places where a pattern cannot match."""
+    """The gate, start and words hints only skip places where a pattern cannot match."""
     scans = POLICY.matcher.word_patterns + POLICY.matcher.text_patterns
     plain_scans = [Scan(s.category, s.pattern, None, None, None) for s in scans]
     texts = [case["text"] for case in VECTORS["cases"]] + fuzz_texts(300)
     n = POLICY.normaliser
     for text in texts:
-        for view in (n.plain(text), f" {' '.join(n.tokens(n.fold(text)).texts)} "):
-            assert pattern_hits(scans, view) == pattern_hits(plain_scans, view), text
+        words = n.tokens(n.fold(text)).texts
+        assert pattern_hits(scans, n.plain(text)) == pattern_hits(plain_scans, n.plain(text))
+        view = f" {' '.join(words)} "
+        assert pattern_hits(scans, view, words) == pattern_hits(plain_scans, view), text
 
 
 @pytest.mark.parametrize(

@@ -12,6 +12,8 @@ letters, non-ASCII characters that change width).
 
 from __future__ import annotations
 
+import random
+import re
 from bisect import bisect_right
 from collections.abc import Callable
 
@@ -19,8 +21,9 @@ import pytest
 from content_fixtures import fuzz_texts, rules, vectors
 
 from moderation.content import TUNING_FORMAT, Policy, apply_tuning, default_policy, evaluate
-from moderation.content.matcher import Matcher
+from moderation.content.matcher import Matcher, Scan, pattern_hits
 from moderation.content.normalise import Normaliser, Tokens
+from moderation.content.patterns import PatternError, _Parser, check_pattern
 
 POLICY = default_policy()
 
@@ -185,3 +188,107 @@ def test_what_categories_decide_is_remembered_per_policy() -> None:
     tuned = evaluate(text, Policy(apply_tuning(rules(), tuning)))
     assert (tuned.categories, tuned.action, tuned.block) == (("insults",), "block", ("insults",))
     assert evaluate(text, POLICY) == before
+
+
+def _random_pattern(rng: random.Random, depth: int = 0) -> str:
+    """A pattern of the subset over a small alphabet, so that matches are frequent."""
+    parts = []
+    for _ in range(rng.randint(1, 4)):
+        roll = rng.random()
+        if roll < 0.45 or depth > 2:
+            atom = rng.choice(["a", "b", "c", " ", "[ab]", "[^a]", ".", "\\s", "\\d", "\\w"])
+        elif roll < 0.6:
+            atom = rng.choice(["\\b", "(?=a)", "(?!b)", "(?<=c)", "^", "$"])
+            parts.append(atom)
+            continue
+        else:
+            branches = [_random_pattern(rng, depth + 1) for _ in range(rng.randint(1, 3))]
+            atom = "(?:" + "|".join(branches) + ")"
+        if rng.random() < 0.4:
+            atom += rng.choice(["?", "*", "+", "{2}", "{0,2}", "{1,3}", "{2,}", "??"])
+        parts.append(atom)
+    return "".join(parts)
+
+
+def _accepted(source: str) -> bool:
+    try:
+        check_pattern(source)
+    except PatternError:
+        return False
+    return True
+
+
+def _random_patterns(count: int) -> list[str]:
+    rng = random.Random(7)
+    out: list[str] = []
+    while len(out) < count:
+        source = _random_pattern(rng)
+        if _accepted(source):
+            out.append(source)
+    return out
+
+
+def test_every_match_holds_a_factor_and_is_an_exact_string() -> None:
+    """patterns.py's string hints: a pattern's ``exact`` strings and ``factors`` are sound."""
+    rng = random.Random(11)
+    texts = ["".join(rng.choice("abc 1") for _ in range(rng.randint(0, 10))) for _ in range(300)]
+    sources = [*_random_patterns(400), *vectors()["patterns"]["valid"]]
+    sources += [p["regex"] for c in rules()["categories"] for p in c.get("patterns", [])]
+    matched = 0
+    for source in sources:
+        width = _Parser(source).alternation()
+        pattern = re.compile(source, re.ASCII)
+        for text in texts:
+            for m in pattern.finditer(text):
+                matched += 1
+                if width.factors is not None:
+                    assert any(f in m.group() for f in width.factors), (source, text)
+                full = pattern.fullmatch(text)
+                if width.exact is not None and full is not None:
+                    assert text in width.exact, (source, text)
+    assert matched > 10_000
+
+
+_VOCABULARY = ["a", "b", "ab", "c", "took", "30", "pills", "at", "gmail", "dot", "com", "im"]
+
+
+def _random_words_pattern(rng: random.Random) -> str:
+    """A words-view pattern: words, alternatives and optional words between spaces."""
+    parts = [" "]
+    for _ in range(rng.randint(1, 4)):
+        roll = rng.random()
+        if roll < 0.4:
+            parts.append(rng.choice(_VOCABULARY) + " ")
+        elif roll < 0.65:
+            words = rng.sample(_VOCABULARY, rng.randint(2, 4))
+            parts.append("(?:" + "|".join(words) + ") ")
+        elif roll < 0.85:
+            parts.append(f"(?:{rng.choice(_VOCABULARY)} )?")
+        else:
+            parts.append(rng.choice(["[0-9]+ ", "[a-z]+ ", "\\w+ ", "(?:a|b)+ "]))
+    if rng.random() < 0.3:
+        parts.pop(0)
+    return "".join(parts)
+
+
+def test_the_words_hint_never_changes_what_matches() -> None:
+    """matcher.Scan.words: a words-view text holding none of them has no match."""
+    rng = random.Random(3)
+    token_lists = [rng.choices(_VOCABULARY, k=rng.randint(1, 8)) for _ in range(300)]
+    sources = [_random_words_pattern(rng) for _ in range(300)]
+    sources = [source for source in sources if _accepted(source)]
+    sources += [p.replace("\\d", "[0-9]") for p in _random_patterns(100)]
+    sources += [p["regex"] for c in rules()["categories"] for p in c.get("patterns", [])]
+    sources += [" (?:took|take) [0-9]+ pills ", " at (?:gmail|hotmail) (?:dot )?com ", " c(?: a)? "]
+    scans = [Scan.of(0, source, "words") for source in sources]
+    assert sum(scan.words is not None for scan in scans) > 150
+    matched = skipped = 0
+    for tokens in token_lists:
+        view = f" {' '.join(tokens)} "
+        for scan in scans:
+            plain = Scan(0, scan.pattern, None, None, None)
+            found = pattern_hits([plain], view)
+            assert pattern_hits([scan], view, tokens) == found, (scan.pattern.pattern, view)
+            matched += bool(found)
+            skipped += scan.words is not None and scan.words.isdisjoint(tokens)
+    assert matched > 5000 and skipped > 5000

@@ -103,6 +103,13 @@ def test_pattern_hints() -> None:
     email = check_pattern(r"[a-z0-9.]+@[a-z]+\.[a-z]{2,}")
     assert email.need == frozenset("@")
     assert check_pattern(r"x?.").first is None
+    # Strings one of which every match holds: here, whole words of the words view.
+    pills = check_pattern(r" (?:took|take) (?:about )?[0-9]+ (?:pills|tablets) ")
+    assert pills.factors == frozenset({" pills ", " tablets "})  # longer than " took "
+    assert check_pattern(r"a(?:b|c)?d").factors == frozenset({"ad", "abd", "acd"})
+    assert check_pattern(r"(?:ab)?c|d").factors == frozenset({"c", "abc", "d"})
+    assert check_pattern(r"x*y+").factors == frozenset({"y"})
+    assert check_pattern(r"x?.").factors is None
 
 
 def test_brace_alternatives() -> None:
