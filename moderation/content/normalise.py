@@ -33,8 +33,8 @@ from bisect import bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
-from itertools import accumulate, chain, compress, count
-from operator import add
+from itertools import accumulate, chain, compress, count, repeat
+from operator import add, ne
 from typing import TypeVar
 
 _DROP = frozenset({"Mn", "Me", "Cf"})
@@ -148,25 +148,32 @@ class Tokens:
     """The folded text's words, and where they lie in it.
 
     ``texts``: each token as matching reads it; ``starts[k]``: where token k
-    begins in the folded view; ``widths[k]``: how many characters of the view
-    it covers; ``folded``: the view itself (what lies between two tokens).
+    begins in the folded view; ``pieces[k]``: the characters of the view it
+    covers; ``folded``: the view itself (what lies between two tokens), which
+    ``Normaliser.place`` leaves to be made on first use (only glue needs it).
     """
 
     texts: list[str]
     starts: list[int]
-    widths: list[int]
-    folded: str
+    pieces: list[str]
+    _view: str | Callable[[], str]
+
+    @property
+    def folded(self) -> str:
+        if not isinstance(self._view, str):
+            self._view = self._view()
+        return self._view
 
     def glued(self, k: int) -> bool:
         """Whether only punctuation, and little of it (no space), separates token k from k - 1."""
         if k == 0:
             return False
-        end, start = self.starts[k - 1] + self.widths[k - 1], self.starts[k]
+        end, start = self.starts[k - 1] + len(self.pieces[k - 1]), self.starts[k]
         return start - end <= GLUE_MAX and " " not in self.folded[end:start]
 
     def span(self, first: int, last: int) -> tuple[int, int]:
         """Where tokens ``first..last`` lie in the folded view."""
-        return self.starts[first], self.starts[last] + self.widths[last]
+        return self.starts[first], self.starts[last] + len(self.pieces[last])
 
     def view(self) -> str:
         """The *words* view that word patterns read: each token with a space either side."""
@@ -178,16 +185,19 @@ class Words:
     """A text's tokens as ``Normaliser.quick`` found them, and what it needs to place them.
 
     ``raws``: each token as it stands in the folded view (``texts`` are what
-    matching reads); ``shape``: the folded view with every character that is
-    not a token character made a space; ``trimmed``: whether some chunk of the
-    shape between spaces was trimmed or dropped to make the tokens.
+    matching reads); ``chunks``: the runs of token characters of ``shape``,
+    the folded view with every character that is not a token character made a
+    space; ``cores``: the chunks with inner symbols trimmed off their ends
+    (the very same list when no chunk needed it). ``raws`` are the cores but
+    those of symbols only.
     """
 
     text: str
     texts: list[str]
     raws: list[str]
+    chunks: list[str]
+    cores: list[str]
     shape: str
-    trimmed: bool
 
 
 def _class(chars: str) -> str:
@@ -215,6 +225,9 @@ class Normaliser:
         self._symbols = frozenset(symbols)
         self._inner = inner
         self._edges = tuple((c, f" {c}", f"{c} ") for c in inner)
+        # A chunk stripped of these at both ends is "" when it has no letter or
+        # digit: it is punctuation, no token.
+        self._nonword = symbols + inner
         self._shape = _Table(tables.confusables, frozenset(symbols + inner))
         self._leet = str.maketrans({**tables.substitutions, **tables.inner})
         self._unjoin = str.maketrans(dict.fromkeys(tables.joiners, None))
@@ -268,21 +281,24 @@ class Normaliser:
         answers None and the caller uses ``tokens``.
         """
         shape = self._shape.apply(text)
-        raws = shape.split()
+        chunks = shape.split()
         # Inner symbols count only between word characters, and a chunk of
         # symbols only is no token: only a chunk with an inner symbol touching
         # a space or an end, or with a symbol, can need trimming. (Looking for
         # the symbol alone first is several times cheaper than for the pairs.)
-        trimmed = any(
+        cores = raws = chunks
+        if any(
             c in shape
             and (before in shape or after in shape or shape.startswith(c) or shape.endswith(c))
             for c, before, after in self._edges
-        ) or bool(self._symbols and any(s in shape for s in self._symbols))
-        if trimmed:
-            raws = [core for core in map(self._core, raws) if core]
+        ):
+            cores = list(map(str.strip, chunks, repeat(self._inner)))
+            raws = list(filter(None, cores)) if "" in cores else cores
+        if self._symbols and any(s in shape for s in self._symbols):
+            raws = list(compress(cores, map(str.strip, cores, repeat(self._nonword))))
         if _spaced(list(map(len, raws))):
             return None
-        return Words(text, self._texts(raws), raws, shape, trimmed)
+        return Words(text, self._texts(raws), raws, chunks, cores, shape)
 
     def place(self, words: Words) -> Tokens:
         """``tokens(fold(words.text))``, from what ``quick`` found, without the token regex.
@@ -294,25 +310,15 @@ class Normaliser:
         parts = words.shape.split(" ")
         # Piece m begins after pieces 0..m-1 and the m spaces that ended them;
         # the empty pieces (between two spaces) hold no chunk.
-        begins = map(add, accumulate(chain((0,), map(len, parts))), count())
+        begins = map(add, accumulate(map(len, parts), initial=0), count())
         starts = list(compress(begins, parts))
-        if words.trimmed:
-            # The same trimming as quick(), now moving each start past what it cut.
-            chunks, kept = filter(None, parts), starts
-            starts, widths = [], []
-            for chunk, start in zip(chunks, kept, strict=True):
-                core = self._core(chunk)
-                if core:
-                    starts.append(start + len(chunk) - len(chunk.lstrip(self._inner)))
-                    widths.append(len(core))
-        else:
-            widths = list(map(len, words.raws))
-        return Tokens(words.texts, starts, widths, self.fold(words.text))
-
-    def _core(self, chunk: str) -> str:
-        """The token in a chunk of the shape: inner symbols trimmed, "" if no letter or digit."""
-        core = chunk.strip(self._inner)
-        return core if any(map(str.isalnum, core)) else ""
+        chunks, cores = words.chunks, words.cores
+        if cores is not chunks:  # few chunks lost inner symbols: move their starts
+            for k in compress(count(), map(ne, chunks, cores)):
+                starts[k] += len(chunks[k]) - len(chunks[k].lstrip(self._inner))
+        if len(cores) != len(words.raws):  # keep the starts of the chunks quick() kept
+            starts = list(compress(starts, map(str.strip, cores, repeat(self._nonword))))
+        return Tokens(words.texts, starts, words.raws, partial(self.fold, words.text))
 
     def plain_probe(self, text: str) -> str:
         """A string holding every character ``plain(text)`` holds (and more), cheaply.
@@ -344,12 +350,14 @@ class Normaliser:
             raws, gaps = _drop_symbol_only(raws, gaps)
         if _spaced(list(map(len, raws))):
             raws, gaps, widths = _join_spaced(raws, gaps)
+        # Token k begins after the gap before it and token k - 1 (and so on).
+        covered = map(len, raws) if widths is None else widths
+        starts = list(accumulate(map(add, map(len, gaps[:-1]), chain((0,), covered))))
         if widths is None:
-            widths = list(map(len, raws))
-        # Running sums of gap, width, gap, width...: every other one is a start.
-        steps = chain.from_iterable(zip(map(len, gaps), widths, strict=False))
-        starts = list(accumulate(steps))[::2]
-        return Tokens(self._texts(raws), starts, widths, folded)
+            pieces = raws
+        else:  # a token of spaced letters covers its spaces too
+            pieces = [folded[start : start + w] for start, w in zip(starts, widths, strict=True)]
+        return Tokens(self._texts(raws), starts, pieces, folded)
 
     def _process(self, raw: str) -> str:
         """Joiners out; in a word with a letter, digits and symbols read as letters."""

@@ -52,11 +52,15 @@ CORNERS = [
     "I got drunk again on Friday and honestly I want to die some days.",
     "call me on 07700 900123, I want to die",
     "wanttodie want todie",
+    "Thanks!! I want to die... you idiot!!! 'quoted' !! $$ @ ok!",  # many chunks trimmed
+    "wow !! so ' kill myself ' now!",  # chunks of inner symbols only
 ]
 
 
 def _texts() -> list[str]:
-    return CORNERS + [case["text"] for case in vectors()["cases"]] + fuzz_texts(600)
+    texts = CORNERS + [case["text"] for case in vectors()["cases"]] + fuzz_texts(600)
+    # Exclamation marks and quotes at word ends make quick() trim (most chats have some).
+    return texts + [t.replace(" ", "! ").replace(".", " '") for t in texts[::3]]
 
 
 def _plain(policy: Policy) -> Policy:
@@ -74,10 +78,10 @@ def test_place_gives_what_tokenising_again_gives() -> None:
         if quick is None:
             continue
         got, want = n.place(quick), n.tokens(n.fold(text))
-        assert (got.texts, got.starts, got.widths, got.folded) == (
+        assert (got.texts, got.starts, got.pieces, got.folded) == (
             want.texts,
             want.starts,
-            want.widths,
+            want.pieces,
             want.folded,
         ), text
         placed += 1
