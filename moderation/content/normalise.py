@@ -188,8 +188,8 @@ class Words:
     matching reads); ``chunks``: the runs of token characters of ``shape``,
     the folded view with every character that is not a token character made a
     space; ``cores``: the chunks with inner symbols trimmed off their ends
-    (the very same list when no chunk needed it). ``raws`` are the cores but
-    those of symbols only.
+    (the very same list when no chunk needed it). ``raws`` are the cores less
+    those without a letter or digit (punctuation).
     """
 
     text: str
