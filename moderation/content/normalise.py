@@ -149,14 +149,22 @@ class Tokens:
 
     ``texts``: each token as matching reads it; ``starts[k]``: where token k
     begins in the folded view; ``pieces[k]``: the characters of the view it
-    covers; ``folded``: the view itself (what lies between two tokens), which
-    ``Normaliser.place`` leaves to be made on first use (only glue needs it).
+    covers; ``folded``: the view itself (what lies between two tokens). Most
+    texts never need the starts (``Normaliser.tokens`` leaves them to be
+    summed on first use) nor the view (``Normaliser.place`` leaves it to be
+    made on first use: only glue needs it).
     """
 
     texts: list[str]
-    starts: list[int]
+    _starts: list[int] | Callable[[], list[int]]
     pieces: list[str]
     _view: str | Callable[[], str]
+
+    @property
+    def starts(self) -> list[int]:
+        if not isinstance(self._starts, list):
+            self._starts = self._starts()
+        return self._starts
 
     @property
     def folded(self) -> str:
@@ -345,19 +353,13 @@ class Normaliser:
         parts = self._token.split(folded)
         raws = parts[1::2]
         gaps = parts[0::2]
-        widths: list[int] | None = None
+        pieces = raws
         if self._symbols and any(s in folded for s in self._symbols):
             raws, gaps = _drop_symbol_only(raws, gaps)
-        if _spaced(list(map(len, raws))):
-            raws, gaps, widths = _join_spaced(raws, gaps)
-        # Token k begins after the gap before it and token k - 1 (and so on).
-        covered = map(len, raws) if widths is None else widths
-        starts = list(accumulate(map(add, map(len, gaps[:-1]), chain((0,), covered))))
-        if widths is None:
             pieces = raws
-        else:  # a token of spaced letters covers its spaces too
-            pieces = [folded[start : start + w] for start, w in zip(starts, widths, strict=True)]
-        return Tokens(self._texts(raws), starts, pieces, folded)
+        if _spaced(list(map(len, raws))):
+            raws, gaps, pieces = _join_spaced(raws, gaps)
+        return Tokens(self._texts(raws), partial(_starts, gaps, pieces), pieces, folded)
 
     def _process(self, raw: str) -> str:
         """Joiners out; in a word with a letter, digits and symbols read as letters."""
@@ -381,6 +383,11 @@ class Normaliser:
 
 
 _REPEATS = re.compile(r"(.)\1+", re.DOTALL)
+
+
+def _starts(gaps: list[str], pieces: list[str]) -> list[int]:
+    """Where each token begins: after the gap before it and the token before (and so on)."""
+    return list(accumulate(map(add, map(len, gaps[:-1]), chain((0,), map(len, pieces)))))
 
 
 def _spaced(lengths: list[int]) -> bool:
@@ -408,11 +415,15 @@ def _drop_symbol_only(raws: list[str], gaps: list[str]) -> tuple[list[str], list
     return out_raws, out_gaps
 
 
-def _join_spaced(raws: list[str], gaps: list[str]) -> tuple[list[str], list[str], list[int]]:
-    """Merge runs of one-character tokens ("k i l l", "k.i.l.l") into one token each."""
+def _join_spaced(raws: list[str], gaps: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """Merge runs of one-character tokens ("k i l l", "k.i.l.l") into one token each.
+
+    Returns the tokens, the gaps between them and the piece of the folded view
+    each covers (a merged token covers the characters between its letters).
+    """
     out_raws: list[str] = []
     out_gaps = [gaps[0]]
-    widths: list[int] = []
+    pieces: list[str] = []
     i, n = 0, len(raws)
     while i < n:
         j = i
@@ -425,11 +436,12 @@ def _join_spaced(raws: list[str], gaps: list[str]) -> tuple[list[str], list[str]
             j += 1
         if j - i + 1 >= SPACED_MIN:
             out_raws.append("".join(raws[i : j + 1]))
-            widths.append(sum(len(g) for g in gaps[i + 1 : j + 1]) + j - i + 1)
+            between = zip(raws[i:j], gaps[i + 1 : j + 1], strict=True)
+            pieces.append("".join(r + g for r, g in between) + raws[j])
         else:
             j = i
             out_raws.append(raws[i])
-            widths.append(len(raws[i]))
+            pieces.append(raws[i])
         out_gaps.append(gaps[j + 1])
         i = j + 1
-    return out_raws, out_gaps, widths
+    return out_raws, out_gaps, pieces
