@@ -23,16 +23,11 @@ from bisect import bisect_left, bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from operator import itemgetter
-from typing import Literal
-from weakref import WeakKeyDictionary
 
+from moderation.content.combine import Overall
 from moderation.content.matcher import pattern_hits
 from moderation.content.normalise import Normaliser, Tokens
 from moderation.content.policy import Policy
-
-Overall = Literal["none", "warn", "cw", "block"]
-_RANK: dict[str, int] = {"off": 0, "warn": 1, "cw": 2, "block": 3}
-_OVERALL: tuple[Overall, ...] = ("none", "warn", "cw", "block")
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,44 +140,10 @@ def _same(k: int) -> int:
     return k
 
 
-# What the categories alone decide: every field of a verdict but ``matches``.
-_Names = tuple[str, ...]
-_Outcome = tuple[_Names, Overall, _Names, _Names, _Names, _Names]
-# Per policy, the outcome of each set of categories met so far. Few sets ever
-# occur (most hits are of one category), and looking one up instead of working
-# it out saves two fifths of building a verdict. Weak keys: a policy no longer
-# used takes its outcomes with it; bounded, as a hostile text may try many sets.
-_OUTCOMES: WeakKeyDictionary[Policy, dict[frozenset[int], _Outcome]] = WeakKeyDictionary()
-_OUTCOMES_MAX = 1024
-
-
 def _verdict(policy: Policy, spans: set[tuple[int, int, int]]) -> Verdict:
-    key = frozenset(map(itemgetter(2), spans))
-    outcomes = _OUTCOMES.get(policy)
-    if outcomes is None:
-        outcomes = _OUTCOMES[policy] = {}
-    outcome = outcomes.get(key)
-    if outcome is None:
-        if len(outcomes) >= _OUTCOMES_MAX:
-            outcomes.clear()
-        outcome = outcomes[key] = _outcome(policy, sorted(key))
+    # Few sets of categories ever occur (most hits are of one), and looking one
+    # up in the policy's memo instead of working it out saves two fifths of
+    # building a verdict.
+    outcome = policy.outcomes[frozenset(map(itemgetter(2), spans))]
     cats = policy.categories
     return Verdict(*outcome, tuple([Match(cats[cat].id, a, b) for a, b, cat in sorted(spans)]))
-
-
-def _outcome(policy: Policy, hit: list[int]) -> _Outcome:
-    """How the categories ``hit`` (indexes, in policy order) combine (module docstring)."""
-    cats = [policy.categories[i] for i in hit]
-    rank = max(_RANK[c.action] for c in cats)
-    labels: list[str] = []
-    for c in cats:
-        if c.action in ("cw", "block") and c.label not in labels:
-            labels.append(c.label)
-    return (
-        tuple(c.id for c in cats),
-        _OVERALL[rank],
-        tuple(c.id for c in cats if c.action == "warn"),
-        tuple(labels),
-        tuple(c.id for c in cats if c.action == "block"),
-        tuple(c.id for c in cats if c.alert),
-    )

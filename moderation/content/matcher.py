@@ -170,8 +170,12 @@ class Matcher:
         self.text_patterns: list[Scan] = []
         # Per token: its lookup form, and the length of each run of one letter
         # in its merged form (what _Entry.repeats is checked against).
-        self._lookups = Memo(lambda token: normaliser.collapse(normaliser.merged(token)))
-        self._lengths = Memo(lambda token: tuple(_runs(normaliser.merged(token))[0]))
+        self._lookups: Memo[str, str] = Memo(
+            lambda token: normaliser.collapse(normaliser.merged(token))
+        )
+        self._lengths: Memo[str, tuple[int, ...]] = Memo(
+            lambda token: tuple(_runs(normaliser.merged(token))[0])
+        )
         for spec in specs:
             self._add(spec)
 

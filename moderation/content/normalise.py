@@ -54,6 +54,7 @@ GLUE_MAX = 3
 _CACHE_MAX = 50_000
 # The same for the caches of whole tokens.
 _MEMO_MAX = 20_000
+_K = TypeVar("_K")
 _V = TypeVar("_V")
 
 
@@ -74,17 +75,17 @@ def base(char: str) -> str:
     return "".join(out)
 
 
-class Memo(dict[str, _V]):
+class Memo(dict[_K, _V]):
     """``convert(key)``, computed on first sight and remembered (a message repeats its words).
 
     Bounded (emptied when full), as a hostile text may vary without end.
     """
 
-    def __init__(self, convert: Callable[[str], _V]) -> None:
+    def __init__(self, convert: Callable[[_K], _V]) -> None:
         super().__init__()
         self._convert = convert
 
-    def __missing__(self, key: str) -> _V:
+    def __missing__(self, key: _K) -> _V:
         value = self._convert(key)
         if len(self) >= _MEMO_MAX:
             self.clear()
@@ -272,16 +273,10 @@ class Normaliser:
 
     # -- tokens ----------------------------------------------------------
 
-    def words(self, text: str) -> list[str] | None:
-        """The tokens of ``text`` as matching reads them, the quick way; None if it cannot tell.
-
-        Equal to ``tokens(fold(text)).texts`` (tests hold it so); ``quick`` says how.
-        """
-        found = self.quick(text)
-        return None if found is None else found.texts
-
     def quick(self, text: str) -> Words | None:
         """The tokens of ``text`` without positions or glue; None if it cannot tell.
+
+        Its ``texts`` equal ``tokens(fold(text)).texts`` (tests hold it so).
 
         A run of token characters between spaces in the shape, trimmed of inner
         symbols, is exactly one token (unless it is symbols only: then it is

@@ -15,11 +15,13 @@ import re
 import unicodedata
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
+from moderation.content.combine import Outcome, outcome
 from moderation.content.matcher import Matcher, Spec
-from moderation.content.normalise import Normaliser, Tables, is_space
+from moderation.content.normalise import Memo, Normaliser, Tables, is_space
 from moderation.content.patterns import PatternError, check_pattern
 from rooms.errors import Code, SafespaceError
 
@@ -89,6 +91,8 @@ class Policy:
             _category(c, f"categories.{c['id']}") for c in doc["categories"]
         )
         self.by_id: dict[str, Category] = {c.id: c for c in self.categories}
+        # What each set of categories met so far decides (combine.py).
+        self.outcomes: Memo[frozenset[int], Outcome] = Memo(partial(outcome, self.categories))
         self.normaliser = Normaliser(_tables(doc["normalise"]))
         specs = []
         for index, cat in enumerate(self.categories):

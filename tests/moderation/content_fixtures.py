@@ -9,6 +9,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from moderation.content.patterns import PatternError, check_pattern
+
 ROOT = Path(__file__).resolve().parents[2]
 RULES_PATH = ROOT / "moderation" / "content" / "default_rules.json"
 VECTORS_PATH = ROOT / "tests" / "vectors" / "content.json"
@@ -161,3 +163,12 @@ def fuzz_texts(count: int, seed: int = 5) -> list[str]:
             text = "".join(chars)
         out.append(text)
     return out
+
+
+def accepts(source: str) -> bool:
+    """Whether the Python engine accepts ``source`` as a rules pattern."""
+    try:
+        check_pattern(source)
+    except PatternError:
+        return False
+    return True
