@@ -337,9 +337,7 @@ class Bench:
             return
         capacity = {r["target"]: r["delivered_per_s"] for r in fan["rows"]}
         pair = [capacity[k] for k in ("safespace", "socketio-node") if k in capacity]
-        slowest = min(pair or list(capacity.values()))
-        step = 1000 if slowest >= 4000 else 100
-        offered = max(step, math.floor(slowest * p.latency_load / step) * step)
+        offered = report.offered_load(min(pair or list(capacity.values())), p.latency_load)
         rate = offered / (p.rooms * p.members * p.members)  # messages/s per member
         able = [k for k in capacity if capacity[k] >= 1.25 * offered]
         skipped = [TARGETS[k].label for k in capacity if k not in able]

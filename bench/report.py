@@ -8,8 +8,9 @@ show the same figures.
 
 from __future__ import annotations
 
+import math
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -43,13 +44,20 @@ class Run:
     extra: dict[str, Any] = field(default_factory=dict)
 
 
+def median_known(values: Iterable[float | None]) -> float | None:
+    """The median of the values that were measured; None when none was."""
+    known = [v for v in values if v is not None]
+    return statistics.median(known) if known else None
+
+
+def offered_load(capacity: float, share: float) -> int:
+    """``share`` of ``capacity`` (delivered/s), rounded down to a step, for an open-loop phase."""
+    step = 1000 if capacity >= 4000 else 100
+    return max(step, math.floor(capacity * share / step) * step)
+
+
 def median_row(runs: Sequence[Run]) -> dict[str, Any]:
     """The median of every figure over ``runs`` (each figure on its own)."""
-
-    def med(values: Sequence[float | None]) -> float | None:
-        known = [v for v in values if v is not None]
-        return statistics.median(known) if known else None
-
     first = runs[0]
     row: dict[str, Any] = {"target": first.target, "label": first.label, "runs": len(runs)}
     for key in (
@@ -62,7 +70,7 @@ def median_row(runs: Sequence[Run]) -> dict[str, Any]:
         "rss_mib",
         "loadgen_cpu_pct",
     ):
-        row[key] = med([getattr(r, key) for r in runs])
+        row[key] = median_known(getattr(r, key) for r in runs)
     row["delivered_range"] = [
         min(r.delivered_per_s for r in runs),
         max(r.delivered_per_s for r in runs),

@@ -38,7 +38,7 @@ from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from bench import report
@@ -51,15 +51,11 @@ VARIANTS = ("reads", "stops reading")
 REFERENCE = "websockets"
 
 
-def offered_load(bench: Bench, targets: Sequence[Target]) -> float | None:
+def offered_load(bench: Bench, targets: Sequence[Target]) -> int | None:
     """``stall_load`` of the lower fan-out capacity of ``targets``; None without that phase."""
     rows = bench.results.get("fanout", {}).get("rows", [])
     capacity = [r["delivered_per_s"] for r in rows if r["target"] in {t.key for t in targets}]
-    if not capacity:
-        return None
-    slowest = min(capacity)
-    step = 1000 if slowest >= 4000 else 100
-    return float(max(step, math.floor(slowest * bench.plan.stall_load / step) * step))
+    return report.offered_load(min(capacity), bench.plan.stall_load) if capacity else None
 
 
 def phase(bench: Bench) -> None:
@@ -103,11 +99,11 @@ def phase(bench: Bench) -> None:
             pairs[target.key].append(pair)
     rows: list[dict[str, Any]] = []
     lines: list[str] = []
-    changes: dict[str, list[float]] = {}
-    within: dict[str, list[float]] = {}
+    changes: dict[str, list[float | None]] = {}
+    within: dict[str, list[float | None]] = {}
     for target in targets:
         tpairs = pairs[target.key]
-        rows += [_row(target, v, [pr[v] for pr in tpairs], p.stall_quiet) for v in VARIANTS]
+        rows += [_row(v, [pr[v] for pr in tpairs], p.stall_quiet) for v in VARIANTS]
         changes[target.key] = [_pair_change(pr) for pr in tpairs]
         within[target.key] = [_within_change(pr["stops reading"]) for pr in tpairs]
         lines.append(line(target, within[target.key], changes[target.key], rows[-2:], p))
@@ -116,7 +112,7 @@ def phase(bench: Bench) -> None:
         "offered_per_s": offered,
         "within_changes_pct": within,
         "pair_changes_pct": changes,
-        "p99_change_pct": _median(within["safespace"]),
+        "p99_change_pct": report.median_known(within["safespace"]),
         "lines": lines,
         "line": lines[0],
     }
@@ -135,63 +131,51 @@ def _early_p99(run: report.Run, room: str | None = None) -> float | None:
     return p99
 
 
-def _change(before: float | None, after: float | None) -> float:
+def _change(before: float | None, after: float | None) -> float | None:
+    """From ``before`` to ``after`` in %; None unless both were measured."""
     if not before or after is None:
-        return float("nan")
+        return None
     return (after - before) / before * 100
 
 
-def _median(values: Sequence[float]) -> float:
-    known = [v for v in values if not math.isnan(v)]
-    return statistics.median(known) if known else float("nan")
-
-
-def _within_change(run: report.Run) -> float:
+def _within_change(run: report.Run) -> float | None:
     """In one run: the others in the stalled rooms against those in the control rooms, in %."""
     return _change(_early_p99(run, "control"), _early_p99(run, "stalled"))
 
 
-def _pair_change(pair: Mapping[str, report.Run]) -> float:
+def _pair_change(pair: Mapping[str, report.Run]) -> float | None:
     """The others' p99 over the first seconds: how much the stall changed it, in %."""
     return _change(_early_p99(pair["reads"]), _early_p99(pair["stops reading"]))
 
 
-def _row(target: Target, variant: str, runs: Sequence[report.Run], quiet: int) -> dict[str, Any]:
+def _row(variant: str, runs: Sequence[report.Run], quiet: int) -> dict[str, Any]:
     row = report.median_row(runs)
     early = [_early_p99(r) for r in runs]
-    known = [e for e in early if e is not None]
-    firsts = [f for f in (r.extra.get("first_lagging_close_s") for r in runs) if f is not None]
     prunes = [r.extra.get("kernel", {}).get("PruneCalled") for r in runs]
     row.update(
         variant=variant,
         quiet=quiet,
-        early_p99_ms=statistics.median(known) if known else None,
+        early_p99_ms=report.median_known(early),
         early_p99_runs=early,
-        stalled_rooms_p99_ms=_median_of(_early_p99(r, "stalled") for r in runs),
-        control_rooms_p99_ms=_median_of(_early_p99(r, "control") for r in runs),
+        stalled_rooms_p99_ms=report.median_known(_early_p99(r, "stalled") for r in runs),
+        control_rooms_p99_ms=report.median_known(_early_p99(r, "control") for r in runs),
         kicked=statistics.median(r.extra.get("lagging_closes", 0.0) for r in runs),
-        first_kick_s=statistics.median(firsts) if firsts else None,
+        first_kick_s=report.median_known(r.extra.get("first_lagging_close_s") for r in runs),
         prunes=statistics.median(x or 0 for x in prunes),
-        closes_kept=target.ours,
         slices=[r.extra["loadgen"].get("slices") for r in runs],
     )
     return row
 
 
-def _median_of(values: Iterable[float | None]) -> float | None:
-    known = [v for v in values if v is not None]
-    return statistics.median(known) if known else None
-
-
 def line(
     target: Target,
-    within: Sequence[float],
-    pairs: Sequence[float],
+    within: Sequence[float | None],
+    pairs: Sequence[float | None],
     rows: Sequence[Mapping[str, Any]],
     p: Plan,
 ) -> str:
     """One line per target: the within-run verdict, then the pairs' change and its spread."""
-    known = sorted(c for c in within if not math.isnan(c))
+    known = sorted(c for c in within if c is not None)
     if not known:
         return f"stalled member, {target.label}: not measured"
     change = statistics.median(known)
@@ -205,14 +189,15 @@ def line(
         else "the reference, no target"
     )
     spread = ", ".join(f"{c:+.0f}%" for c in known)
-    across = sorted(c for c in pairs if not math.isnan(c))
+    across = sorted(c for c in pairs if c is not None)
+    between = report.median_known(across)
     return (
         f"stalled member, {target.label}: the others' p99 over the first {p.stall_early:g} s, "
         f"rooms with a stalled member against rooms with a reading one, in the same run: "
         f"{change:+.1f}% (median of {len(known)} run{'s' if len(known) > 1 else ''}: {spread}; "
         f"{report.num(stalled.get('control_rooms_p99_ms'), 2)} -> "
         f"{report.num(stalled.get('stalled_rooms_p99_ms'), 2)} ms{when}; {verdict}). "
-        f"Between runs, every room: {_median(across):+.1f}% "
+        f"Between runs, every room: {'n/a' if between is None else f'{between:+.1f}%'} "
         f"(pairs: {', '.join(f'{c:+.0f}%' for c in across)})"
     )
 
@@ -246,7 +231,7 @@ def cells(rows: Sequence[Mapping[str, Any]]) -> report.Cells:
             report.num(r.get("prunes"), 0),
             (
                 f"{r['kicked']:.0f} of {stalled_count(r) if r['variant'] == 'stops reading' else 0}"
-                if r.get("closes_kept", True)
+                if TARGETS[r["target"]].ours
                 else "never"
             ),
             report.num(r["first_kick_s"], 1),
@@ -258,7 +243,7 @@ def cells(rows: Sequence[Mapping[str, Any]]) -> report.Cells:
 
 def stalled_count(row: Mapping[str, Any]) -> int:
     """How many quiet members stop reading: every other one, the first included."""
-    return math.ceil(row["quiet"] / 2)
+    return math.ceil(int(row["quiet"]) / 2)
 
 
 def caption(p: Plan | dict[str, Any], offered: float | None) -> str:
