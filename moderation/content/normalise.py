@@ -30,11 +30,11 @@ from __future__ import annotations
 import re
 import unicodedata
 from bisect import bisect_right
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from functools import partial
-from itertools import accumulate, chain, compress, count, repeat
-from operator import add, ne
+from itertools import accumulate, chain, compress, count, islice, repeat
+from operator import add, sub
 from typing import TypeVar
 
 _DROP = frozenset({"Mn", "Me", "Cf"})
@@ -56,6 +56,19 @@ _CACHE_MAX = 50_000
 _MEMO_MAX = 20_000
 _K = TypeVar("_K")
 _V = TypeVar("_V")
+
+
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+
+
+def non_ascii(text: str) -> set[str]:
+    """The distinct non-ASCII characters of ``text``.
+
+    Several times cheaper than ``set(text)``: iterating a text makes a new
+    string object for each character beyond Latin-1 (an apostrophe typed on
+    a phone is one), while the regex hands back only the few it finds.
+    """
+    return set(_NON_ASCII.findall(text))
 
 
 def is_space(char: str) -> bool:
@@ -123,9 +136,7 @@ class _Table(dict[int, str]):
         (then translating the replaced text again changes nothing more).
         """
         if not text.isascii():
-            for char in set(text):
-                if char.isascii():
-                    continue
+            for char in non_ascii(text):
                 value = self[ord(char)]
                 if not (value.isascii() and value.translate(self) == value):
                     return text.translate(self)
@@ -148,23 +159,33 @@ class Tables:
 class Tokens:
     """The folded text's words, and where they lie in it.
 
-    ``texts``: each token as matching reads it; ``starts[k]``: where token k
-    begins in the folded view; ``pieces[k]``: the characters of the view it
-    covers; ``folded``: the view itself (what lies between two tokens). Most
-    texts never need the starts (``Normaliser.tokens`` leaves them to be
-    summed on first use) nor the view (``Normaliser.place`` leaves it to be
-    made on first use: only glue needs it).
+    ``texts``: each token as matching reads it; ``pieces[k]``: the characters
+    of the folded view token k covers; ``start(k)``: where it begins in that
+    view; ``folded``: the view itself (what lies between two tokens). Most
+    texts never need where a token begins, and a hit only needs it up to its
+    last token, so the starts are summed from ``_rest`` only as far as asked
+    (``Normaliser.tokens`` and ``place`` make that iterator lazily); the view
+    is made on first use when ``place`` left a function for it (only glue
+    needs it).
     """
 
     texts: list[str]
-    _starts: list[int] | Callable[[], list[int]]
     pieces: list[str]
+    _rest: Iterator[int]
     _view: str | Callable[[], str]
+    _starts: list[int] = field(default_factory=list)
+
+    def start(self, k: int) -> int:
+        """Where token ``k`` begins in the folded view."""
+        starts = self._starts
+        if k >= len(starts):
+            starts.extend(islice(self._rest, k + 1 - len(starts)))
+        return starts[k]
 
     @property
     def starts(self) -> list[int]:
-        if not isinstance(self._starts, list):
-            self._starts = self._starts()
+        """Where every token begins (all of them summed)."""
+        self._starts.extend(self._rest)
         return self._starts
 
     @property
@@ -177,12 +198,14 @@ class Tokens:
         """Whether only punctuation, and little of it (no space), separates token k from k - 1."""
         if k == 0:
             return False
-        end, start = self.starts[k - 1] + len(self.pieces[k - 1]), self.starts[k]
+        start = self.start(k)
+        end = self._starts[k - 1] + len(self.pieces[k - 1])
         return start - end <= GLUE_MAX and " " not in self.folded[end:start]
 
     def span(self, first: int, last: int) -> tuple[int, int]:
         """Where tokens ``first..last`` lie in the folded view."""
-        return self.starts[first], self.starts[last] + len(self.pieces[last])
+        end = self.start(last) + len(self.pieces[last])
+        return self._starts[first], end
 
     def view(self) -> str:
         """The *words* view that word patterns read: each token with a space either side."""
@@ -312,16 +335,18 @@ class Normaliser:
         """
         parts = words.shape.split(" ")
         # Piece m begins after pieces 0..m-1 and the m spaces that ended them;
-        # the empty pieces (between two spaces) hold no chunk.
+        # the empty pieces (between two spaces) hold no chunk. All lazy: a
+        # hit needs the starts only up to its last token.
         begins = map(add, accumulate(map(len, parts), initial=0), count())
-        starts = list(compress(begins, parts))
+        starts: Iterator[int] = compress(begins, parts)
         chunks, cores = words.chunks, words.cores
-        if cores is not chunks:  # few chunks lost inner symbols: move their starts
-            for k in compress(count(), map(ne, chunks, cores)):
-                starts[k] += len(chunks[k]) - len(chunks[k].lstrip(self._inner))
+        if cores is not chunks:  # some chunks lost inner symbols: move their starts
+            trimmed = map(str.lstrip, chunks, repeat(self._inner))
+            lost = map(sub, map(len, chunks), map(len, trimmed))
+            starts = map(add, starts, lost)
         if len(cores) != len(words.raws):  # keep the starts of the chunks quick() kept
-            starts = list(compress(starts, map(str.strip, cores, repeat(self._nonword))))
-        return Tokens(words.texts, starts, words.raws, partial(self.fold, words.text))
+            starts = compress(starts, map(str.strip, cores, repeat(self._nonword)))
+        return Tokens(words.texts, words.raws, starts, partial(self.fold, words.text))
 
     def plain_probe(self, text: str) -> str:
         """A string holding every character ``plain(text)`` holds (and more), cheaply.
@@ -334,7 +359,7 @@ class Normaliser:
         lower = text.lower()
         if text.isascii():
             return lower
-        return lower + "".join(self._plain[ord(c)] for c in set(text) if not c.isascii())
+        return lower + "".join([self._plain[ord(c)] for c in non_ascii(text)])
 
     def _texts(self, raws: list[str]) -> list[str]:
         if "".join(raws).isalpha():
@@ -354,7 +379,7 @@ class Normaliser:
             pieces = raws
         if _spaced(list(map(len, raws))):
             raws, gaps, pieces = _join_spaced(raws, gaps)
-        return Tokens(self._texts(raws), partial(_starts, gaps, pieces), pieces, folded)
+        return Tokens(self._texts(raws), pieces, _starts(gaps, pieces), folded)
 
     def _process(self, raw: str) -> str:
         """Joiners out; in a word with a letter, digits and symbols read as letters."""
@@ -380,9 +405,9 @@ class Normaliser:
 _REPEATS = re.compile(r"(.)\1+", re.DOTALL)
 
 
-def _starts(gaps: list[str], pieces: list[str]) -> list[int]:
+def _starts(gaps: list[str], pieces: list[str]) -> Iterator[int]:
     """Where each token begins: after the gap before it and the token before (and so on)."""
-    return list(accumulate(map(add, map(len, gaps[:-1]), chain((0,), map(len, pieces)))))
+    return accumulate(map(add, map(len, gaps[:-1]), chain((0,), map(len, pieces))))
 
 
 def _spaced(lengths: list[int]) -> bool:
