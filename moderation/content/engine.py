@@ -79,7 +79,8 @@ def evaluate(text: str, policy: Policy) -> Verdict:
     # Token hits: (category, first token, last token); text hits: (category, start, end).
     token_hits = m.word_hits(texts, tokens)
     if m.word_patterns:
-        found = pattern_hits(m.word_patterns, f" {' '.join(texts)} ", texts)
+        view = quick.view if quick is not None else tokens().view()
+        found = pattern_hits(m.word_patterns, view, texts)
         if found:
             token_hits.extend(_to_tokens(found, texts))
     text_hits = _text_hits(text, policy) if m.text_patterns else []

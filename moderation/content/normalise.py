@@ -208,8 +208,8 @@ class Tokens:
         return self._starts[first], end
 
     def view(self) -> str:
-        """The *words* view that word patterns read: each token with a space either side."""
-        return f" {' '.join(self.texts)} "
+        """The *words* view that word patterns read (``words_view``)."""
+        return words_view(self.texts)
 
 
 @dataclass(slots=True)
@@ -217,15 +217,16 @@ class Words:
     """A text's tokens as ``Normaliser.quick`` found them, and what it needs to place them.
 
     ``raws``: each token as it stands in the folded view (``texts`` are what
-    matching reads); ``chunks``: the runs of token characters of ``shape``,
-    the folded view with every character that is not a token character made a
-    space; ``cores``: the chunks with inner symbols trimmed off their ends
-    (the very same list when no chunk needed it). ``raws`` are the cores less
-    those without a letter or digit (punctuation).
+    matching reads, ``view`` their words view); ``chunks``: the runs of token
+    characters of ``shape``, the folded view with every character that is not
+    a token character made a space; ``cores``: the chunks with inner symbols
+    trimmed off their ends (the very same list when no chunk needed it).
+    ``raws`` are the cores less those without a letter or digit (punctuation).
     """
 
     text: str
     texts: list[str]
+    view: str
     raws: list[str]
     chunks: list[str]
     cores: list[str]
@@ -322,9 +323,14 @@ class Normaliser:
             raws = list(filter(None, cores)) if "" in cores else cores
         if self._symbols and any(s in shape for s in self._symbols):
             raws = list(compress(cores, map(str.strip, cores, repeat(self._nonword))))
-        if _spaced(list(map(len, raws))):
+        # A one-character raw reads as one character and a longer one as more
+        # (substitutions are one letter each, and joiners sit only between
+        # two other characters), so spaced letters show in the words view.
+        texts = self._texts(raws)
+        view = words_view(texts)
+        if _SPACED.search(view):
             return None
-        return Words(text, self._texts(raws), raws, chunks, cores, shape)
+        return Words(text, texts, view, raws, chunks, cores, shape)
 
     def place(self, words: Words) -> Tokens:
         """``tokens(fold(words.text))``, from what ``quick`` found, without the token regex.
@@ -377,7 +383,7 @@ class Normaliser:
         if self._symbols and any(s in folded for s in self._symbols):
             raws, gaps = _drop_symbol_only(raws, gaps)
             pieces = raws
-        if _spaced(list(map(len, raws))):
+        if _SPACED.search(words_view(raws)):
             raws, gaps, pieces = _join_spaced(raws, gaps)
         return Tokens(self._texts(raws), pieces, _starts(gaps, pieces), folded)
 
@@ -403,23 +409,18 @@ class Normaliser:
 
 
 _REPEATS = re.compile(r"(.)\1+", re.DOTALL)
+# Three one-character tokens in a row (a sign of spaced letters), in a words view.
+_SPACED = re.compile(" " + "[^ ] " * SPACED_MIN)
+
+
+def words_view(tokens: list[str]) -> str:
+    """The *words* view that word patterns read: each token with a space either side."""
+    return f" {' '.join(tokens)} "
 
 
 def _starts(gaps: list[str], pieces: list[str]) -> Iterator[int]:
     """Where each token begins: after the gap before it and the token before (and so on)."""
     return accumulate(map(add, map(len, gaps[:-1]), chain((0,), map(len, pieces))))
-
-
-def _spaced(lengths: list[int]) -> bool:
-    """Whether three one-character tokens come in a row (a sign of spaced letters)."""
-    k = -1
-    try:
-        while True:
-            k = lengths.index(1, k + 1)
-            if lengths[k + 1 : k + 3] == [1, 1]:
-                return True
-    except ValueError:
-        return False
 
 
 def _drop_symbol_only(raws: list[str], gaps: list[str]) -> tuple[list[str], list[str]]:
