@@ -74,6 +74,22 @@ FACILITATOR_HELP = """Facilitator commands (NAME is a display name or a particip
                                  or its alert (alert, noalert) for the group, signed"""
 
 
+# What each session state (docs/protocol.md section 7) means to a person
+# reading a terminal; a state this client does not know is shown as it is.
+_SESSION_WORDS = {
+    "scheduled": "The room is not open yet",
+    "lobby": "The room is open; the meeting has not started",
+    "live_locked": "The meeting has started; the door is locked, newcomers knock",
+    "live_unlocked": "The meeting has started; the door is open",
+    "ended": "The meeting is over",
+}
+
+
+def session_words(state: str) -> str:
+    """A sentence for a session state, for the welcome and every change of state."""
+    return _SESSION_WORDS.get(state, f"The session is {state.replace('_', ' ')}")
+
+
 HIDDEN_KEPT = 1000  # messages behind a content warning kept for /show
 
 
@@ -189,7 +205,7 @@ class Terminal:
                 )
         elif t == "welcome":
             self.say(f"* You are in '{f['group']['title']}' as {c.name_of(f['you'])}.")
-            self.say(f"* The session is {f['state'].replace('_', ' ')}. Type /help for commands.")
+            self.say(f"* {session_words(f['state'])}. Type /help for commands.")
         elif t == "knocking":
             self.say("* The session has started; you are knocking. A facilitator will let you in.")
         elif t == "joined":
@@ -202,7 +218,7 @@ class Terminal:
             self.say(f"* {who} was removed{' for good' if f['for_good'] else ''}")
         elif t == "state":
             paused = " (paused)" if f["paused"] else ""
-            self.say(f"* The session is {f['state'].replace('_', ' ')}{paused}")
+            self.say(f"* {session_words(f['state'])}{paused}")
         elif t == "knock":
             self.say(f"* {f['p']['name']} is knocking: /admit {f['p']['name']} or /refuse")
         elif t == "muted":

@@ -73,7 +73,7 @@ async def test_a_session_run_from_terminals(env: Env) -> None:
     )  # fmt: skip
     await fac.expect("You are in 'Tuesday evening group' as Alex")
     await fac.type("/open")
-    await fac.expect("The session is lobby")
+    await fac.expect("The room is open; the meeting has not started")
     members = []
     for i in (1, 2, 3):
         m = await Proc.start("join", await env.link(gid), "--name", f"M{i}")
@@ -90,7 +90,7 @@ async def test_a_session_run_from_terminals(env: Env) -> None:
     for p in (fac, m1, m2, m3):
         await p.expect("[1] M1: hello from the terminal")
     await fac.type("/start")
-    await m3.expect("The session is live locked")
+    await m3.expect("The meeting has started; the door is locked, newcomers knock")
     await fac.type("/mute m2")
     await m3.expect("M2 is muted")
     await m2.type("can you hear me")
