@@ -363,15 +363,23 @@ function tables(section) {
   if (typeof joiners !== "string" || Array.from(joiners).some((c) => ALNUM_ONE.test(c) || isSpace(c) || !bmp(c) || c === "_" || CONTROL.test(c))) {
     throw new RulesError("normalise.joiners", "must be a string of punctuation characters");
   }
+  const confusables = mapping(
+    "confusables",
+    (k) => k !== " ",
+    (v) => cpLength(v) <= 4 && !v.includes(" ") && v === v.toLowerCase(),
+    "at most four lower-case characters without spaces",
+  );
+  const substitutions = mapping("substitutions", symbol, latin, "one letter a-z");
+  const inner = mapping("inner", (k) => symbol(k) && !ALNUM_ONE.test(k), latin, "one letter a-z");
+  // A joiner is dropped and a substitution read as a letter: one character
+  // cannot be both (the tokens would depend on which rule went first).
+  if (Array.from(joiners).some((c) => Object.hasOwn(substitutions, c) || Object.hasOwn(inner, c))) {
+    throw new RulesError("normalise.joiners", "must not hold a character of substitutions or inner");
+  }
   return {
-    confusables: mapping(
-      "confusables",
-      (k) => k !== " ",
-      (v) => cpLength(v) <= 4 && !v.includes(" ") && v === v.toLowerCase(),
-      "at most four lower-case characters without spaces",
-    ),
-    substitutions: mapping("substitutions", symbol, latin, "one letter a-z"),
-    inner: mapping("inner", (k) => symbol(k) && !ALNUM_ONE.test(k), latin, "one letter a-z"),
+    confusables,
+    substitutions,
+    inner,
     joiners,
     alike: mapping("alike", latin, latin, "one letter a-z"),
   };

@@ -309,22 +309,29 @@ def _tables(section: Mapping[str, Any]) -> Tables:
         c.isalnum() or is_space(c) or not _bmp(c) or c == "_" or _control(c) for c in joiners
     ):
         raise RulesError("normalise.joiners", "must be a string of punctuation characters")
+    confusables = mapping(
+        "confusables",
+        key_ok=lambda k: k != " ",
+        value_ok=lambda v: len(v) <= 4 and " " not in v and v == v.lower(),
+        value_rule="at most four lower-case characters without spaces",
+    )
+    substitutions = mapping(
+        "substitutions", key_ok=symbol, value_ok=latin, value_rule="one letter a-z"
+    )
+    inner = mapping(
+        "inner",
+        key_ok=lambda k: symbol(k) and not k.isalnum(),
+        value_ok=latin,
+        value_rule="one letter a-z",
+    )
+    # A joiner is dropped and a substitution read as a letter: one character
+    # cannot be both (the tokens would depend on which rule went first).
+    if any(c in substitutions or c in inner for c in joiners):
+        raise RulesError("normalise.joiners", "must not hold a character of substitutions or inner")
     return Tables(
-        confusables=mapping(
-            "confusables",
-            key_ok=lambda k: k != " ",
-            value_ok=lambda v: len(v) <= 4 and " " not in v and v == v.lower(),
-            value_rule="at most four lower-case characters without spaces",
-        ),
-        substitutions=mapping(
-            "substitutions", key_ok=symbol, value_ok=latin, value_rule="one letter a-z"
-        ),
-        inner=mapping(
-            "inner",
-            key_ok=lambda k: symbol(k) and not k.isalnum(),
-            value_ok=latin,
-            value_rule="one letter a-z",
-        ),
+        confusables=confusables,
+        substitutions=substitutions,
+        inner=inner,
         joiners=joiners,
         alike=mapping(
             "alike", key_ok=lambda k: latin(k), value_ok=latin, value_rule="one letter a-z"

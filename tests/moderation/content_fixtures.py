@@ -88,6 +88,8 @@ def bad_documents() -> list[tuple[dict[str, Any], str]]:
         (_set("normalise.inner.7", "t"), "normalise.inner"),
         (_set("normalise.joiners", "'a"), "normalise.joiners"),
         (_set("normalise.joiners", "'\x00"), "normalise.joiners"),
+        (_set("normalise.substitutions.'", "a"), "normalise.joiners"),
+        (_set("normalise.inner.'", "a"), "normalise.joiners"),
         (_set("normalise.alike.1", "i"), "normalise.alike"),
         (_set("normalise.more", {}), "normalise"),
         (_set("categories", []), "categories"),
