@@ -103,12 +103,13 @@ def evaluate(text: str, policy: Policy) -> Verdict:
 
 def _text_hits(text: str, policy: Policy) -> list[tuple[int, int, int]]:
     """Hits of the plain-view patterns, building that view only if one of them may match."""
-    n, scans = policy.normaliser, policy.matcher.text_patterns
-    probe = n.plain_probe(text)
-    gates = {scan.gate for scan in scans}
-    if None in gates or any(c in probe for gate in gates if gate for c in gate):
-        return pattern_hits(scans, n.plain(text))
-    return []
+    n, m = policy.normaliser, policy.matcher
+    needs = m.text_needs
+    if needs is not None:
+        probe = n.plain_probe(text)
+        if not any(c in probe for c in needs):
+            return []
+    return pattern_hits(m.text_patterns, n.plain(text))
 
 
 def _to_tokens(found: list[tuple[int, int, int]], texts: list[str]) -> list[tuple[int, int, int]]:

@@ -178,6 +178,13 @@ class Matcher:
         )
         for spec in specs:
             self._add(spec)
+        # Every character some plain-view pattern needs: a text with none of
+        # them needs no plain view. None: always build it (a pattern needs no
+        # particular character). A few ``in`` tests beat a regex class here.
+        gates = [scan.gate for scan in self.text_patterns]
+        self.text_needs: str | None = None
+        if None not in gates:
+            self.text_needs = "".join(sorted(set().union(*filter(None, gates))))
 
     def _add(self, spec: Spec) -> None:
         ignored = {tuple(self._entry_tokens(alt)) for alts in spec.ignore for alt in alts}
