@@ -11,12 +11,13 @@ from __future__ import annotations
 import asyncio
 import mimetypes
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 from conftest import CHROMIUM, OPENED_PAGES
-from playwright.async_api import Browser, Locator, Page, Route
+from playwright.async_api import Browser, Locator, Page, Route, expect
 
 from clients.client import ChatClient, Event
 
@@ -55,6 +56,22 @@ async def open_page(browser: Browser, base_url: str, path: str = "/join") -> Pag
 
 
 # ---- shared steps of the browser tests --------------------------------------------------
+
+
+async def console_link(console: Page, label: str, hours: str | None = None) -> str:
+    """A new seat link, made on the console's groups page (logged in, a group chosen)."""
+    url = console.locator("#new-link-url")
+    # The field still shows the link made before until the new one arrives:
+    # wait for a different one, or a second seat would get the first's link.
+    before = await url.input_value() if await url.count() else ""
+    await console.get_by_label("Label").fill(label)
+    if hours is not None:
+        await console.get_by_label("Expires in (hours)").fill(hours)
+    await console.get_by_role("button", name="Create link").click()
+    if before:
+        await expect(url).not_to_have_value(before)
+    await expect(url).to_have_value(re.compile(r"/join#seat=.*&f="))
+    return await url.input_value()
 
 
 async def enter(page: Page, name: str) -> None:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from chromium import needs_chromium, open_page
+from chromium import console_link, needs_chromium, open_page
 from conftest import PASSWORD, Env
 from playwright.async_api import Browser, ConsoleMessage, Page, ViewportSize, expect
 
@@ -70,15 +70,6 @@ async def log_in(page: Page, name: str = "alex") -> None:
     await expect(page.get_by_test_id("fingerprint")).to_have_text(
         re.compile(r"^[0-9a-f]{4}( [0-9a-f]{4}){3}$")
     )
-
-
-async def new_link(page: Page, label: str, hours: str = "24") -> str:
-    await page.get_by_label("Label").fill(label)
-    await page.get_by_label("Expires in (hours)").fill(hours)
-    await page.get_by_role("button", name="Create link").click()
-    url = page.locator("#new-link-url")
-    await expect(url).to_have_value(re.compile(r"/join#seat="))
-    return await url.input_value()
 
 
 def link_keys(url: str) -> list[str]:
@@ -163,9 +154,9 @@ async def test_console_logs_in_keeps_its_key_and_manages_groups_and_links(
     await expect(page.get_by_test_id("group")).to_contain_text("Thursday evening group")
 
     # Seat links: each carries this console's key; listed with status; revoked.
-    url = await new_link(page, "seat 1")
+    url = await console_link(page, "seat 1", "24")
     assert link_keys(url) == [stored["pub"]]
-    await new_link(page, "seat 2", "2016")
+    await console_link(page, "seat 2", "2016")
     await expect(page.get_by_test_id("link")).to_have_count(2)
     await page.get_by_role("button", name="Copy link").click()
     await expect(page.locator("#copy-status")).not_to_be_empty()
@@ -192,8 +183,8 @@ async def test_console_runs_a_session(server: Env, browser: Browser) -> None:
     gid = await server.group("alex", duration_minutes=70)
     page = await console(browser, server)
     await log_in(page)
-    robin_link = await new_link(page, "seat 1")
-    kim_link = await new_link(page, "seat 2")
+    robin_link = await console_link(page, "seat 1", "24")
+    kim_link = await console_link(page, "seat 2", "24")
 
     await page.get_by_role("button", name="Go to the session").click()
     state = page.get_by_test_id("session-state")

@@ -15,10 +15,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import json
-import re
 from collections.abc import Callable
 
-from chromium import compose, message, needs_chromium, open_page, say, until
+from chromium import compose, console_link, message, needs_chromium, open_page, say, until
 from conftest import PASSWORD, Env
 from playwright.async_api import Browser, Page, expect
 
@@ -156,11 +155,7 @@ async def test_console_tuning_is_signed_and_takes_effect_on_a_member_page(
     await console.get_by_label("Name").fill("alex")
     await console.get_by_label("Password").fill(PASSWORD)
     await console.get_by_role("button", name="Log in").click()
-    await console.get_by_label("Label").fill("seat 1")
-    await console.get_by_role("button", name="Create link").click()
-    url = console.locator("#new-link-url")
-    await expect(url).to_have_value(re.compile(r"/join#seat=.*&f="))
-    link = await url.input_value()
+    link = await console_link(console, "seat 1")
     await console.get_by_role("button", name="Go to the session").click()
     await console.get_by_role("button", name="Open the room").click()
     page = await join_link(browser, server, link, "Blue Heron")

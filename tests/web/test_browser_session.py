@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from chromium import enter, message, needs_chromium, open_page, say
+from chromium import console_link, enter, message, needs_chromium, open_page, say
 from conftest import PASSWORD, Env
 from playwright.async_api import Browser, Locator, Page, expect
 
@@ -39,18 +39,6 @@ async def shoot(page: Page, name: str) -> None:
         await page.set_viewport_size(viewport)  # type: ignore[arg-type]
         await page.screenshot(path=str(ARTIFACTS / f"session-{name}-{size}.png"), full_page=True)
     await page.set_viewport_size(SIZES["desktop"])  # type: ignore[arg-type]
-
-
-async def console_link(console: Page, label: str, made: list[str]) -> str:
-    """A new seat link from the console (``made``: the ones before, to tell it apart)."""
-    await console.get_by_label("Label").fill(label)
-    await console.get_by_role("button", name="Create link").click()
-    url = console.locator("#new-link-url")
-    await expect(url).to_have_value(re.compile(r"/join#seat=.*&f="))
-    if made:
-        await expect(url).not_to_have_value(made[-1])
-    made.append(await url.input_value())
-    return made[-1]
 
 
 async def open_link(browser: Browser, server: Env, link: str) -> Page:
@@ -84,10 +72,9 @@ async def test_a_whole_session_in_the_browser(server: Env, browser: Browser) -> 
     await console.get_by_label("Password").fill(PASSWORD)
     await console.get_by_role("button", name="Log in").click()
     await console.locator(f'[data-testid="group"][data-gid="{gid}"]').click()
-    made: list[str] = []
-    links = {n: await console_link(console, f"seat {n}", made) for n in ("Robin", "Sam", "Kim")}
-    late_link = await console_link(console, "seat Lee", made)
-    assert len(set(made)) == 4
+    links = {n: await console_link(console, f"seat {n}") for n in ("Robin", "Sam", "Kim")}
+    late_link = await console_link(console, "seat Lee")
+    assert len({*links.values(), late_link}) == 4
     await console.get_by_role("button", name="Go to the session").click()
     await console.get_by_role("button", name="Open the room").click()
     await expect(console.get_by_test_id("session-state")).to_have_text("Open")
