@@ -107,8 +107,14 @@ class SafespaceWebSocketProtocol(WebSocketsSansIOProtocol):
         if message["type"] == "websocket.accept":
             # The handshake's request and response (and their headers) are not
             # needed again; an idle member's memory is what one node's capacity is.
-            self.__dict__.pop("request", None)
+            request = self.__dict__.pop("request", None)
             self.__dict__.pop("response", None)
+            if request is not None:
+                # websockets' parser generator still holds the request in its
+                # frame for the life of the connection (ServerProtocol.parse
+                # goes on into the frame parser): its headers, ~2 KiB with
+                # their strings, are what can go.
+                request.headers.clear()
 
     # ---- the outlet ---------------------------------------------------------
 
