@@ -84,7 +84,7 @@ def render(results: dict[str, Any]) -> str:
             "",
             report.markdown_table(stall_phase.cells(stall["rows"])),
             "",
-            *[f"- {line}" for line in stall.get("lines", [stall["line"]])],
+            *[f"- {line}" for line in stall["lines"]],
         ]
     scaling = results.get("scaling")
     if scaling:

@@ -114,7 +114,6 @@ def phase(bench: Bench) -> None:
         "pair_changes_pct": changes,
         "p99_change_pct": report.median_known(within["safespace"]),
         "lines": lines,
-        "line": lines[0],
     }
     bench.results["stall"] = result
     print(f"\n{caption(p, offered)}")

@@ -26,7 +26,7 @@ from typing import NamedTuple
 
 from moderation.content.combine import Overall
 from moderation.content.matcher import pattern_hits
-from moderation.content.normalise import Normaliser, Tokens
+from moderation.content.normalise import Normaliser, Tokens, words_view
 from moderation.content.policy import Policy
 
 
@@ -80,7 +80,7 @@ def evaluate(text: str, policy: Policy) -> Verdict:
     # Token hits: (category, first token, last token); text hits: (category, start, end).
     token_hits = m.word_hits(texts, tokens)
     if m.word_patterns:
-        view = quick.view if quick is not None else tokens().view()
+        view = quick.view if quick is not None else words_view(texts)
         found = pattern_hits(m.word_patterns, view, texts)
         if found:
             token_hits.extend(_to_tokens(found, texts))

@@ -193,12 +193,6 @@ class Tokens:
         return starts[k]
 
     @property
-    def starts(self) -> list[int]:
-        """Where every token begins (all of them summed)."""
-        self._starts.extend(self._rest)
-        return self._starts
-
-    @property
     def folded(self) -> str:
         if not isinstance(self._view, str):
             self._view = self._view()
@@ -216,10 +210,6 @@ class Tokens:
         """Where tokens ``first..last`` lie in the folded view."""
         end = self.start(last) + len(self.pieces[last])
         return self._starts[first], end
-
-    def view(self) -> str:
-        """The *words* view that word patterns read (``words_view``)."""
-        return words_view(self.texts)
 
 
 @dataclass(slots=True)

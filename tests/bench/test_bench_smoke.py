@@ -109,7 +109,11 @@ def test_the_other_phases_report(smoke: tuple[str, dict[str, Any]]) -> None:
     assert all(r["stalled_rooms_p99_ms"] > 0 and r["control_rooms_p99_ms"] > 0 for r in stalled)
     assert len(stall["within_changes_pct"]["safespace"]) == 1
     assert len(stall["pair_changes_pct"]["safespace"]) == 1
-    assert "over the first 0.5 s" in stall["line"] and "target < 10%" in stall["line"]
+    ours, reference = stall["lines"]
+    assert ours.startswith("stalled member, safespace (ours): ")
+    assert "over the first 0.5 s" in ours and "target < 10%" in ours
+    assert reference.startswith("stalled member, websockets broadcast: ")
+    assert "the reference, no target" in reference
     assert "stalled member, safespace (ours): the others' p99" in stdout
     assert "stalled member, websockets broadcast: " in stdout
     scaling = results["scaling"]

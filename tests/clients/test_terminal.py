@@ -10,6 +10,8 @@ from pathlib import Path
 from conftest import PASSWORD, Env
 
 from clients.client import ws_url
+from clients.terminal import session_words
+from rooms.lifecycle import State
 
 CHATCLIENT = str(Path(sys.executable).parent / "chatclient")
 
@@ -120,3 +122,12 @@ def test_ws_url_from_links_and_servers() -> None:
     assert ws_url("http://127.0.0.1:8000/join#seat=abc") == "ws://127.0.0.1:8000/ws"
     assert ws_url("https://chat.example.org/join#seat=abc") == "wss://chat.example.org/ws"
     assert ws_url("http://[::1]:8000") == "ws://[::1]:8000/ws"
+
+
+def test_every_session_state_is_said_in_words() -> None:
+    said = {state: session_words(state.value) for state in State}
+    # Each state has its own sentence (none falls back to the raw state name)...
+    assert all(not words.startswith("The session is") for words in said.values())
+    assert len(set(said.values())) == len(State)
+    # ...and a state this client does not know yet is still shown, as it is.
+    assert session_words("on_hold") == "The session is on hold"
