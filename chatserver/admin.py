@@ -12,7 +12,7 @@ from typing import Any
 
 from chatserver.store import Store
 from moderation.content import RulesError, tuned_policy
-from rooms import seats
+from rooms import links, seats
 from rooms.errors import Invalid, NotFound
 from rooms.group import Group, edited, new_group
 from rooms.seats import SeatLink
@@ -111,7 +111,7 @@ class Admin:
         await self.store.add_seat(seat)
         known = await self.store.identities(group.facilitators)
         keys = [known[name] for name in group.facilitators if name in known]
-        return seat, seats.link_url(self.public_url, token, keys)
+        return seat, links.link_url(self.public_url, token, keys)
 
     async def facilitator_keys(self, facilitator: str, group_id: str) -> dict[str, bytes]:
         """The identity keys the group's facilitators' clients registered."""
@@ -119,7 +119,7 @@ class Admin:
         return await self.store.identities(group.facilitators)
 
     async def set_identity(self, facilitator: str, key: object) -> None:
-        if not isinstance(key, bytes) or len(key) != seats.IDENTITY_KEY_BYTES:
+        if not isinstance(key, bytes) or len(key) != links.IDENTITY_KEY_BYTES:
             raise Invalid("key", "An identity key is 32 bytes (43 characters of base64url).")
         await self.store.set_identity(facilitator, key)
 

@@ -6,7 +6,6 @@ stable codes as the websocket protocol (docs/protocol.md).
 
 from __future__ import annotations
 
-import base64
 import json
 import secrets
 from collections.abc import Awaitable, Callable
@@ -20,7 +19,7 @@ from chatserver.admin import Admin
 from chatserver.ws import Services
 from rooms.errors import AuthError, Code, SafespaceError
 from rooms.group import Group
-from rooms.seats import b64u
+from rooms.links import b64u_decode, b64u_encode
 
 MAX_BODY_BYTES = 64 * 1024
 STATUS = {
@@ -153,7 +152,7 @@ async def list_groups(request: Request) -> Response:
 async def _group_view(request: Request, who: str, group: Group) -> dict[str, Any]:
     """A group as the API shows it: its settings and its facilitators' identity keys."""
     keys = await _admin(request).facilitator_keys(who, group.id)
-    return {**group.public(), "facilitator_keys": {n: b64u(k) for n, k in keys.items()}}
+    return {**group.public(), "facilitator_keys": {n: b64u_encode(k) for n, k in keys.items()}}
 
 
 async def create_group(request: Request) -> Response:
@@ -172,16 +171,17 @@ async def set_identity(request: Request) -> Response:
     """The caller's identity key, so links made for its groups carry it (docs/e2ee.md)."""
     who = await facilitator(request)
     raw = (await _json(request)).get("key")
-    key = _b64u_decode(raw) if isinstance(raw, str) else None
+    key = _key(raw) if isinstance(raw, str) else None
     await _admin(request).set_identity(who, key)
     return Response(status_code=204)
 
 
-def _b64u_decode(text: str) -> bytes | None:
-    if len(text) > 64 or not text.isascii() or "=" in text:
+def _key(text: str) -> bytes | None:
+    # Any length is Admin.set_identity's to refuse, with the sentence it gives.
+    if len(text) > 64:
         return None
     try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+        return b64u_decode(text)
     except ValueError:
         return None
 

@@ -19,9 +19,8 @@ from chatserver.admin import Admin
 from chatserver.auth import MIN_PASSWORD_CHARS, hash_password
 from chatserver.config import Config
 from chatserver.store import Store, open_store
-from clients.e2ee.admission import identities_from_link, link_with_identities
-from clients.e2ee.encoding import KEY_BYTES, b64u_decode
 from rooms.errors import SafespaceError
+from rooms.links import identities_from_link, identity_key, link_with_identities
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -125,21 +124,18 @@ async def _first_facilitator(store: Store, group_id: str) -> str:
     return (await store.group(group_id)).facilitators[0]
 
 
-def _identity_key(text: str) -> str:
-    key = text.strip().removeprefix("f=")
-    try:
-        if len(b64u_decode(key)) == KEY_BYTES:
-            return key
-    except ValueError:
-        pass
-    raise argparse.ArgumentTypeError("an identity key is 43 characters of base64url (32 bytes)")
+def _identity_key(text: str) -> bytes:
+    key = identity_key(text)
+    if key is None:
+        raise argparse.ArgumentTypeError("an identity key is 43 characters of base64url (32 bytes)")
+    return key
 
 
 async def _link_create(args: argparse.Namespace, store: Store) -> int:
     who = await _first_facilitator(store, args.group)
     seat, url = await _admin(store).create_link(who, args.group, args.label, args.expires_hours)
     if args.facilitator_key:
-        url = link_with_identities(url, [b64u_decode(k) for k in args.facilitator_key])
+        url = link_with_identities(url, args.facilitator_key)
     if not identities_from_link(url):
         print(
             "note: this link carries no facilitator key (none given with --facilitator-key, "

@@ -24,8 +24,9 @@ from chatserver.metrics import Metrics
 from chatserver.store import Store
 from rooms import wire
 from rooms.errors import AuthError, Code, NotFound, ProtocolViolation, SafespaceError
+from rooms.links import IDENTITY_KEY_BYTES, token_from_link
 from rooms.roster import clean_name
-from rooms.seats import IDENTITY_KEY_BYTES, hash_token, token_from_link
+from rooms.seats import hash_token
 from rooms.wire import MAX_KEYS_BYTES, SUBPROTOCOL, VERSION, Close, Inbound, check_inbound
 
 # A member may take a while to read the ground rules before accepting them.
@@ -264,7 +265,7 @@ async def _facilitator_hello(
     identity = f.get("identity")
     if identity is not None:
         # Kept so that links made later for this account's groups carry the
-        # key (rooms/seats.link_url).
+        # key (rooms/links.link_url).
         if len(identity) != IDENTITY_KEY_BYTES:
             raise ProtocolViolation(Code.BAD_FIELD, Close.PROTOCOL, "identity is 32 bytes.")
         await svc.store.set_identity(account, identity)

@@ -47,7 +47,7 @@ from clients.content import (
 from clients.e2ee import E2EECodec, E2EEError, IdentityKey
 from clients.payload import PayloadCodec, Reported
 from rooms.errors import AuthError, Code, SafespaceError
-from rooms.seats import token_from_link
+from rooms.links import token_from_link
 from rooms.wire import MAX_FRAME_BYTES, SUBPROTOCOL, VERSION
 
 TEXT_FRAMES = frozenset({"msg", "private", "report"})

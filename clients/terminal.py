@@ -41,9 +41,9 @@ from urllib.request import Request, urlopen
 
 from clients.client import ChatClient, ClientError, Event
 from clients.content import ContentBlocked, ContentNeedsConfirmation
-from clients.e2ee import IdentityKey, link_with_identities, sign_content_rules
-from clients.e2ee.encoding import b64u_decode, b64u_encode
+from clients.e2ee import IdentityKey, sign_content_rules
 from moderation.content import ACTIONS, TUNING_FORMAT, RulesError, tuned_policy
+from rooms.links import b64u_encode, identity_key, link_with_identities
 
 MEMBER_HELP = """Commands:
   TEXT               send TEXT to the room (the group's content rules check it first)
@@ -569,9 +569,9 @@ def _identity(args: argparse.Namespace) -> IdentityKey:
 def _co_facilitators(args: argparse.Namespace) -> list[bytes]:
     keys = []
     for value in args.co_facilitator or []:
-        key = b64u_decode(value.removeprefix("f="))
-        if len(key) != 32:
-            raise ValueError("a co-facilitator key is 32 bytes")
+        key = identity_key(value)
+        if key is None:
+            raise ValueError("a co-facilitator key is 32 bytes of base64url")
         keys.append(key)
     return keys
 

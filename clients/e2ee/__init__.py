@@ -10,7 +10,7 @@ codec        ``E2EECodec``: the sans-I/O state machine behind the client's codec
 errors       ``E2EEError`` and its ``why`` codes
 """
 
-from clients.e2ee.admission import IdentityKey, identities_from_link, link_with_identities
+from clients.e2ee.admission import IdentityKey, identities_from_link
 from clients.e2ee.codec import E2EECodec
 from clients.e2ee.content_rules import checked_tuning, sign_content_rules
 from clients.e2ee.errors import CannotOpen, CannotSeal, E2EEError, Why
@@ -24,6 +24,5 @@ __all__ = [
     "Why",
     "checked_tuning",
     "identities_from_link",
-    "link_with_identities",
     "sign_content_rules",
 ]

@@ -12,12 +12,13 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import parse_qs, urlsplit
 
 from clients.e2ee import primitives
-from clients.e2ee.encoding import KEY_BYTES, LABEL_ADMIT, b64u_decode, b64u_encode, lp
+from clients.e2ee.encoding import KEY_BYTES, LABEL_ADMIT, lp
 from clients.e2ee.errors import E2EEError, Why
-from rooms.seats import link_fragment
+from rooms import links
+from rooms.errors import Invalid
+from rooms.links import b64u_decode, b64u_encode
 
 ROLES = ("member", "facilitator")
 FILE_MAGIC = "safespace-identity-v1"
@@ -42,37 +43,11 @@ def verify_vouch(
 
 
 def identities_from_link(link: str) -> list[bytes]:
-    """The facilitator keys (``f=``, repeatable) in a private link's fragment, in order.
-
-    A bare seat token, or a link without ``f``, gives none; a fragment pasted
-    without its ``#`` (``seat=T&f=K``) counts as a fragment
-    (``rooms.seats.link_fragment``). An ``f`` that is not 32 bytes of
-    base64url means the link was damaged or tampered with.
-    """
-    fragment = link_fragment(link)
-    out: list[bytes] = []
-    for value in parse_qs(fragment, keep_blank_values=True).get("f", []):
-        try:
-            key = b64u_decode(value)
-        except ValueError:
-            raise E2EEError(Why.BAD_LINK) from None
-        if len(key) != KEY_BYTES:
-            raise E2EEError(Why.BAD_LINK)
-        if key not in out:
-            out.append(key)
-    return out
-
-
-def link_with_identities(link: str, identities: list[bytes]) -> str:
-    """``link`` with ``&f=...`` appended for each identity it does not carry yet."""
-    link = link.strip()
-    have = identities_from_link(link)
-    extra = "&".join(f"f={b64u_encode(k)}" for k in identities if k not in have)
-    if not extra:
-        return link
-    if "#" not in link:
-        return f"{link}&{extra}" if link_fragment(link) else f"{link}#{extra}"
-    return f"{link}{'&' if urlsplit(link).fragment else ''}{extra}"
+    """The facilitator keys in a link (``rooms.links``), a damaged one an ``E2EEError``."""
+    try:
+        return links.identities_from_link(link)
+    except Invalid:
+        raise E2EEError(Why.BAD_LINK) from None
 
 
 # ---- the facilitator's identity ---------------------------------------------------------

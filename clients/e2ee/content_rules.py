@@ -25,11 +25,10 @@ from clients.e2ee.encoding import (
     KEY_BYTES,
     LABEL_CONTENT_RULES,
     SIGNATURE_BYTES,
-    b64u_decode,
-    b64u_encode,
     lp,
 )
 from clients.e2ee.errors import E2EEError, Why
+from rooms.links import b64u_decode, b64u_encode
 
 
 def content_rules_statement(group_id: str, tuning: str) -> bytes:

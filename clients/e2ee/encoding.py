@@ -8,8 +8,6 @@ with ``Why.MALFORMED`` (a version byte this code does not speak raises
 
 from __future__ import annotations
 
-import base64
-import binascii
 import struct
 from dataclasses import dataclass, field
 from typing import Any
@@ -62,21 +60,6 @@ def u32(n: int) -> bytes:
     return struct.pack(">I", n)
 
 
-def b64u_encode(raw: bytes) -> str:
-    return base64.urlsafe_b64encode(raw).rstrip(b"=").decode("ascii")
-
-
-def b64u_decode(text: str) -> bytes:
-    """Strict base64url without padding: another alphabet or padding is refused."""
-    if "=" in text or any(c not in _B64U for c in text) or len(text) % 4 == 1:
-        raise ValueError("not base64url without padding")
-    try:
-        return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-    except (binascii.Error, ValueError):
-        raise ValueError("not base64url without padding") from None
-
-
-_B64U = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 
 
 class Reader:

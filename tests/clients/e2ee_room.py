@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clients.e2ee import E2EECodec, IdentityKey
-from clients.e2ee.encoding import b64u_encode
 from clients.payload import Opened
+from rooms.links import b64u_encode
 
 GROUP = "g_3f9a1c2b7d4e"
 SESSION = "00112233445566778899aabbccddeeff"

@@ -28,10 +28,10 @@ from clients.e2ee.content_rules import (
     content_rules_statement,
     sign_content_rules,
 )
-from clients.e2ee.encoding import b64u_encode
 from clients.payload import PlainCodec
 from clients.terminal import Terminal
 from moderation.content import TUNING_FORMAT, default_policy
+from rooms.links import b64u_encode
 
 VECTORS = json.loads(
     (Path(__file__).resolve().parents[1] / "vectors" / "content.json").read_text("utf-8")

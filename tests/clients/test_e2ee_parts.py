@@ -16,7 +16,6 @@ from clients.e2ee import (
     IdentityKey,
     Why,
     identities_from_link,
-    link_with_identities,
 )
 from clients.e2ee import primitives as p
 from clients.e2ee.chains import (
@@ -40,8 +39,6 @@ from clients.e2ee.encoding import (
     PrivateEntry,
     ReportBody,
     RoomPayload,
-    b64u_decode,
-    b64u_encode,
     context,
     encode_private,
     lp,
@@ -52,6 +49,7 @@ from clients.e2ee.encoding import (
 from clients.e2ee.sealing import Recipient, open_private, seal_private
 from clients.payload import Opened, Reported
 from rooms.errors import SafespaceError
+from rooms.links import b64u_decode, b64u_encode, link_with_identities
 
 # ---- encoding ---------------------------------------------------------------------
 

@@ -8,16 +8,15 @@ import math
 import pytest
 
 from rooms.errors import AuthError, Code, Invalid
+from rooms.links import link_url, token_from_link
 from rooms.seats import (
     DEFAULT_EXPIRY_HOURS,
     MAX_EXPIRY_HOURS,
     SeatLink,
     expiry,
     hash_token,
-    link_url,
     new_id,
     new_token,
-    token_from_link,
 )
 
 NOW = 1_700_000_000.0
@@ -164,3 +163,24 @@ def test_expiry_refuses_bad_values(hours: object) -> None:
     with pytest.raises(Invalid) as info:
         expiry(NOW, hours)
     assert info.value.field == "expires_in_hours"
+
+
+def test_identity_keys_in_a_link_are_read_strictly_in_one_place() -> None:
+    from rooms.links import (
+        b64u_encode,
+        identities_from_link,
+        identity_key,
+        link_with_identities,
+    )
+
+    one, two = bytes(range(32)), bytes(range(1, 33))
+    assert identity_key(b64u_encode(one)) == one
+    assert identity_key(f" f={b64u_encode(one)}\n") == one
+    for bad in ("", "abc", b64u_encode(one) + "=", b64u_encode(one + b"x"), "ab+/" * 11):
+        assert identity_key(bad) is None
+    url = link_url("https://chat.example.org", "TOKEN", [one])
+    assert identities_from_link(url) == [one]
+    assert identities_from_link(link_with_identities(url, [one, two])) == [one, two]
+    with pytest.raises(Invalid) as caught:
+        identities_from_link(url + "&f=abc")
+    assert caught.value.field == "link"
