@@ -52,7 +52,7 @@ class Admin:
     async def group_of(self, facilitator: str, group_id: str) -> Group:
         """The group if ``facilitator`` runs it; otherwise "not found", revealing nothing."""
         group = await self.store.group(group_id)
-        if facilitator not in group.facilitators:
+        if not group.run_by(facilitator):
             raise NotFound("There is no such group.")
         return group
 

@@ -22,16 +22,6 @@ from rooms.group import Group
 from rooms.links import b64u_decode, b64u_encode
 
 MAX_BODY_BYTES = 64 * 1024
-STATUS = {
-    Code.INVALID: 400,
-    Code.BAD_FIELD: 400,
-    Code.UNAUTHENTICATED: 401,
-    Code.LOGIN_FAILED: 401,
-    Code.NOT_FOUND: 404,
-    Code.METHOD_NOT_ALLOWED: 405,
-    Code.CONFLICT: 409,
-    Code.RATE_LIMITED: 429,
-}
 
 Endpoint = Callable[[Request], Awaitable[Response]]
 
@@ -50,7 +40,7 @@ def error_response(err: SafespaceError) -> JSONResponse:
     headers = {}
     if "retry_after" in err.detail:
         headers["Retry-After"] = str(max(1, int(float(str(err.detail["retry_after"])) + 0.999)))
-    return JSONResponse({"error": body}, status_code=STATUS.get(err.code, 400), headers=headers)
+    return JSONResponse({"error": body}, status_code=err.http_status, headers=headers)
 
 
 async def http_error(request: Request, exc: Exception) -> Response:

@@ -86,7 +86,7 @@ class Store(ABC):
     async def close(self) -> None: ...
 
     async def groups_of(self, facilitator: str) -> list[Group]:
-        return [g for g in await self.groups() if facilitator in g.facilitators]
+        return [g for g in await self.groups() if g.run_by(facilitator)]
 
 
 def open_store(url: str) -> Store:

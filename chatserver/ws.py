@@ -88,10 +88,8 @@ async def endpoint(websocket: WebSocket) -> None:
             )
         if await _handshake(svc, conn):
             await _frame_loop(svc, conn)
-    except ProtocolViolation as e:
-        _close_refused(svc, conn, e, e.close_code)
     except SafespaceError as e:
-        _close_refused(svc, conn, e, Close.AUTH)
+        _close_refused(svc, conn, e, e.close_code or Close.AUTH)
     except TimeoutError:
         _close_refused(svc, conn, SafespaceError(Code.HELLO_FIRST), Close.HELLO_TIMEOUT)
     except Disconnected:
@@ -260,7 +258,7 @@ async def _facilitator_hello(
         group = await svc.store.group(f["group"])
     except NotFound:
         raise AuthError(Code.GROUP_UNKNOWN) from None
-    if account not in group.facilitators:
+    if not group.run_by(account):
         raise AuthError(Code.NOT_FACILITATOR)
     identity = f.get("identity")
     if identity is not None:

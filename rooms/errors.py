@@ -14,6 +14,26 @@ from __future__ import annotations
 from enum import StrEnum
 
 
+class Close:
+    """Websocket close codes. 1xxx are RFC 6455's; 4xxx are this protocol's."""
+
+    NORMAL = 1000  # the client left, or stepped out
+    GOING_AWAY = 1001  # the connection broke while the server was sending
+    UNSUPPORTED = 1003  # a text frame: this protocol speaks binary only
+    TOO_BIG = 1009  # a frame over MAX_FRAME_BYTES
+    RESTART = 1012  # the server is shutting down or restarting (sent by uvicorn)
+    SESSION_ENDED = 4000  # a facilitator ended the session for everyone
+    REMOVED = 4001  # a facilitator removed this participant
+    REFUSED = 4002  # a facilitator refused this knock
+    REPLACED = 4003  # the same seat or facilitator connected again elsewhere
+    LAGGING = 4008  # the client stopped reading; its outbound queue overflowed
+    PROTOCOL = 4400  # malformed frame, or no hello first
+    AUTH = 4401  # hello refused (bad link, login, full room, ...)
+    ORIGIN = 4403  # websocket upgrade from a page of another origin
+    HELLO_TIMEOUT = 4408  # no hello (or no rules acceptance) in time
+    FLOODING = 4429  # frame after refused frame, past the frame budget
+
+
 class Code(StrEnum):
     """Stable error codes, grouped as in docs/protocol.md."""
 
@@ -111,18 +131,41 @@ REASONS: dict[Code, str] = {
 }
 
 
+# The HTTP status of an API answer that refuses with a code; any other is 400.
+HTTP_STATUS: dict[Code, int] = {
+    Code.UNAUTHENTICATED: 401,
+    Code.LOGIN_FAILED: 401,
+    Code.NOT_FOUND: 404,
+    Code.METHOD_NOT_ALLOWED: 405,
+    Code.CONFLICT: 409,
+    Code.RATE_LIMITED: 429,
+}
+
+
 class SafespaceError(Exception):
     """Root of every error safespace-chat raises on purpose.
 
     ``detail`` is an optional structured hint (field name, retry-after seconds,
     illegal transition) that never contains user-written text.
+
+    Like h11's ``error_status_hint``, the error says how each shell answers
+    it: ``http_status`` for the HTTP API, ``close_code`` for a websocket it
+    refuses entry to (a refusal after entry is an error frame and the
+    connection stays).
     """
+
+    # None on a client's error when the server did not close (clients/client.py).
+    close_code: int | None = Close.AUTH
 
     def __init__(self, code: Code, reason: str | None = None, **detail: object) -> None:
         self.code = code
         self.reason = reason if reason is not None else REASONS[code]
         self.detail = detail
         super().__init__(f"{code}: {self.reason}")
+
+    @property
+    def http_status(self) -> int:
+        return HTTP_STATUS.get(self.code, 400)
 
 
 class DomainError(SafespaceError):

@@ -47,6 +47,14 @@ class Group:
     # both base64url. The server stores and relays it; clients check and apply it.
     content_rules: dict[str, str] | None = None
 
+    def run_by(self, account: str) -> bool:
+        """Is ``account`` one of this group's facilitators, by the group's current list?
+
+        The one place that decides it: the websocket's hello, the session's
+        facilitator commands and the API all ask here.
+        """
+        return account in self.facilitators
+
     def rules_digest(self) -> str:
         """A short fingerprint of the ground rules a member must accept.
 

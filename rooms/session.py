@@ -54,10 +54,6 @@ class Session:
 
     # ---- queries ----------------------------------------------------------
 
-    @property
-    def ended(self) -> bool:
-        return self.state is State.ENDED
-
     def members(self) -> list[Participant]:
         return [p for p in self.participants.values() if not p.is_facilitator]
 
@@ -398,7 +394,7 @@ class Session:
         """
         out: list[Outcome] = []
         for p in list(self.participants.values()):
-            if p.is_facilitator and p.seat not in group.facilitators:
+            if p.is_facilitator and not group.run_by(p.seat):
                 del self.participants[p.pid]
                 del self._pid_of_seat[p.seat]
                 out.append(Deliver(Audience.ROOM, wire.frame("left", pid=p.pid)))
@@ -475,7 +471,7 @@ class Session:
             raise DomainError(Code.NOT_IN_ROOM)
         # The group's current list decides: one taken off it mid-session
         # keeps the seat in the room but loses the powers at once.
-        if not p.is_facilitator or p.seat not in self.group.facilitators:
+        if not p.is_facilitator or not self.group.run_by(p.seat):
             raise DomainError(Code.FORBIDDEN)
         return p
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from rooms.errors import Close as Close
 from rooms.errors import Code, ProtocolViolation, SafespaceError
 
 VERSION = 1
@@ -32,26 +33,6 @@ MAX_KEYS_BYTES = 1024
 VOUCH_KEY_BYTES = 32
 VOUCH_SIG_BYTES = 64
 MAX_VOUCHES = 4
-
-
-class Close:
-    """Websocket close codes. 1xxx are RFC 6455's; 4xxx are this protocol's."""
-
-    NORMAL = 1000  # the client left, or stepped out
-    GOING_AWAY = 1001  # the connection broke while the server was sending
-    UNSUPPORTED = 1003  # a text frame: this protocol speaks binary only
-    TOO_BIG = 1009  # a frame over MAX_FRAME_BYTES
-    RESTART = 1012  # the server is shutting down or restarting (sent by uvicorn)
-    SESSION_ENDED = 4000  # a facilitator ended the session for everyone
-    REMOVED = 4001  # a facilitator removed this participant
-    REFUSED = 4002  # a facilitator refused this knock
-    REPLACED = 4003  # the same seat or facilitator connected again elsewhere
-    LAGGING = 4008  # the client stopped reading; its outbound queue overflowed
-    PROTOCOL = 4400  # malformed frame, or no hello first
-    AUTH = 4401  # hello refused (bad link, login, full room, ...)
-    ORIGIN = 4403  # websocket upgrade from a page of another origin
-    HELLO_TIMEOUT = 4408  # no hello (or no rules acceptance) in time
-    FLOODING = 4429  # frame after refused frame, past the frame budget
 
 
 class Audience:

@@ -289,3 +289,9 @@ def test_bad_content_rules_are_refused(rules: object) -> None:
     with pytest.raises(Invalid) as info:
         validate_changes({"content_rules": rules})
     assert info.value.field == "content_rules"
+
+
+def test_the_groups_current_list_decides_who_facilitates() -> None:
+    g = Group(id="g_1", title="Tuesday", facilitators=("ann", "bo"))
+    assert g.run_by("ann") and g.run_by("bo")
+    assert not g.run_by("cy") and not g.run_by("") and not g.run_by("Ann")

@@ -190,3 +190,17 @@ def test_schema_constants() -> None:
     assert wire.Audience.ROOM != wire.Audience.FACILITATORS
     codes = [v for k, v in vars(Close).items() if k.isupper()]
     assert len(codes) == len(set(codes))
+
+
+def test_each_error_says_how_the_shells_answer_it() -> None:
+    from rooms.errors import AuthError, DomainError, Invalid, NotFound, Rejected
+
+    assert NotFound().http_status == 404
+    assert Invalid("title", "A title, please.").http_status == 400
+    assert AuthError(Code.LOGIN_FAILED).http_status == 401
+    assert SafespaceError(Code.RATE_LIMITED).http_status == 429
+    assert DomainError(Code.CONFLICT).http_status == 409
+    # Refused at the door: closed as a refused entry, unless the frame itself was wrong.
+    assert AuthError(Code.ROOM_FULL).close_code == Close.AUTH
+    assert Rejected(Code.NOT_IN_ROOM).close_code == Close.AUTH
+    assert ProtocolViolation(Code.BAD_FRAME, Close.PROTOCOL).close_code == Close.PROTOCOL
