@@ -1,7 +1,8 @@
 """The hub: this node's live rooms, the command dispatch and the fan-out.
 
-Commands go to the pure ``rooms.session.Session`` after the moderation
-pipeline let them through; the outcomes it returns are carried out here.
+Every frame after the handshake goes to the pure ``rooms.session.Session``
+(``receive``: the moderation pipeline and the command); the outcomes it
+returns are carried out here. No rule of the room lives in this module.
 Every frame for a room is encoded once and handed to the backend, which
 calls ``_deliver`` on each node that has members of the room; ``_deliver``
 only appends bytes to connection queues and never awaits a socket.
@@ -12,28 +13,21 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
 
 from chatserver.backend import Backend, Delivery
 from chatserver.codec import encode
 from chatserver.connection import Connection, Outgoing
 from chatserver.metrics import Metrics
 from chatserver.store import Store
-from moderation import pipeline
-from moderation.rate import SenderRate
-from rooms import wire
-from rooms.errors import Code, DomainError
+from rooms.commands import KEEPS_DEADLINES
+from rooms.errors import Code, Rejected
 from rooms.events import Deliver, Disconnect, Outcome, RevokeSeat, SessionOver
 from rooms.group import Group
 from rooms.roster import Participant
-from rooms.session import Session
+from rooms.session import IDLE_DROP_SECONDS, Session
 from rooms.wire import Audience, Close, Inbound
 
-# A session nobody is connected to is dropped after this long, so that a
-# facilitator who forgets to press "end" does not leave live state behind.
-IDLE_DROP_SECONDS = 30 * 60.0
-
-Handler = Callable[["LocalRoom", Participant, Connection, dict[str, Any], float], Awaitable[None]]
+Revokes = list[RevokeSeat]
 
 
 class LocalRoom:
@@ -43,11 +37,7 @@ class LocalRoom:
         self.id = session.group.id
         self.session = session
         self.conns: dict[str, Connection] = {}
-        # Rate state by seat, so that reconnecting never resets slow mode or
-        # flood control; it lives exactly as long as the session.
-        self.rates: dict[str, SenderRate] = {}
         self.timer: asyncio.TimerHandle | None = None
-        self.idle: asyncio.TimerHandle | None = None
 
 
 class Hub:
@@ -67,41 +57,6 @@ class Hub:
         self.rooms: dict[str, LocalRoom] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         backend.bind(self._deliver)
-        self._handlers: dict[str, Handler] = {
-            "direct": self._command(lambda s, p, f, now: s.direct(p.pid, f["to"], f["payload"])),
-            "vouch": self._command(
-                lambda s, p, f, now: s.vouch(p.pid, f["pid"], f["by"], f["sig"])
-            ),
-            "private": self._command(lambda s, p, f, now: s.private(p.pid, f["payload"], now)),
-            "report": self._command(
-                lambda s, p, f, now: s.report(p.pid, f["msg"], f["payload"], now)
-            ),
-            "alert": self._command(
-                lambda s, p, f, now: s.alert(p.pid, f["kind"], f.get("category"), now)
-            ),
-            "hand": self._command(lambda s, p, f, now: s.hand(p.pid, f["up"], f.get("pid"))),
-            "step_out": self._going(Session.step_out),
-            "leave": self._going(Session.leave),
-            "open": self._command(lambda s, p, f, now: s.open(p.pid)),
-            "start": self._command(lambda s, p, f, now: s.start(p.pid, now)),
-            "lock": self._command(lambda s, p, f, now: s.lock(p.pid)),
-            "unlock": self._command(lambda s, p, f, now: s.unlock(p.pid)),
-            "pause": self._command(lambda s, p, f, now: s.pause(p.pid)),
-            "resume": self._command(lambda s, p, f, now: s.resume(p.pid)),
-            "end": self._command(lambda s, p, f, now: s.end(p.pid)),
-            "admit": self._command(lambda s, p, f, now: s.admit(p.pid, f["pid"])),
-            "refuse": self._command(lambda s, p, f, now: s.refuse(p.pid, f["pid"])),
-            "mute": self._command(lambda s, p, f, now: s.mute(p.pid, f["pid"])),
-            "unmute": self._command(lambda s, p, f, now: s.unmute(p.pid, f["pid"])),
-            "timeout": self._command(
-                lambda s, p, f, now: s.time_out(p.pid, f["pid"], f["seconds"], now)
-            ),
-            "remove": self._command(
-                lambda s, p, f, now: s.remove(p.pid, f["pid"], bool(f.get("for_good", False)))
-            ),
-            "delete": self._command(lambda s, p, f, now: s.delete_message(p.pid, f["msg"])),
-            "slow": self._command(lambda s, p, f, now: s.set_slow_mode(p.pid, f["seconds"])),
-        }
 
     # ---- rooms ------------------------------------------------------------
 
@@ -109,7 +64,7 @@ class Hub:
         """The group's live room, created (scheduled) on a facilitator's arrival."""
         room = self.rooms.get(group.id)
         if room is None:
-            room = LocalRoom(Session(group))
+            room = LocalRoom(Session(group, self.idle_drop_seconds))
             self.rooms[group.id] = room
             await self.backend.join(group.id)
         return room
@@ -122,9 +77,8 @@ class Hub:
 
     def _drop(self, room: LocalRoom) -> None:
         """Forget everything about the room on this node: the session is over."""
-        for handle in (room.timer, room.idle):
-            if handle is not None:
-                handle.cancel()
+        if room.timer is not None:
+            room.timer.cancel()
         if self.rooms.get(room.id) is room:
             del self.rooms[room.id]
             self._spawn(self.backend.leave(room.id))
@@ -138,9 +92,6 @@ class Hub:
             old.close(Close.REPLACED)
         room.conns[p.pid] = conn
         conn.pid, conn.room = p.pid, room.id
-        if room.idle is not None:
-            room.idle.cancel()
-            room.idle = None
         await self.carry_out(room, outcomes)
 
     async def detach(self, conn: Connection) -> None:
@@ -150,87 +101,38 @@ class Hub:
         if room is None or pid is None or room.conns.get(pid) is not conn:
             return
         del room.conns[pid]
-        await self.carry_out(room, room.session.step_out(pid))
-        if not room.conns and self.rooms.get(room.id) is room:
-            room.idle = asyncio.get_running_loop().call_later(
-                self.idle_drop_seconds, self._drop, room
-            )
+        await self.carry_out(room, room.session.disconnected(pid, self.clock()))
 
     # ---- commands ---------------------------------------------------------
 
     async def handle(self, conn: Connection, msg: Inbound) -> None:
-        """Any frame after the handshake: the pipeline, then its handler."""
-        if msg.type == "chat":
-            self.chat(conn, msg)
-            return
-        room, sender, now = self._admit(conn, msg)
-        handler = self._handlers.get(msg.type)
-        if handler is None:  # hello or accept again, once in
-            raise DomainError(Code.ILLEGAL_TRANSITION, "You are already in the room.")
-        if sender is None:  # knocking: only leave / step_out pass the pipeline
-            await self.carry_out(room, room.session.leave(conn.pid or ""))
-            conn.close(Close.NORMAL)
-            return
-        await handler(room, sender, conn, msg.fields, now)
+        """Any frame after the handshake, carried out to the end."""
+        await self._revoke(self.receive(conn, msg))
 
-    def chat(self, conn: Connection, msg: Inbound) -> None:
-        """The hot path, synchronous: one check, one id, one encoding, one publish."""
-        room, sender, now = self._admit(conn, msg)
-        assert sender is not None  # knockers' chat never passes the pipeline
-        msg_id = room.session.next_message_id()
-        self.metrics.messages += 1
-        data = encode(wire.message(msg_id, sender.pid, msg.fields["payload"], now))
-        self.backend.publish(room.id, Delivery(Audience.ROOM, data))
+    def receive(self, conn: Connection, msg: Inbound) -> Revokes:
+        """The session's answer to ``msg``, delivered now; what is left to await.
 
-    def _admit(self, conn: Connection, msg: Inbound) -> tuple[LocalRoom, Participant | None, float]:
-        """Run the moderation pipeline on ``msg``; its room, sender and the time."""
+        Synchronous, so that the transport's shortcut can relay a chat frame
+        as it is read (``ws._take_now``).
+        """
         room = self.rooms.get(conn.room or "")
-        session = room.session if room is not None else None
-        pid = conn.pid or ""
-        sender = session.speaker(pid) if session is not None else None
-        seat = sender or (session.knocks.get(pid) if session is not None else None)
-        rate = room.rates.get(seat.seat) if room and seat else None
-        if rate is None:  # made once per seat, not once per frame (hot path)
-            rate = SenderRate()
-            if room and seat:
-                room.rates[seat.seat] = rate
-        payload = msg.fields.get("payload")
-        now = self.clock()
-        pipeline.check(
-            pipeline.Frame(msg.type, len(payload) if payload is not None else 0),
-            authenticated=conn.pid is not None,
-            sender=sender,
-            session=session,
-            rate=rate,
-            now=now,
-        )
-        assert room is not None  # the pipeline refuses frames from outside a room
-        return room, sender, now
-
-    def _command(
-        self, call: Callable[[Session, Participant, dict[str, Any], float], list[Outcome]]
-    ) -> Handler:
-        async def run(
-            room: LocalRoom, p: Participant, conn: Connection, f: dict[str, Any], now: float
-        ) -> None:
-            await self.carry_out(room, call(room.session, p, f, now))
-
-        return run
-
-    def _going(self, call: Callable[[Session, str], list[Outcome]]) -> Handler:
-        """Stepping out or leaving: the session is told, then the socket closes."""
-
-        async def run(
-            room: LocalRoom, p: Participant, conn: Connection, f: dict[str, Any], now: float
-        ) -> None:
-            await self.carry_out(room, call(room.session, p.pid))
-            conn.close(Close.NORMAL)
-
-        return run
+        if room is None or conn.pid is None:  # no room behind this connection (yet)
+            raise Rejected(Code.UNAUTHENTICATED)
+        outcomes = room.session.receive(conn.pid, msg, self.clock())
+        if msg.type == "chat":
+            self.metrics.messages += 1
+        return self._carry_out_now(room, outcomes, rearm=msg.type not in KEEPS_DEADLINES)
 
     # ---- outcomes -----------------------------------------------------------
 
     async def carry_out(self, room: LocalRoom, outcomes: list[Outcome]) -> None:
+        await self._revoke(self._carry_out_now(room, outcomes))
+
+    def _carry_out_now(
+        self, room: LocalRoom, outcomes: list[Outcome], rearm: bool = True
+    ) -> Revokes:
+        """Deliver, close and drop now; the store's part is returned, to be awaited."""
+        revokes: Revokes = []
         for o in outcomes:
             if isinstance(o, Deliver):
                 self.backend.publish(room.id, Delivery(o.to, encode(o.frame)))
@@ -238,11 +140,16 @@ class Hub:
                 final = encode(o.frame) if o.frame is not None else b""
                 self.backend.publish(room.id, Delivery(o.pid, final, o.close_code))
             elif isinstance(o, RevokeSeat):
-                await self.store.revoke_seat(o.seat, self.clock())
+                revokes.append(o)
             elif isinstance(o, SessionOver):
                 self._drop(room)
-        if self.rooms.get(room.id) is room:
+        if rearm and self.rooms.get(room.id) is room:
             self._arm_timer(room)
+        return revokes
+
+    async def _revoke(self, revokes: Revokes) -> None:
+        for o in revokes:
+            await self.store.revoke_seat(o.seat, self.clock())
 
     def _deliver(self, room_id: str, delivery: Delivery) -> None:
         room = self.rooms.get(room_id)

@@ -18,13 +18,16 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from moderation.rate import SenderRate
 from rooms.errors import Code, Rejected
 from rooms.lifecycle import State
 from rooms.roster import Participant
-from rooms.session import Session
 from rooms.wire import FACILITATOR_ONLY
+
+if TYPE_CHECKING:  # the session calls the pipeline: a type, not an import
+    from rooms.session import Session
 
 # What someone still knocking at the door (not yet in the roster) may send.
 WHILE_KNOCKING = frozenset({"leave", "step_out"})

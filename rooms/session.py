@@ -4,8 +4,12 @@ Sans-I/O: every method takes the current time ``now`` (epoch seconds) where it
 matters and returns a list of ``Outcome``; nothing here sleeps, reads a socket
 or a clock. A method that refuses raises a ``SafespaceError`` *before* it
 changes anything, so a refused command leaves the session exactly as it was.
-Time-outs and reminders come due through ``tick(now)``; ``next_deadline()``
-tells the shell when to call it.
+Time-outs, reminders and the drop of a session nobody is in come due
+through ``tick(now)``; ``next_deadline()`` tells the shell when to call it.
+
+``receive`` is the one entry for every frame after the handshake, chat
+included: the moderation pipeline (with each seat's rate state, which lives
+exactly as long as the session), then the command the frame names.
 """
 
 from __future__ import annotations
@@ -15,23 +19,30 @@ import math
 import secrets
 from typing import Any
 
+from moderation import pipeline
+from moderation.rate import SenderRate
 from rooms import wire
+from rooms.commands import COMMANDS, GOODBYES
 from rooms.errors import AuthError, Code, DomainError, SafespaceError
 from rooms.events import Deliver, Disconnect, Outcome, RevokeSeat, SessionOver
 from rooms.group import Group
 from rooms.lifecycle import LIVE, OPEN_DOOR, RUNNING, Action, State, next_state
 from rooms.roster import Participant, Role, clean_name
-from rooms.wire import Audience, Close
+from rooms.wire import Audience, Close, Inbound
 
 # Minutes before the planned end at which facilitators get a reminder.
 REMINDERS = (10, 5, 0)
 MAX_SLOW_MODE_SECONDS = 600.0
 MAX_CATEGORY_CHARS = 40
+# A session nobody is connected to is dropped after this long, so that a
+# facilitator who forgets to press "end" does not leave live state behind.
+IDLE_DROP_SECONDS = 30 * 60.0
 
 
 class Session:
-    def __init__(self, group: Group) -> None:
+    def __init__(self, group: Group, idle_drop_seconds: float = IDLE_DROP_SECONDS) -> None:
         self.group = group
+        self.idle_drop_seconds = idle_drop_seconds
         self.state = State.SCHEDULED
         # Bound into every key derivation and signature of the encryption
         # layer, so nothing sealed in one session opens in another.
@@ -51,6 +62,11 @@ class Session:
         self._mutes: dict[str, float] = {}
         self._reminders: list[int] = []
         self._counter = itertools.count(1)
+        # Rate state by seat, so that reconnecting never resets slow mode or
+        # flood control.
+        self._rates: dict[str, SenderRate] = {}
+        # Since when nobody (admitted or knocking) has been connected.
+        self._empty_since: float | None = None
 
     # ---- queries ----------------------------------------------------------
 
@@ -108,6 +124,43 @@ class Session:
             digest=g.rules_digest(),
             crisis_resources=list(g.crisis_resources),
         )
+
+    # ---- frames ----------------------------------------------------------------
+
+    def receive(self, pid: str, msg: Inbound, now: float) -> list[Outcome]:
+        """Any frame from ``pid`` after the handshake: the pipeline, then its command."""
+        sender = self.participants.get(pid)
+        seat = sender or self.knocks.get(pid)
+        rate = self._rate(seat.seat) if seat is not None else SenderRate()
+        payload = msg.fields.get("payload")
+        pipeline.check(
+            pipeline.Frame(msg.type, len(payload) if payload is not None else 0),
+            authenticated=True,
+            sender=sender,
+            session=self,
+            rate=rate,
+            now=now,
+        )
+        if sender is None:  # knocking: only a goodbye passes the pipeline
+            return [*self.disconnected(pid, now), Disconnect(pid, Close.NORMAL)]
+        command = COMMANDS.get(msg.type)
+        if command is None:  # hello or accept again, once in
+            raise DomainError(Code.ILLEGAL_TRANSITION, "You are already in the room.")
+        out = command(self, pid, msg.fields, now)
+        if msg.type in GOODBYES:
+            self._note_empty(now)
+            out.append(Disconnect(pid, Close.NORMAL))
+        return out
+
+    def chat(self, actor: str, payload: bytes, now: float) -> list[Outcome]:
+        """A message for the room: an id, and the opaque payload as it came."""
+        return [Deliver(Audience.ROOM, wire.message(self.next_message_id(), actor, payload, now))]
+
+    def disconnected(self, pid: str, now: float) -> list[Outcome]:
+        """``pid``'s connection is gone: it steps out, keeping its seat."""
+        out = self.step_out(pid)
+        self._note_empty(now)
+        return out
 
     # ---- arriving and leaving ---------------------------------------------
 
@@ -258,6 +311,7 @@ class Session:
         self._pid_of_seat.clear()
         self._barred.clear()
         self._mutes.clear()
+        self._rates.clear()
         out.append(SessionOver())
         return out
 
@@ -422,6 +476,10 @@ class Session:
     def tick(self, now: float) -> list[Outcome]:
         """Time-outs that ran out end by themselves; reminders come due."""
         out: list[Outcome] = []
+        idle = self._idle_deadline()
+        if idle is not None and idle <= now:
+            self.state = State.ENDED
+            return [SessionOver()]
         for p in self.participants.values():
             if p.muted_until is not None and p.muted_until <= now:
                 p.muted_until = None
@@ -438,8 +496,31 @@ class Session:
         times = [p.muted_until for p in self.participants.values() if p.muted_until is not None]
         if self._reminders and (due := self._reminder_at(self._reminders[0])) is not None:
             times.append(due)
+        if (idle := self._idle_deadline()) is not None:
+            times.append(idle)
         finite = [t for t in times if t != math.inf]
         return min(finite) if finite else None
+
+    def _nobody_here(self) -> bool:
+        return not self.knocks and not any(p.present for p in self.participants.values())
+
+    def _note_empty(self, now: float) -> None:
+        if self._empty_since is None and self._nobody_here():
+            self._empty_since = now
+
+    def _idle_deadline(self) -> float | None:
+        # Read lazily: an arrival (which needs no clock) undoes the emptiness.
+        if self._empty_since is not None and not self._nobody_here():
+            self._empty_since = None
+        if self._empty_since is None:
+            return None
+        return self._empty_since + self.idle_drop_seconds
+
+    def _rate(self, seat: str) -> SenderRate:
+        rate = self._rates.get(seat)
+        if rate is None:  # made once per seat, not once per frame (the chat path)
+            rate = self._rates[seat] = SenderRate()
+        return rate
 
     # ---- helpers ---------------------------------------------------------------
 
