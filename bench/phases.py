@@ -32,7 +32,7 @@ class Plan:
     warmup: float = 2.0
     duration: float = 5.0
     repeats: int = 3
-    targets: list[str] = field(default_factory=lambda: list(TARGETS))
+    targets: list[str] = field(default_factory=lambda: [k for k in TARGETS if k != "baseline"])
     latency_load: float = 0.5
     latency_duration: float = 5.0
     latency_repeats: int = 3

@@ -9,6 +9,7 @@ memory, stop it.
 from __future__ import annotations
 
 import json
+import os
 import queue
 import subprocess
 import sys
@@ -27,6 +28,10 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 LOADGEN = BENCH / "loadgen" / "loadgen.mjs"
 NODE = "node"
+# ``--targets safespace,baseline,...`` also runs our server from this checkout
+# of an earlier commit (``git worktree add DIR COMMIT``): before and after a
+# change side by side in one run, each beside the same references.
+BASELINE_ENV = "BENCH_BASELINE"
 
 
 @dataclass(frozen=True)
@@ -36,9 +41,19 @@ class Target:
     mode: str  # the load generator's mode
     ours: bool = False
 
+    @property
+    def root(self) -> Path:
+        """Where the server runs from (``-m chatserver.cli`` imports from there)."""
+        if self.key == "baseline":
+            where = os.environ.get(BASELINE_ENV)
+            if not where:
+                raise SystemExit(f"the baseline target needs {BASELINE_ENV}=a checkout's path")
+            return Path(where).resolve()
+        return ROOT
+
     def argv(self, port: int) -> list[str]:
         py = sys.executable
-        if self.key == "safespace":
+        if self.key in ("safespace", "baseline"):
             return [py, "-m", "chatserver.cli", "serve", "--host", "127.0.0.1", "--port", str(port)]
         if self.key == "websockets":
             return [py, str(BENCH / "relays" / "ws_broadcast.py"), "--port", str(port)]
@@ -53,6 +68,7 @@ TARGETS: dict[str, Target] = {
     t.key: t
     for t in (
         Target("safespace", "safespace (ours)", "safespace", ours=True),
+        Target("baseline", "safespace at BENCH_BASELINE", "safespace", ours=True),
         Target("websockets", "websockets broadcast", "ws"),
         Target("socketio-node", "node socket.io", "socketio"),
         Target("socketio-py", "python-socketio", "socketio"),
@@ -86,7 +102,7 @@ class Server:
             env["STORE_URL"] = self.fixture.store_url
             env["PUBLIC_URL"] = f"http://127.0.0.1:{self.port}"
         argv = procs.pinned(procs.SERVER_CPU, self.target.argv(self.port))
-        self.proc = self.registry.start(self.name, argv, env=env, cwd=ROOT)
+        self.proc = self.registry.start(self.name, argv, env=env, cwd=self.target.root)
         procs.wait_ready(self.port, self.proc, 30.0, "/healthz" if self.target.ours else None)
         return self
 

@@ -22,9 +22,9 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.websockets import WebSocket
 
-from chatserver.codec import encode
 from chatserver.transport import OUTLET, SafespaceWebSocketProtocol, binary_frame
 from moderation.rate import SenderRate
+from rooms.codec import encode
 from rooms.wire import Close
 
 if TYPE_CHECKING:

@@ -11,14 +11,15 @@ only appends bytes to connection queues and never awaits a socket.
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
 
 from chatserver.backend import Backend, Delivery
-from chatserver.codec import encode
 from chatserver.connection import Connection, Outgoing
 from chatserver.metrics import Metrics
 from chatserver.store import Store
+from rooms.codec import encode
 from rooms.commands import KEEPS_DEADLINES
 from rooms.errors import Code, Rejected
 from rooms.events import Deliver, Disconnect, Outcome, RevokeSeat, SessionOver
@@ -26,6 +27,8 @@ from rooms.group import Group
 from rooms.roster import Participant
 from rooms.session import IDLE_DROP_SECONDS, Session
 from rooms.wire import Audience, Close, Inbound
+
+log = logging.getLogger(__name__)
 
 Revokes = list[RevokeSeat]
 
@@ -197,6 +200,14 @@ class Hub:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+
+        def _log_failure(done: asyncio.Task[None]) -> None:
+            # Nobody awaits a spawned task: without this its exception is lost.
+            # The traceback names code and exception types; never log frame content.
+            if not done.cancelled() and (exc := done.exception()) is not None:
+                log.error("A hub task failed: %s", type(exc).__name__, exc_info=exc)
+
+        task.add_done_callback(_log_failure)
 
     async def shutdown(self) -> None:
         """Server stopping: drop all live state.

@@ -16,13 +16,13 @@ from typing import Any
 from starlette.websockets import WebSocket
 
 from chatserver.auth import AttemptLimiter, Authenticator
-from chatserver.codec import decode
 from chatserver.config import Config
 from chatserver.connection import Connection, Outbox, Outgoing
 from chatserver.hub import Hub
 from chatserver.metrics import Metrics
 from chatserver.store import Store
 from rooms import wire
+from rooms.codec import decode
 from rooms.errors import AuthError, Code, NotFound, ProtocolViolation, SafespaceError
 from rooms.links import IDENTITY_KEY_BYTES, token_from_link
 from rooms.roster import clean_name

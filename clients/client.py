@@ -33,7 +33,6 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
-import msgpack
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed
 from websockets.typing import Subprotocol
@@ -46,6 +45,7 @@ from clients.content import (
 )
 from clients.e2ee import E2EECodec, E2EEError, IdentityKey
 from clients.payload import PayloadCodec, Reported
+from rooms.codec import decode_map, encode
 from rooms.errors import AuthError, Code, SafespaceError
 from rooms.links import token_from_link
 from rooms.wire import MAX_FRAME_BYTES, SUBPROTOCOL, VERSION
@@ -302,7 +302,9 @@ class ChatClient:
             raise ClientError(
                 Code.BAD_FRAME, "The server closed the connection.", e.rcvd.code if e.rcvd else None
             ) from None
-        frame = msgpack.unpackb(raw, raw=False)
+        if not isinstance(raw, bytes):
+            raise ClientError(Code.BAD_FRAME, "The server sent a text frame.")
+        frame = decode_map(raw)
         if frame.get("t") == "error":
             with contextlib.suppress(Exception):
                 await self.ws.wait_closed()
@@ -319,7 +321,7 @@ class ChatClient:
         try:
             async for raw in self.ws:
                 if isinstance(raw, bytes):
-                    self._absorb(Event("frame", msgpack.unpackb(raw, raw=False)))
+                    self._absorb(Event("frame", decode_map(raw)))
                     await self._flush()
         except ConnectionClosed:
             pass
@@ -339,37 +341,9 @@ class ChatClient:
         if kind in TEXT_FRAMES:
             with contextlib.suppress(ValueError):
                 opened = self.codec.open(frame)
-        if kind == "welcome":
-            self.admitted = True
-            self.pid, self.role = frame["you"], frame["role"]
-            self.welcome = Event(kind, frame)
-            self.group_id = str(frame["group"]["id"])
-            self.roster = {p["pid"]: p for p in frame["roster"]}
-            self.knocks = {k["pid"]: k for k in frame.get("knocks", [])}
-            self.state, self.paused = frame["state"], frame["paused"]
-        elif kind == "joined":
-            self.roster[frame["p"]["pid"]] = frame["p"]
-        elif kind == "presence":
-            entry = self.roster.get(frame["pid"])
-            if entry is not None:
-                entry.update({k: v for k, v in frame.items() if k in ("present", "name", "keys")})
-        elif kind in ("left", "removed"):
-            self.roster.pop(frame["pid"], None)
-        elif kind == "knock":
-            self.knocks[frame["p"]["pid"]] = frame["p"]
-        elif kind == "knock_gone":
-            self.knocks.pop(frame["pid"], None)
-        elif kind == "state":
-            self.state, self.paused = frame["state"], frame["paused"]
-        elif kind in ("muted", "unmuted"):
-            entry = self.roster.get(frame["pid"])
-            if entry is not None:
-                entry["muted"] = kind == "muted"
-                entry["until"] = frame.get("until")
-        elif kind == "hand":
-            entry = self.roster.get(frame["pid"])
-            if entry is not None:
-                entry["hand"] = frame["up"]
+        track = _TRACKERS.get(kind)
+        if track is not None:
+            track(self, frame)
         for pid, entry in self.roster.items():
             entry["verified"] = self.codec.verified(pid)
         alerts: tuple[str, ...] = ()
@@ -489,7 +463,7 @@ class ChatClient:
 
     async def _send(self, kind: str, /, **fields: Any) -> int:
         ref = next(self._refs)
-        await self.ws.send(msgpack.packb({"t": kind, "ref": ref, **fields}, use_bin_type=True))
+        await self.ws.send(encode({"t": kind, "ref": ref, **fields}))
         return ref
 
     async def _send_queued(self) -> None:
@@ -637,3 +611,70 @@ class ChatClient:
         if self._reader is not None:
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(self._reader, 2)
+
+
+# ---- how each frame changes the client's view of the room ------------------------
+
+
+def _welcomed(c: ChatClient, frame: dict[str, Any]) -> None:
+    c.admitted = True
+    c.pid, c.role = frame["you"], frame["role"]
+    c.welcome = Event("welcome", frame)
+    c.group_id = str(frame["group"]["id"])
+    c.roster = {p["pid"]: p for p in frame["roster"]}
+    c.knocks = {k["pid"]: k for k in frame.get("knocks", [])}
+    c.state, c.paused = frame["state"], frame["paused"]
+
+
+def _presence(c: ChatClient, frame: dict[str, Any]) -> None:
+    entry = c.roster.get(frame["pid"])
+    if entry is not None:
+        entry.update({k: v for k, v in frame.items() if k in ("present", "name", "keys")})
+
+
+def _gone(c: ChatClient, frame: dict[str, Any]) -> None:
+    c.roster.pop(frame["pid"], None)
+
+
+def _state(c: ChatClient, frame: dict[str, Any]) -> None:
+    c.state, c.paused = frame["state"], frame["paused"]
+
+
+def _mute(c: ChatClient, frame: dict[str, Any]) -> None:
+    entry = c.roster.get(frame["pid"])
+    if entry is not None:
+        entry["muted"] = frame["t"] == "muted"
+        entry["until"] = frame.get("until")
+
+
+def _hand(c: ChatClient, frame: dict[str, Any]) -> None:
+    entry = c.roster.get(frame["pid"])
+    if entry is not None:
+        entry["hand"] = frame["up"]
+
+
+def _joined(c: ChatClient, frame: dict[str, Any]) -> None:
+    c.roster[frame["p"]["pid"]] = frame["p"]
+
+
+def _knock(c: ChatClient, frame: dict[str, Any]) -> None:
+    c.knocks[frame["p"]["pid"]] = frame["p"]
+
+
+def _knock_gone(c: ChatClient, frame: dict[str, Any]) -> None:
+    c.knocks.pop(frame["pid"], None)
+
+
+_TRACKERS: dict[str, Callable[[ChatClient, dict[str, Any]], None]] = {
+    "welcome": _welcomed,
+    "joined": _joined,
+    "presence": _presence,
+    "left": _gone,
+    "removed": _gone,
+    "knock": _knock,
+    "knock_gone": _knock_gone,
+    "state": _state,
+    "muted": _mute,
+    "unmuted": _mute,
+    "hand": _hand,
+}

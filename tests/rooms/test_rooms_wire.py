@@ -204,3 +204,14 @@ def test_each_error_says_how_the_shells_answer_it() -> None:
     assert AuthError(Code.ROOM_FULL).close_code == Close.AUTH
     assert Rejected(Code.NOT_IN_ROOM).close_code == Close.AUTH
     assert ProtocolViolation(Code.BAD_FRAME, Close.PROTOCOL).close_code == Close.PROTOCOL
+
+
+def test_the_shared_codec_reads_only_maps_of_the_protocol() -> None:
+    from rooms.codec import decode_map, encode
+
+    frame = {"t": "chat", "payload": b"\x00\xff", "ref": 3}
+    assert decode_map(encode(frame)) == frame
+    for bad in (encode([1, 2]), encode("hello"), b"\xc1", encode({"t": "x"})[:-1]):
+        with pytest.raises(ProtocolViolation) as caught:
+            decode_map(bad)
+        assert caught.value.close_code == Close.PROTOCOL

@@ -1,5 +1,8 @@
 """The wire codec: msgpack maps in, msgpack maps out, nothing else.
 
+Beside the schema (``rooms.wire``) so that the server, the Python client and
+the terminal client encode and decode frames the same way.
+
 Decoding is strict (no ext types, bounded sizes) so that hostile input costs
 little and can only ever become a ``ProtocolViolation``.
 """
@@ -32,3 +35,11 @@ def decode(data: bytes) -> object:
         # Any decoder complaint (truncated, extra data, bad UTF-8, ext types)
         # means the peer does not speak the protocol.
         raise ProtocolViolation(Code.BAD_FRAME, Close.PROTOCOL) from None
+
+
+def decode_map(data: bytes) -> dict[str, Any]:
+    """One frame as a client reads it: a map, or a ``ProtocolViolation``."""
+    frame = decode(data)
+    if not isinstance(frame, dict):
+        raise ProtocolViolation(Code.BAD_FRAME, Close.PROTOCOL)
+    return frame
