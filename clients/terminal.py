@@ -30,7 +30,6 @@ import getpass
 import json
 import os
 import sys
-import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -42,6 +41,7 @@ from urllib.request import Request, urlopen
 from clients.client import ChatClient, ClientError, Event
 from clients.content import ContentBlocked, ContentNeedsConfirmation
 from clients.e2ee import IdentityKey, sign_content_rules
+from clients.terminal_lines import LINES
 from moderation.content import ACTIONS, TUNING_FORMAT, RulesError, tuned_policy
 from rooms.links import b64u_encode, identity_key, link_with_identities
 
@@ -72,22 +72,6 @@ FACILITATOR_HELP = """Facilitator commands (NAME is a display name or a particip
   /link URL                      a member's link with your key (&f=...) appended
   /rule CATEGORY ACTION          set a content category's action (off, warn, cw, block)
                                  or its alert (alert, noalert) for the group, signed"""
-
-
-# What each session state (docs/protocol.md section 7) means to a person
-# reading a terminal; a state this client does not know is shown as it is.
-_SESSION_WORDS = {
-    "scheduled": "The room is not open yet",
-    "lobby": "The room is open; the meeting has not started",
-    "live_locked": "The meeting has started; the door is locked, newcomers knock",
-    "live_unlocked": "The meeting has started; the door is open",
-    "ended": "The meeting is over",
-}
-
-
-def session_words(state: str) -> str:
-    """A sentence for a session state, for the welcome and every change of state."""
-    return _SESSION_WORDS.get(state, f"The session is {state.replace('_', ' ')}")
 
 
 HIDDEN_KEPT = 1000  # messages behind a content warning kept for /show
@@ -186,88 +170,11 @@ class Terminal:
         print(inert(line), file=self.out, flush=True)
 
     def show(self, event: Event) -> None:
-        c, f = self.client, event.fields
-        who = c.name_of(f.get("from") or f.get("pid") or "")
-        t = event.type
-        if t == "msg":
-            if event.text is None:
-                self.say(f"[{f['id']}] {who}: (unreadable message)")
-            elif event.cw is None:
-                self.say(f"[{f['id']}] {who}: {event.text}")
-            elif f.get("from") == c.pid:
-                # One's own: the writer knows what they wrote, the label is enough.
-                self.say(f"[{f['id']}] {who}: [content warning: {event.cw}] {event.text}")
-            else:
-                self.hide(f["id"], who, event.text)
-                self.say(
-                    f"[{f['id']}] {who}: [content warning: {event.cw}] "
-                    f"(type /show {f['id']} to read)"
-                )
-        elif t == "welcome":
-            self.say(f"* You are in '{f['group']['title']}' as {c.name_of(f['you'])}.")
-            self.say(f"* {session_words(f['state'])}. Type /help for commands.")
-        elif t == "knocking":
-            self.say("* The session has started; you are knocking. A facilitator will let you in.")
-        elif t == "joined":
-            self.say(f"* {f['p']['name']} joined")
-        elif t == "presence":
-            self.say(f"* {who} {'is back' if f['present'] else 'stepped out'}")
-        elif t == "left":
-            self.say(f"* {who} left")
-        elif t == "removed":
-            self.say(f"* {who} was removed{' for good' if f['for_good'] else ''}")
-        elif t == "state":
-            paused = " (paused)" if f["paused"] else ""
-            self.say(f"* {session_words(f['state'])}{paused}")
-        elif t == "knock":
-            self.say(f"* {f['p']['name']} is knocking: /admit {f['p']['name']} or /refuse")
-        elif t == "muted":
-            until = f.get("until")
-            how = (
-                f"timed out until {time.strftime('%H:%M:%S', time.localtime(until))}"
-                if until
-                else "muted"
-            )
-            self.say(f"* {'You are' if f['pid'] == c.pid else who + ' is'} {how}")
-        elif t == "unmuted":
-            self.say(f"* {'You are' if f['pid'] == c.pid else who + ' is'} no longer muted")
-        elif t == "hand":
-            self.say(f"* {who} {'raised' if f['up'] else 'lowered'} a hand")
-        elif t == "deleted":
-            self.hidden.pop(f["id"], None)
-            self.say(f"* message {f['id']} was deleted by a facilitator")
-        elif t == "private":
-            self.say(f"(private) {who}: {event.text}")
-        elif t == "report":
-            self.say(f"(report) {who} reported message {f['msg']}: {event.text}")
-            r = event.reported
-            cw = f"[content warning: {r.cw}] " if r is not None and r.cw is not None else ""
-            if r is not None and event.verified:
-                # The id the report's proof carries (the server's frame named the same one).
-                self.say(f"  verified: message {r.msg}: {c.name_of(r.sender)} wrote: {cw}{r.text}")
-            elif r is not None:
-                self.say(f"  NOT verified (could not be checked): {cw}{r.text}")
-        elif t == "warning":
-            self.warn(f)
-        elif t == "alert" and f.get("kind") == "content" and f.get("local"):
-            # Our own client's finding in a message we opened: category and sender only.
-            label = self.label(f.get("category"))
-            self.say(f"(content alert) message {f.get('msg')} from {who}: {label}")
-        elif t == "alert" and f.get("kind") == "content":
-            # Told by the sender's client (even when its message was blocked).
-            self.say(f"(alert) {who}: content: {self.label(f.get('category'))}")
-        elif t == "alert":
-            self.say(f"(alert) {who}: {f['kind']} {f.get('category') or ''}".rstrip())
-        elif t == "content_rules":
-            self.say("* The group's content rules changed (/rules lists them).")
-        elif t == "reminder":
-            self.say(f"* {f['minutes_left']} minutes left of the planned time")
-        elif t == "ended":
-            self.say("* The session has ended. Thank you for being here.")
-        elif t == "error":
-            self.say(f"! {f['message']} ({f['code']})")
-        elif t == "closed":
-            self.say(f"* Disconnected ({f['code']})")
+        """Print what ``event`` means to a person (``clients.terminal_lines``)."""
+        f = event.fields
+        line = LINES.get(event.type)
+        if line is not None:
+            line(self, event, self.client.name_of(f.get("from") or f.get("pid") or ""))
 
     def label(self, category: object) -> str:
         """A content category as people read it: its label, and its id."""

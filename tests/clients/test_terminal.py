@@ -10,7 +10,7 @@ from pathlib import Path
 from conftest import PASSWORD, Env
 
 from clients.client import ws_url
-from clients.terminal import session_words
+from clients.terminal_lines import session_words
 from rooms.lifecycle import State
 
 CHATCLIENT = str(Path(sys.executable).parent / "chatclient")
