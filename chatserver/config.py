@@ -33,6 +33,7 @@ class Config:
     link_attempts_per_minute: int = 30
     api_token_hours: float = 12.0
     metrics_token: str = ""
+    log_level: str = "INFO"
 
     @classmethod
     def from_env(cls, **overrides: object) -> Config:
@@ -53,6 +54,7 @@ class Config:
             "login_attempts_per_minute": _int("LOGIN_ATTEMPTS_PER_MINUTE", 10),
             "link_attempts_per_minute": _int("LINK_ATTEMPTS_PER_MINUTE", 30),
             "metrics_token": env.get("METRICS_TOKEN", ""),
+            "log_level": (env.get("LOG_LEVEL") or cls.log_level).upper(),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -7,6 +7,7 @@ compress, and compressing secrets beside attacker-chosen data leaks them).
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 
@@ -20,7 +21,19 @@ from rooms.wire import MAX_FRAME_BYTES
 def uvicorn_config(
     app: Starlette, host: str, port: int, log_level: str = "warning", *, fast_path: bool = True
 ) -> uvicorn.Config:
-    """``fast_path=False`` runs on uvicorn's stock protocol (plain ASGI sends), as tests do too."""
+    """``fast_path=False`` runs on uvicorn's stock protocol (plain ASGI sends), as tests do too.
+
+    The application's loggers go to stderr at ``Config.log_level``
+    (``LOG_LEVEL``, default INFO); uvicorn's own stay at ``log_level``
+    (warning unless the operator says otherwise), because its access lines
+    name every member's address. ``basicConfig`` does nothing where logging
+    is already set up (pytest's caplog).
+    """
+    services = getattr(app.state, "services", None)
+    app_level = services.config.log_level if services is not None else "INFO"
+    logging.basicConfig(
+        level=app_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
     return uvicorn.Config(
         app,
         host=host,

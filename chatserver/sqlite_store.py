@@ -1,16 +1,22 @@
 """The embedded durable store: one SQLite file, no other service.
 
-Queries here are tiny (one row by key) on a local file, so they run on the
-event loop directly: a thread hop would cost more than the query.
+Every call to sqlite3 runs in one dedicated worker thread, never on the
+event loop: a write lock held by another process (an operator's CLI, a
+backup) makes sqlite wait up to its busy timeout, and that wait must delay
+only the store's own callers, not every room. One thread, so the connection
+is used serially.
 """
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import json
 import os
 import sqlite3
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any, TypeVar
 
 from chatserver.store import ApiToken, Store
 from rooms.errors import Code, NotFound, SafespaceError
@@ -47,6 +53,8 @@ CREATE TABLE IF NOT EXISTS api_tokens (
 );
 """
 
+_T = TypeVar("_T")
+
 _SEAT_COLUMNS = "id, group_id, token_hash, label, created_at, expires_at, revoked_at"
 
 
@@ -59,52 +67,78 @@ class SqliteStore(Store):
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA busy_timeout=5000")
         self.db.executescript(SCHEMA)
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
+
+    async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
+        """``fn(*args)`` in the store's one worker thread; its exceptions come back as they are."""
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._thread, functools.partial(fn, *args))
 
     async def add_facilitator(self, name: str, password_hash: str) -> None:
+        await self._run(self._add_facilitator, name, password_hash)
+
+    def _add_facilitator(self, name: str, password_hash: str) -> None:
         try:
             self.db.execute("INSERT INTO facilitators VALUES (?, ?)", (name, password_hash))
         except sqlite3.IntegrityError:
             raise SafespaceError(Code.CONFLICT, "A facilitator with that name exists.") from None
 
-    async def set_password(self, name: str, password_hash: str) -> None:
-        cur = self.db.execute(
-            "UPDATE facilitators SET password_hash = ? WHERE name = ?", (password_hash, name)
-        )
-        if cur.rowcount == 0:
-            raise NotFound("There is no facilitator of that name.")
-
     async def password_hash(self, name: str) -> str | None:
+        return await self._run(self._password_hash, name)
+
+    def _password_hash(self, name: str) -> str | None:
         row = self.db.execute(
             "SELECT password_hash FROM facilitators WHERE name = ?", (name,)
         ).fetchone()
         return None if row is None else str(row[0])
 
     async def facilitators(self) -> list[str]:
+        return await self._run(self._facilitators)
+
+    def _facilitators(self) -> list[str]:
         return [r[0] for r in self.db.execute("SELECT name FROM facilitators ORDER BY name")]
 
     async def set_identity(self, name: str, key: bytes) -> None:
+        await self._run(self._set_identity, name, key)
+
+    def _set_identity(self, name: str, key: bytes) -> None:
         self.db.execute("INSERT OR REPLACE INTO identities VALUES (?, ?)", (name, key))
 
     async def identities(self, names: Sequence[str]) -> dict[str, bytes]:
+        return await self._run(self._identities, names)
+
+    def _identities(self, names: Sequence[str]) -> dict[str, bytes]:
         marks = ", ".join("?" * len(names))
         rows = self.db.execute(f"SELECT name, key FROM identities WHERE name IN ({marks})", names)
         return {name: bytes(key) for name, key in rows}
 
     async def save_group(self, group: Group) -> None:
+        await self._run(self._save_group, group)
+
+    def _save_group(self, group: Group) -> None:
         self.db.execute(
             "INSERT OR REPLACE INTO groups VALUES (?, ?)", (group.id, json.dumps(group.public()))
         )
 
     async def group(self, group_id: str) -> Group:
+        return await self._run(self._group, group_id)
+
+    def _group(self, group_id: str) -> Group:
         row = self.db.execute("SELECT data FROM groups WHERE id = ?", (group_id,)).fetchone()
         if row is None:
             raise NotFound("There is no such group.")
         return _group(row[0])
 
     async def groups(self) -> list[Group]:
+        return await self._run(self._groups)
+
+    def _groups(self) -> list[Group]:
         return [_group(r[0]) for r in self.db.execute("SELECT data FROM groups ORDER BY id")]
 
     async def add_seat(self, seat: SeatLink) -> None:
+        await self._run(self._add_seat, seat)
+
+    def _add_seat(self, seat: SeatLink) -> None:
         self.db.execute(
             f"INSERT INTO seats ({_SEAT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?)",
             (
@@ -119,12 +153,18 @@ class SqliteStore(Store):
         )
 
     async def seat_by_token_hash(self, token_hash: str) -> SeatLink | None:
+        return await self._run(self._seat_by_token_hash, token_hash)
+
+    def _seat_by_token_hash(self, token_hash: str) -> SeatLink | None:
         row = self.db.execute(
             f"SELECT {_SEAT_COLUMNS} FROM seats WHERE token_hash = ?", (token_hash,)
         ).fetchone()
         return None if row is None else SeatLink(*row)
 
     async def seat(self, seat_id: str) -> SeatLink:
+        return await self._run(self._seat, seat_id)
+
+    def _seat(self, seat_id: str) -> SeatLink:
         row = self.db.execute(f"SELECT {_SEAT_COLUMNS} FROM seats WHERE id = ?", (seat_id,))
         found = row.fetchone()
         if found is None:
@@ -132,6 +172,9 @@ class SqliteStore(Store):
         return SeatLink(*found)
 
     async def seats(self, group_id: str) -> list[SeatLink]:
+        return await self._run(self._seats, group_id)
+
+    def _seats(self, group_id: str) -> list[SeatLink]:
         rows = self.db.execute(
             f"SELECT {_SEAT_COLUMNS} FROM seats WHERE group_id = ? ORDER BY created_at, id",
             (group_id,),
@@ -139,31 +182,47 @@ class SqliteStore(Store):
         return [SeatLink(*r) for r in rows]
 
     async def revoke_seat(self, seat_id: str, now: float) -> SeatLink:
+        return await self._run(self._revoke_seat, seat_id, now)
+
+    def _revoke_seat(self, seat_id: str, now: float) -> SeatLink:
         self.db.execute(
             "UPDATE seats SET revoked_at = ? WHERE id = ? AND revoked_at IS NULL", (now, seat_id)
         )
-        return await self.seat(seat_id)
+        return self._seat(seat_id)
 
     async def add_api_token(self, token_hash: str, token: ApiToken) -> None:
+        await self._run(self._add_api_token, token_hash, token)
+
+    def _add_api_token(self, token_hash: str, token: ApiToken) -> None:
         self.db.execute(
             "INSERT INTO api_tokens VALUES (?, ?, ?)",
             (token_hash, token.facilitator, token.expires_at),
         )
 
     async def api_token(self, token_hash: str) -> ApiToken | None:
+        return await self._run(self._api_token, token_hash)
+
+    def _api_token(self, token_hash: str) -> ApiToken | None:
         row = self.db.execute(
             "SELECT facilitator, expires_at FROM api_tokens WHERE token_hash = ?", (token_hash,)
         ).fetchone()
         return None if row is None else ApiToken(row[0], row[1])
 
     async def drop_api_token(self, token_hash: str) -> None:
+        await self._run(self._drop_api_token, token_hash)
+
+    def _drop_api_token(self, token_hash: str) -> None:
         self.db.execute("DELETE FROM api_tokens WHERE token_hash = ?", (token_hash,))
 
     async def drop_expired_api_tokens(self, now: float) -> None:
+        await self._run(self._drop_expired_api_tokens, now)
+
+    def _drop_expired_api_tokens(self, now: float) -> None:
         self.db.execute("DELETE FROM api_tokens WHERE expires_at <= ?", (now,))
 
     async def close(self) -> None:
-        self.db.close()
+        await self._run(self.db.close)
+        self._thread.shutdown(wait=True)
 
 
 def _group(data: str) -> Group:

@@ -27,9 +27,6 @@ class Store(ABC):
         """Add a facilitator, or raise ``SafespaceError(CONFLICT)`` if the name is taken."""
 
     @abstractmethod
-    async def set_password(self, name: str, password_hash: str) -> None: ...
-
-    @abstractmethod
     async def password_hash(self, name: str) -> str | None: ...
 
     @abstractmethod
