@@ -33,6 +33,13 @@ log = logging.getLogger(__name__)
 Revokes = list[RevokeSeat]
 
 
+def _log_failure(done: asyncio.Task[None]) -> None:
+    # Nobody awaits a spawned task: without this its exception is lost. The
+    # traceback names code and exception types, never a frame's content.
+    if not done.cancelled() and (exc := done.exception()) is not None:
+        log.error("A hub task failed: %s", type(exc).__name__, exc_info=exc)
+
+
 class LocalRoom:
     """One group's live session as this node holds it, and its local connections."""
 
@@ -200,13 +207,6 @@ class Hub:
         task: asyncio.Task[None] = asyncio.ensure_future(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
-
-        def _log_failure(done: asyncio.Task[None]) -> None:
-            # Nobody awaits a spawned task: without this its exception is lost.
-            # The traceback names code and exception types; never log frame content.
-            if not done.cancelled() and (exc := done.exception()) is not None:
-                log.error("A hub task failed: %s", type(exc).__name__, exc_info=exc)
-
         task.add_done_callback(_log_failure)
 
     async def shutdown(self) -> None:

@@ -112,7 +112,8 @@ LINES: dict[str, Line] = {
     "msg": _msg,
     "welcome": _welcome,
     "knocking": _said(
-        lambda e, who: "* The session has started; you are knocking. A facilitator will let you in."
+        lambda e, who: "* The meeting has started, so you are knocking: "
+        "please wait for a facilitator to answer."
     ),
     "joined": _said(lambda e, who: f"* {e.fields['p']['name']} joined"),
     "presence": _said(

@@ -76,10 +76,6 @@ class Session:
     def roster(self) -> list[dict[str, Any]]:
         return [p.public() for p in self.participants.values()]
 
-    def speaker(self, pid: str) -> Participant | None:
-        """The admitted participant behind ``pid``, if any (knockers are not)."""
-        return self.participants.get(pid)
-
     def state_frame(self) -> dict[str, Any]:
         return wire.frame(
             "state",

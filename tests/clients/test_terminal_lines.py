@@ -27,7 +27,7 @@ FRAMES: dict[str, tuple[dict[str, Any], str | None, str]] = {
         None,
         "* You are in 'Tuesday' as Me.\n* The room is open; the meeting has not started. Type",
     ),
-    "knocking": ({}, None, "you are knocking"),
+    "knocking": ({}, None, "you are knocking: please wait for a facilitator to answer."),
     "joined": ({"p": {"name": "Bo"}}, None, "* Bo joined"),
     "presence": ({"pid": "p2", "present": False}, None, "* Ann stepped out"),
     "left": ({"pid": "p2"}, None, "* Ann left"),

@@ -232,7 +232,7 @@ def test_member_joins_lobby_with_the_rules_digest() -> None:
     )
     assert p.pid != f
     assert s.participants[p.pid] is p
-    assert s.speaker(p.pid) is p
+    assert s.participants.get(p.pid) is p
     assert s.members() == [p]
     assert s.knocks == {}
     welcome, joined = out
@@ -441,7 +441,7 @@ def test_new_seat_after_the_lock_knocks() -> None:
     ]
     assert s.knocks == {k.pid: k}
     assert k.pid not in s.participants
-    assert s.speaker(k.pid) is None
+    assert s.participants.get(k.pid) is None
     assert s.members() == [s.participants[m] for m in members]
     assert s.welcome(s.participants[f])["knocks"] == [k.public()]
     assert "knocks" not in s.welcome(s.participants[members[0]])
@@ -478,7 +478,7 @@ def test_admit() -> None:
     assert out[1].frame["t"] == "welcome" and out[1].frame["state"] == "live_locked"
     assert out[2] == Deliver(ROOM, {"t": "joined", "p": s.participants[k].public()})
     assert s.knocks == {}
-    assert s.speaker(k) is not None
+    assert s.participants.get(k) is not None
     assert s.state is State.LIVE_LOCKED
 
 
