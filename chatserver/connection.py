@@ -25,6 +25,7 @@ from starlette.websockets import WebSocket
 from chatserver.transport import OUTLET, SafespaceWebSocketProtocol, binary_frame
 from moderation.rate import SenderRate
 from rooms.codec import encode
+from rooms.door import Door
 from rooms.wire import Close
 
 if TYPE_CHECKING:
@@ -85,9 +86,11 @@ class Connection:
         metrics: Metrics,
         max_frames: int,
         max_bytes: int,
+        door: Door,
         outbox: Outbox | None = None,
     ) -> None:
         self.websocket = websocket
+        self.door = door  # where the connection is on its way in (rooms/door.py)
         self.metrics = metrics
         self.outbox = outbox or Outbox()
         # True while the frame loop works on a frame: the outlet's inbound

@@ -22,7 +22,7 @@ from chatserver.store import Store
 from rooms.codec import encode
 from rooms.commands import KEEPS_DEADLINES
 from rooms.errors import Code, Rejected
-from rooms.events import Deliver, Disconnect, Outcome, RevokeSeat, SessionOver
+from rooms.events import Admitted, Deliver, Disconnect, Outcome, RevokeSeat, SessionOver
 from rooms.group import Group
 from rooms.roster import Participant
 from rooms.session import IDLE_DROP_SECONDS, Session
@@ -151,6 +151,9 @@ class Hub:
                 self.backend.publish(room.id, Delivery(o.pid, final, o.close_code))
             elif isinstance(o, RevokeSeat):
                 revokes.append(o)
+            elif isinstance(o, Admitted):
+                if (knocker := room.conns.get(o.pid)) is not None:
+                    knocker.door.admitted()
             elif isinstance(o, SessionOver):
                 self._drop(room)
         if rearm and self.rooms.get(room.id) is room:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 from dataclasses import dataclass
-from typing import Any
 
 from starlette.websockets import WebSocket
 
@@ -23,14 +22,11 @@ from chatserver.metrics import Metrics
 from chatserver.store import Store
 from rooms import wire
 from rooms.codec import decode
+from rooms.door import Accepted, Answer, Door, Event, FacilitatorHello, Goodbye, Hello, MemberHello
 from rooms.errors import AuthError, Code, NotFound, ProtocolViolation, SafespaceError
-from rooms.links import IDENTITY_KEY_BYTES, token_from_link
 from rooms.roster import clean_name
-from rooms.seats import hash_token
-from rooms.wire import MAX_KEYS_BYTES, SUBPROTOCOL, VERSION, Close, Inbound, check_inbound
+from rooms.wire import SUBPROTOCOL, Close, check_inbound
 
-# A member may take a while to read the ground rules before accepting them.
-RULES_TIMEOUT_SECONDS = 15 * 60.0
 WRITER_GRACE_SECONDS = 5.0
 
 
@@ -76,7 +72,12 @@ async def endpoint(websocket: WebSocket) -> None:
     if isinstance(websocket.scope.get("headers"), list):
         websocket.scope["headers"].clear()
     conn = Connection(
-        websocket, svc.metrics, svc.config.queue_frames, svc.config.queue_bytes, svc.outbox
+        websocket,
+        svc.metrics,
+        svc.config.queue_frames,
+        svc.config.queue_bytes,
+        Door(svc.config.hello_timeout_seconds),
+        svc.outbox,
     )
     svc.metrics.connections += 1
     try:
@@ -90,8 +91,6 @@ async def endpoint(websocket: WebSocket) -> None:
             await _frame_loop(svc, conn)
     except SafespaceError as e:
         _close_refused(svc, conn, e, e.close_code or Close.AUTH)
-    except TimeoutError:
-        _close_refused(svc, conn, SafespaceError(Code.HELLO_FIRST), Close.HELLO_TIMEOUT)
     except Disconnected:
         pass
     except asyncio.CancelledError:
@@ -99,6 +98,7 @@ async def endpoint(websocket: WebSocket) -> None:
             raise
         asyncio.current_task().uncancel()  # type: ignore[union-attr]
     finally:
+        conn.door.close()
         svc.metrics.connections -= 1
         await svc.hub.detach(conn)
         if not conn.closing:
@@ -142,14 +142,8 @@ def _close_refused(svc: Services, conn: Connection, err: SafespaceError, close_c
     conn.close(close_code, Outgoing.of(wire.error(err)))
 
 
-async def _receive(
-    conn: Connection, metrics: Metrics, timeout: float | None = None, *, strict: bool = False
-) -> Inbound:
-    """The next frame, checked against the schema.
-
-    ``strict`` (during the handshake): a frame that breaks the schema is a
-    protocol violation that closes, not an error frame the client may ignore.
-    """
+async def _next(conn: Connection, metrics: Metrics, timeout: float | None = None) -> object:
+    """The next binary frame, decoded (not yet checked against the schema)."""
     if timeout is None:
         message = await conn.websocket.receive()
     else:
@@ -162,51 +156,34 @@ async def _receive(
             Code.BAD_FRAME, Close.UNSUPPORTED, "This protocol speaks binary frames only."
         )
     metrics.frames_received += 1
+    return decode(data)
+
+
+async def _at_door(svc: Services, conn: Connection) -> Hello | Answer:
+    """The next frame the door reads, within the door's time for its stage."""
+    door = conn.door
     try:
-        return check_inbound(decode(data))
-    except ProtocolViolation:
-        raise
-    except SafespaceError as e:
-        if strict:
-            violation = ProtocolViolation(e.code, Close.PROTOCOL, e.reason)
-            violation.detail.update(e.detail)  # keeps the ref
-            raise violation from None
-        raise
+        frame = await _next(conn, svc.metrics, door.timeout())
+    except TimeoutError:
+        raise door.timed_out() from None
+    return door.read(frame)
 
 
 async def _handshake(svc: Services, conn: Connection) -> bool:
     """Bring the connection into its room; False if it left politely on the way."""
-    hello = await _receive(conn, svc.metrics, svc.config.hello_timeout_seconds, strict=True)
-    if hello.type != "hello":
-        raise ProtocolViolation(Code.HELLO_FIRST, Close.PROTOCOL)
-    f = hello.fields
-    if f["v"] != VERSION:
-        raise ProtocolViolation(
-            Code.BAD_FIELD, Close.PROTOCOL, f"This server speaks protocol version {VERSION}."
-        )
-    keys: bytes = f.get("keys", b"")
-    if len(keys) > MAX_KEYS_BYTES:
-        raise ProtocolViolation(
-            Code.BAD_FIELD, Close.PROTOCOL, f"keys is at most {MAX_KEYS_BYTES} bytes."
-        )
-    if f["role"] == "member":
-        return await _member_hello(svc, conn, f, keys)
-    if f["role"] == "facilitator":
-        await _facilitator_hello(svc, conn, f, keys)
-        return True
-    raise ProtocolViolation(Code.BAD_FIELD, Close.PROTOCOL, "role is member or facilitator.")
+    hello = await _at_door(svc, conn)
+    if isinstance(hello, MemberHello):
+        return await _member_hello(svc, conn, hello)
+    assert isinstance(hello, FacilitatorHello)
+    await _facilitator_hello(svc, conn, hello)
+    return True
 
 
-async def _member_hello(svc: Services, conn: Connection, f: dict[str, Any], keys: bytes) -> bool:
-    link, name = f.get("link"), f.get("name")
-    if link is None or name is None:
-        raise ProtocolViolation(
-            Code.BAD_FIELD, Close.PROTOCOL, "A member hello needs link and name."
-        )
-    now = svc.hub.clock()
+async def _member_hello(svc: Services, conn: Connection, hello: MemberHello) -> bool:
+    door, now = conn.door, svc.hub.clock()
     svc.links.check(conn.client, now)
     try:
-        token_hash = hash_token(token_from_link(link))
+        token_hash = hello.token_hash()
         seat = await svc.store.seat_by_token_hash(token_hash)
         if seat is None:
             raise AuthError(Code.LINK_UNKNOWN)
@@ -218,16 +195,13 @@ async def _member_hello(svc: Services, conn: Connection, f: dict[str, Any], keys
     if room is None:
         raise AuthError(Code.ROOM_NOT_OPEN)
     room.session.check_door(seat.id)
+    door.go(Event.SHOW_RULES)
     conn.send_frame(room.session.rules_frame())
-    try:
-        answer = await _receive(conn, svc.metrics, RULES_TIMEOUT_SECONDS, strict=True)
-    except TimeoutError:
-        raise ProtocolViolation(Code.RULES_NOT_ACCEPTED, Close.HELLO_TIMEOUT) from None
-    if answer.type in ("leave", "step_out"):
+    answer = await _at_door(svc, conn)
+    if isinstance(answer, Goodbye):
         conn.close(Close.NORMAL)
         return False
-    if answer.type != "accept":
-        raise AuthError(Code.RULES_NOT_ACCEPTED)
+    assert isinstance(answer, Accepted)
     # Minutes may have passed: the link may have been revoked or have expired,
     # and the session may have ended.
     seat = await svc.store.seat_by_token_hash(token_hash)
@@ -237,39 +211,33 @@ async def _member_hello(svc: Services, conn: Connection, f: dict[str, Any], keys
     room = svc.hub.rooms.get(seat.group_id)
     if room is None:
         raise AuthError(Code.SESSION_ENDED)
-    p, outcomes = room.session.join_member(seat.id, name, keys, answer.fields["rules"])
+    p, outcomes = room.session.join_member(seat.id, hello.name, hello.keys, answer.digest)
+    door.go(Event.KNOCK if room.session.is_knocking(p.pid) else Event.ENTER)
     await svc.hub.attach(room, p, conn, outcomes)
     return True
 
 
-async def _facilitator_hello(
-    svc: Services, conn: Connection, f: dict[str, Any], keys: bytes
-) -> None:
+async def _facilitator_hello(svc: Services, conn: Connection, hello: FacilitatorHello) -> None:
     now = svc.hub.clock()
-    if "token" in f:
-        account = await svc.auth.facilitator_for(f["token"], now)
-    elif "user" in f and "password" in f:
-        account = await svc.auth.login(f["user"], f["password"], conn.client, now)
+    if hello.token is not None:
+        account = await svc.auth.facilitator_for(hello.token, now)
     else:
-        raise AuthError(Code.UNAUTHENTICATED)
-    if "group" not in f:
-        raise ProtocolViolation(Code.BAD_FIELD, Close.PROTOCOL, "A facilitator hello needs group.")
+        assert hello.user is not None and hello.password is not None
+        account = await svc.auth.login(hello.user, hello.password, conn.client, now)
     try:
-        group = await svc.store.group(f["group"])
+        group = await svc.store.group(hello.group_id())
     except NotFound:
         raise AuthError(Code.GROUP_UNKNOWN) from None
     if not group.run_by(account):
         raise AuthError(Code.NOT_FACILITATOR)
-    identity = f.get("identity")
-    if identity is not None:
+    if hello.identity is not None:
         # Kept so that links made later for this account's groups carry the
         # key (rooms/links.link_url).
-        if len(identity) != IDENTITY_KEY_BYTES:
-            raise ProtocolViolation(Code.BAD_FIELD, Close.PROTOCOL, "identity is 32 bytes.")
-        await svc.store.set_identity(account, identity)
-    name = clean_name(f.get("name") or account)  # before a room exists for nothing
+        await svc.store.set_identity(account, hello.identity)
+    name = clean_name(hello.name or account)  # before a room exists for nothing
     room = await svc.hub.room_for(group)
-    p, outcomes = room.session.join_facilitator(account, name, keys)
+    p, outcomes = room.session.join_facilitator(account, name, hello.keys)
+    conn.door.go(Event.ENTER)
     await svc.hub.attach(room, p, conn, outcomes)
 
 
@@ -281,7 +249,7 @@ async def _frame_loop(svc: Services, conn: Connection) -> None:
         while not conn.closing:
             ref = None
             try:
-                msg = await _receive(conn, svc.metrics)
+                msg = check_inbound(await _next(conn, svc.metrics))
                 conn.busy = True
                 ref = msg.ref
                 await svc.hub.handle(conn, msg)

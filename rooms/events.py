@@ -2,7 +2,8 @@
 
 The core never does I/O. Each command returns a list of these; the shell in
 chatserver/ carries them out in order (encode and fan out a frame, close a
-connection, revoke a seat link in the durable store, drop the session).
+connection, revoke a seat link in the durable store, move a knocker's door
+into the room, drop the session).
 """
 
 from __future__ import annotations
@@ -36,8 +37,15 @@ class RevokeSeat:
 
 
 @dataclass(frozen=True, slots=True)
+class Admitted:
+    """Knocker ``pid`` was let in: its connection's door moves into the room."""
+
+    pid: str
+
+
+@dataclass(frozen=True, slots=True)
 class SessionOver:
     """The session ended: every trace of its live state must now be dropped."""
 
 
-Outcome = Deliver | Disconnect | RevokeSeat | SessionOver
+Outcome = Deliver | Disconnect | RevokeSeat | Admitted | SessionOver

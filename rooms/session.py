@@ -24,7 +24,7 @@ from moderation.rate import SenderRate
 from rooms import wire
 from rooms.commands import COMMANDS, GOODBYES
 from rooms.errors import AuthError, Code, DomainError, SafespaceError
-from rooms.events import Deliver, Disconnect, Outcome, RevokeSeat, SessionOver
+from rooms.events import Admitted, Deliver, Disconnect, Outcome, RevokeSeat, SessionOver
 from rooms.group import Group
 from rooms.lifecycle import LIVE, OPEN_DOOR, RUNNING, Action, State, next_state
 from rooms.roster import Participant, Role, clean_name
@@ -172,6 +172,9 @@ class Session:
         if seat not in self._pid_of_seat and len(self.members()) >= self.group.capacity:
             raise AuthError(Code.ROOM_FULL)
 
+    def is_knocking(self, pid: str) -> bool:
+        return pid in self.knocks
+
     def join_member(
         self, seat: str, name: str, keys: bytes, rules_digest: str | None
     ) -> tuple[Participant, list[Outcome]]:
@@ -257,6 +260,7 @@ class Session:
         return [
             Deliver(Audience.FACILITATORS, wire.frame("knock_gone", pid=pid)),
             *self._arrived(p, returning=False),
+            Admitted(pid),
         ]
 
     def refuse(self, actor: str, pid: str) -> list[Outcome]:

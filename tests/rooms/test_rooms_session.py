@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from rooms.errors import REASONS, AuthError, Code, DomainError, SafespaceError
-from rooms.events import Deliver, Disconnect, Outcome, RevokeSeat, SessionOver
+from rooms.events import Admitted, Deliver, Disconnect, Outcome, RevokeSeat, SessionOver
 from rooms.group import Group
 from rooms.lifecycle import State
 from rooms.roster import Participant, Role
@@ -472,11 +472,12 @@ def test_admit() -> None:
     s, f, _ = live()
     k = knock(s, "Lee")
     out = s.admit(f, k)
-    assert len(out) == 3
+    assert len(out) == 4
     assert out[0] == Deliver(FACS, {"t": "knock_gone", "pid": k})
     assert isinstance(out[1], Deliver) and out[1].to == k
     assert out[1].frame["t"] == "welcome" and out[1].frame["state"] == "live_locked"
     assert out[2] == Deliver(ROOM, {"t": "joined", "p": s.participants[k].public()})
+    assert out[3] == Admitted(k)  # the knocker's connection moves into the room
     assert s.knocks == {}
     assert s.participants.get(k) is not None
     assert s.state is State.LIVE_LOCKED
