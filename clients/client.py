@@ -45,10 +45,10 @@ from clients.content import (
 )
 from clients.e2ee import E2EECodec, E2EEError, IdentityKey
 from clients.payload import PayloadCodec, Reported
-from rooms.codec import decode_map, encode
+from rooms.codec import decode, encode
 from rooms.errors import AuthError, Code, SafespaceError
 from rooms.links import token_from_link
-from rooms.wire import MAX_FRAME_BYTES, SUBPROTOCOL, VERSION
+from rooms.wire import MAX_FRAME_BYTES, SUBPROTOCOL, VERSION, check_outbound
 
 TEXT_FRAMES = frozenset({"msg", "private", "report"})
 ALERTED_REMEMBERED = 1024  # message ids a facilitator's client flagged, not to flag twice
@@ -153,6 +153,7 @@ class ChatClient:
         self.history: deque[Event] = deque(maxlen=history)
         self.close_code: int | None = None
         self.close_reason = ""
+        self.dropped = 0  # frames from the server that were not the protocol
         self._inbox: asyncio.Queue[Event] = asyncio.Queue()
         self._refs = itertools.count(1)
         self._reader: asyncio.Task[None] | None = None
@@ -304,7 +305,12 @@ class ChatClient:
             ) from None
         if not isinstance(raw, bytes):
             raise ClientError(Code.BAD_FRAME, "The server sent a text frame.")
-        frame = decode_map(raw)
+        try:
+            frame = check_outbound(decode(raw))
+        except SafespaceError:
+            raise ClientError(
+                Code.BAD_FRAME, "The server sent a frame this client cannot read."
+            ) from None
         if frame.get("t") == "error":
             with contextlib.suppress(Exception):
                 await self.ws.wait_closed()
@@ -320,9 +326,18 @@ class ChatClient:
     async def _read(self) -> None:
         try:
             async for raw in self.ws:
-                if isinstance(raw, bytes):
-                    self._absorb(Event("frame", decode_map(raw)))
-                    await self._flush()
+                try:
+                    if not isinstance(raw, bytes):
+                        raise SafespaceError(Code.BAD_FRAME)
+                    frame = check_outbound(decode(raw))
+                except SafespaceError:
+                    # Not a frame of the protocol (a text frame, a broken map, a
+                    # known type with a field missing or of the wrong type, a
+                    # type of a newer server): dropped whole, never half-applied.
+                    self.dropped += 1
+                    continue
+                self._absorb(Event("frame", frame))
+                await self._flush()
         except ConnectionClosed:
             pass
         finally:

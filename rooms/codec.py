@@ -35,11 +35,3 @@ def decode(data: bytes) -> object:
         # Any decoder complaint (truncated, extra data, bad UTF-8, ext types)
         # means the peer does not speak the protocol.
         raise ProtocolViolation(Code.BAD_FRAME, Close.PROTOCOL) from None
-
-
-def decode_map(data: bytes) -> dict[str, Any]:
-    """One frame as a client reads it: a map, or a ``ProtocolViolation``."""
-    frame = decode(data)
-    if not isinstance(frame, dict):
-        raise ProtocolViolation(Code.BAD_FRAME, Close.PROTOCOL)
-    return frame

@@ -5,8 +5,10 @@ section 2). Frames are msgpack maps with a type field ``t``; docs/protocol.md
 describes each one and must match this file.
 
 Inbound frames (client to server) are described as data in ``INBOUND`` and
-checked by ``check_inbound``; outbound frames are built only through the
-functions below, so the field names live in one place.
+checked by the server with ``check_inbound``; outbound frames (server to
+client) in ``OUTBOUND``, built by the server with ``frame`` and checked by the
+Python client with ``check_outbound``. tests/rooms/test_rooms_wire_docs.py
+checks that docs/protocol.md lists exactly these frames, fields and types.
 """
 
 from __future__ import annotations
@@ -150,24 +152,168 @@ def check_inbound(frame: object) -> Inbound:
 
 
 # ---- outbound frames -------------------------------------------------------
+#
+# Outbound: frame type -> {field: (type, required)}, as for INBOUND, with two
+# more kinds of type: a ``Spec`` (a map checked field by field, such as the
+# participant object) and ``ListOf`` (a list whose items are checked). A
+# required field is always present; ``_NIL`` among its types means its value
+# may be nil. The server builds every frame through ``frame`` (which refuses
+# an undeclared type or field: a bug, caught by the tests), and the Python
+# client checks every frame it reads with ``check_outbound`` (a hostile or
+# broken server's malformed frame is dropped, never half-applied).
+
+_NIL = type(None)
+_FLOAT = (float, int)  # msgpack gives back an int for a whole-number float
+Spec = dict[str, tuple[Any, bool]]
 
 
-def error(err: SafespaceError, ref: int | None = None) -> dict[str, Any]:
-    frame: dict[str, Any] = {"t": "error", "code": str(err.code), "message": err.reason}
-    detail = {k: v for k, v in err.detail.items() if k != "ref" and v is not None}
-    if detail:
-        frame["detail"] = detail
-    if ref is None:
-        ref = err.detail.get("ref")  # type: ignore[assignment]
-    if ref is not None:
-        frame["ref"] = ref
+@dataclass(frozen=True, slots=True)
+class ListOf:
+    item: Any
+
+
+_STR = (str, True)
+PARTICIPANT: Spec = {
+    "pid": _STR,
+    "name": _STR,
+    "role": _STR,
+    "present": (bool, True),
+    "hand": (bool, True),
+    "muted": (bool, True),
+    "until": ((*_FLOAT, _NIL), True),
+    "keys": (bytes, True),
+    "vouches": (ListOf({"by": (bytes, True), "sig": (bytes, True)}), True),
+}
+_STATE: Spec = {
+    "state": _STR,
+    "paused": (bool, True),
+    "started_at": ((*_FLOAT, _NIL), True),
+    "slow_mode_seconds": (_FLOAT, True),
+}
+_GROUP: Spec = {"id": _STR, "title": _STR}
+OUTBOUND: dict[str, Spec] = {
+    "rules": {
+        "group": (_GROUP, True),
+        "rules": (ListOf(str), True),
+        "digest": _STR,
+        "crisis_resources": (ListOf(str), True),
+    },
+    "welcome": {
+        "you": _STR,
+        "role": _STR,
+        **_STATE,
+        "session": _STR,
+        "last_msg": (int, True),
+        "group": (
+            {
+                **_GROUP,
+                "capacity": (int, True),
+                "duration_minutes": (int, True),
+                "crisis_resources": (ListOf(str), True),
+                "content_rules": ((dict, _NIL), True),
+            },
+            True,
+        ),
+        "roster": (ListOf(PARTICIPANT), True),
+        "knocks": (ListOf(PARTICIPANT), False),  # facilitators only
+    },
+    "knocking": {},
+    "joined": {"p": (PARTICIPANT, True)},
+    "presence": {
+        "pid": _STR,
+        "present": (bool, True),
+        "name": (str, False),  # with present: true
+        "keys": (bytes, False),  # with present: true
+    },
+    "left": {"pid": _STR},
+    "removed": {"pid": _STR, "for_good": (bool, True)},
+    "knock": {"p": (PARTICIPANT, True)},
+    "knock_gone": {"pid": _STR},
+    "state": _STATE,
+    "muted": {"pid": _STR, "until": ((*_FLOAT, _NIL), True)},
+    "unmuted": {"pid": _STR},
+    "hand": {"pid": _STR, "up": (bool, True)},
+    "deleted": {"id": (int, True), "by": _STR},
+    "reminder": {"minutes_left": (int, True)},
+    "ended": {"reason": _STR},
+    "msg": {"id": (int, True), "from": _STR, "payload": (bytes, True), "ts": (_FLOAT, True)},
+    "direct": {"from": _STR, "payload": (bytes, True)},
+    "vouch": {"pid": _STR, "by": (bytes, True), "sig": (bytes, True)},
+    "content_rules": {"rules": ((dict, _NIL), True)},
+    "private": {"from": _STR, "payload": (bytes, True), "ts": (_FLOAT, True)},
+    "report": {"from": _STR, "msg": (int, True), "payload": (bytes, True), "ts": (_FLOAT, True)},
+    "alert": {
+        "from": _STR,
+        "kind": _STR,
+        "category": ((str, _NIL), True),
+        "ts": (_FLOAT, True),
+    },
+    "error": {"code": _STR, "message": _STR, "detail": (dict, False), "ref": (int, False)},
+}
+
+
+def _fits(value: Any, typ: Any) -> bool:
+    if isinstance(typ, dict):
+        return isinstance(value, dict) and _fits_map(value, typ)
+    if isinstance(typ, ListOf):
+        return isinstance(value, list) and all(_fits(v, typ.item) for v in value)
+    types = typ if isinstance(typ, tuple) else (typ,)
+    if isinstance(value, bool):
+        return bool in types
+    return isinstance(value, types)
+
+
+def _fits_map(value: dict[str, Any], spec: Spec) -> bool:
+    return all(
+        _fits(value[name], typ) if name in value else not required
+        for name, (typ, required) in spec.items()
+    )
+
+
+def check_outbound(frame: object) -> dict[str, Any]:
+    """A frame from the server, as a client reads it: a known type, every declared
+    field present (when required) and of its declared type.
+
+    Fields the schema does not know are left alone (a newer server may send
+    them); an unknown type is ``unknown_type``, which a client ignores.
+    """
+    if not isinstance(frame, dict):
+        raise ProtocolViolation(Code.BAD_FRAME, Close.PROTOCOL)
+    spec = OUTBOUND.get(frame.get("t"))  # type: ignore[arg-type]
+    if spec is None:
+        raise SafespaceError(Code.UNKNOWN_TYPE)
+    if not _fits_map(frame, spec):
+        raise SafespaceError(Code.BAD_FIELD)
     return frame
 
 
-def message(msg_id: int, sender: str, payload: bytes, ts: float) -> dict[str, Any]:
-    return {"t": "msg", "id": msg_id, "from": sender, "payload": payload, "ts": ts}
-
-
 def frame(kind: str, /, **fields: Any) -> dict[str, Any]:
-    """Any other outbound frame; docs/protocol.md lists their fields."""
-    return {"t": kind, **fields}
+    """An outbound frame of a declared type with exactly declared fields."""
+    built = {"t": kind, **fields}
+    spec = OUTBOUND.get(kind)
+    # A bug of the server, not of its input: the message names only the
+    # frame type and field names, never a value.
+    if spec is None or not fields.keys() <= spec.keys():
+        raise ValueError(f"undeclared outbound frame or field: {kind} {sorted(fields)}")
+    if not _fits_map(built, spec):
+        raise ValueError(f"outbound frame {kind} does not fit its declaration")
+    return built
+
+
+def error(err: SafespaceError, ref: int | None = None) -> dict[str, Any]:
+    detail = {k: v for k, v in err.detail.items() if k != "ref" and v is not None}
+    if ref is None:
+        ref = err.detail.get("ref")  # type: ignore[assignment]
+    optional = {"detail": detail or None, "ref": ref}
+    return frame(
+        "error",
+        code=str(err.code),
+        message=err.reason,
+        **{k: v for k, v in optional.items() if v is not None},
+    )
+
+
+def message(msg_id: int, sender: str, payload: bytes, ts: float) -> dict[str, Any]:
+    # The hot path: built without the check of ``frame`` (a test checks its
+    # shape against OUTBOUND["msg"]).
+    return {"t": "msg", "id": msg_id, "from": sender, "payload": payload, "ts": ts}

@@ -206,12 +206,67 @@ def test_each_error_says_how_the_shells_answer_it() -> None:
     assert ProtocolViolation(Code.BAD_FRAME, Close.PROTOCOL).close_code == Close.PROTOCOL
 
 
-def test_the_shared_codec_reads_only_maps_of_the_protocol() -> None:
-    from rooms.codec import decode_map, encode
+def test_a_client_reads_only_frames_of_the_protocol() -> None:
+    from rooms.codec import decode, encode
 
-    frame = {"t": "chat", "payload": b"\x00\xff", "ref": 3}
-    assert decode_map(encode(frame)) == frame
+    frame = {"t": "direct", "from": "p1", "payload": b"\x00\xff", "extra": 1}
+    assert wire.check_outbound(decode(encode(frame))) == frame  # unknown fields stay
     for bad in (encode([1, 2]), encode("hello"), b"\xc1", encode({"t": "x"})[:-1]):
         with pytest.raises(ProtocolViolation) as caught:
-            decode_map(bad)
+            wire.check_outbound(decode(bad))
         assert caught.value.close_code == Close.PROTOCOL
+
+
+@pytest.mark.parametrize(
+    ("frame", "code"),
+    [
+        ({"t": "from_a_newer_server"}, Code.UNKNOWN_TYPE),
+        ({"payload": b"x"}, Code.UNKNOWN_TYPE),
+        ({"t": "direct", "payload": b"x"}, Code.BAD_FIELD),  # no from
+        ({"t": "direct", "from": 7, "payload": b"x"}, Code.BAD_FIELD),
+        ({"t": "muted", "pid": "p1"}, Code.BAD_FIELD),  # until must be there, nil or a time
+        ({"t": "hand", "pid": "p1", "up": 1}, Code.BAD_FIELD),  # an int is not a bool
+        ({"t": "joined", "p": {"pid": "p1"}}, Code.BAD_FIELD),  # a participant without a name
+        ({"t": "rules", "group": {"id": "g", "title": "T"}, "rules": ["a", 2],
+          "digest": "d", "crisis_resources": []}, Code.BAD_FIELD),
+    ],
+)  # fmt: skip
+def test_a_malformed_frame_from_the_server_is_refused_whole(
+    frame: dict[str, Any], code: Code
+) -> None:
+    with pytest.raises(SafespaceError) as caught:
+        wire.check_outbound(frame)
+    assert caught.value.code is code
+
+
+def test_nil_is_a_value_only_where_declared() -> None:
+    assert wire.check_outbound({"t": "muted", "pid": "p1", "until": None})
+    assert wire.check_outbound({"t": "muted", "pid": "p1", "until": 12})  # a whole float
+    with pytest.raises(SafespaceError):
+        wire.check_outbound({"t": "left", "pid": None})
+
+
+def test_the_server_builds_only_declared_frames() -> None:
+    assert wire.frame("hand", pid="p1", up=True) == {"t": "hand", "pid": "p1", "up": True}
+    with pytest.raises(ValueError, match="undeclared"):
+        wire.frame("hands", pid="p1")
+    with pytest.raises(ValueError, match="undeclared"):
+        wire.frame("hand", pid="p1", up=True, secret=b"x")
+    with pytest.raises(ValueError, match="does not fit"):
+        wire.frame("hand", pid="p1")
+    with pytest.raises(ValueError) as caught:
+        wire.frame("direct", **{"from": "p1", "payload": "not bytes, words of a member"})
+    assert "words of a member" not in str(caught.value)  # never a value in the message
+
+
+def test_the_hot_path_message_fits_its_declaration() -> None:
+    built = wire.message(3, "p1", b"ct", 1.5)
+    assert wire.check_outbound(built) == built
+    assert built.keys() - {"t"} == wire.OUTBOUND["msg"].keys()
+
+
+def test_error_frames_fit_their_declaration() -> None:
+    err = SafespaceError(Code.TOO_LARGE, limit=10, ref=4)
+    assert wire.check_outbound(wire.error(err)) == {
+        "t": "error", "code": "too_large", "message": err.reason, "detail": {"limit": 10}, "ref": 4
+    }  # fmt: skip
