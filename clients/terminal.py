@@ -40,39 +40,10 @@ from urllib.request import Request, urlopen
 
 from clients.client import ChatClient, ClientError, Event
 from clients.content import ContentBlocked, ContentNeedsConfirmation
-from clients.e2ee import IdentityKey, sign_content_rules
+from clients.e2ee import IdentityKey
+from clients.terminal_commands import find
 from clients.terminal_lines import LINES
-from moderation.content import ACTIONS, TUNING_FORMAT, RulesError, tuned_policy
 from rooms.links import b64u_encode, identity_key, link_with_identities
-
-MEMBER_HELP = """Commands:
-  TEXT               send TEXT to the room (the group's content rules check it first)
-  /send! TEXT        send TEXT even though the content rules asked you to check it
-  /cw WARNING | TEXT send TEXT behind a content warning (at most 80 characters)
-  /cw! WARNING | TEXT  the same, when the content rules asked you to check it
-  /show ID           read message ID, shown behind its content warning
-  /hand, /lower      raise or lower your hand
-  /private TEXT      message the facilitators only
-  /report ID [NOTE]  report message ID to the facilitators
-  /support           tell the facilitators you need support now
-  /who               who is here
-  /rules             the content rules in force (categories and actions)
-  /away              step out (come back later with the same link)
-  /leave             leave this session
-  /help              this list"""
-
-FACILITATOR_HELP = """Facilitator commands (NAME is a display name or a participant id):
-  /open /start /lock /unlock /pause /resume /end
-  /admit NAME  /refuse NAME      the knock queue (/knocks lists it)
-  /mute NAME  /unmute NAME  /timeout NAME MINUTES
-  /remove NAME  /ban NAME        remove for this session / for good
-  /lower NAME                    lower a member's hand
-  /delete ID                     delete message ID for everyone
-  /slow SECONDS                  slow mode (0 = off)
-  /link URL                      a member's link with your key (&f=...) appended
-  /rule CATEGORY ACTION          set a content category's action (off, warn, cw, block)
-                                 or its alert (alert, noalert) for the group, signed"""
-
 
 HIDDEN_KEPT = 1000  # messages behind a content warning kept for /show
 
@@ -158,11 +129,12 @@ class Terminal:
         link_keys: list[bytes] | None = None,
         api: Api | None = None,
     ) -> None:
-        self.client = client
-        self.out = out
-        self.api = api  # a facilitator's, for /rule
+        # Annotated: clients.terminal_commands reads them in an import cycle.
+        self.client: ChatClient = client
+        self.out: TextIO = out
+        self.api: Api | None = api  # a facilitator's, for /rule
         # The facilitator keys members' links must carry (ours first).
-        self.link_keys = link_keys or []
+        self.link_keys: list[bytes] = link_keys or []
         # Messages shown behind a content warning, by id, until /show: (who, text).
         self.hidden: OrderedDict[int, tuple[str, str]] = OrderedDict()
 
@@ -191,15 +163,6 @@ class Terminal:
         while len(self.hidden) > HIDDEN_KEPT:
             self.hidden.popitem(last=False)
 
-    def reveal(self, msg_id: str) -> None:
-        """``/show ID``: the text of a message shown behind its content warning."""
-        try:
-            who, text = self.hidden[int(msg_id)]
-        except (KeyError, ValueError):
-            shown = f"No message {msg_id!r} is waiting behind a content warning."
-            raise ValueError(shown) from None
-        self.say(f"[{int(msg_id)}] {who}: {text}")
-
     def warn(self, f: dict[str, Any]) -> None:
         if f.get("code") == "unverified_link":
             self.say(
@@ -223,83 +186,18 @@ class Terminal:
             )
 
     async def command(self, line: str) -> bool:
-        """Run one typed line; False when the user is done."""
-        c = self.client
+        """Run one typed line (``clients.terminal_commands``); False when the user is done."""
         if not line.startswith("/"):
             if line.strip():
                 await self.post(line)
             return True
         name, _, rest = line[1:].partition(" ")
-        rest = rest.strip()
-        simple: dict[str, Callable[[], Awaitable[Any]]] = {
-            "hand": lambda: c.hand(True),
-            "support": lambda: c.alert("support"),
-            "open": c.open, "start": c.start, "lock": c.lock, "unlock": c.unlock,
-            "pause": c.pause, "resume": c.resume, "end": c.end,
-        }  # fmt: skip
-        on_person: dict[str, Callable[[str], Awaitable[Any]]] = {
-            "admit": c.admit, "refuse": c.refuse, "mute": c.mute, "unmute": c.unmute,
-            "remove": c.remove, "ban": lambda pid: c.remove(pid, for_good=True),
-        }  # fmt: skip
-        if name in ("help", "?"):
-            helptext = (
-                MEMBER_HELP if c.role != "facilitator" else f"{MEMBER_HELP}\n{FACILITATOR_HELP}"
-            )
-            print(helptext, file=self.out, flush=True)  # our own text, shown as written
-        elif name in ("quit", "leave"):
-            await c.leave()
-            return False
-        elif name == "away":
-            await c.step_out()
-            return False
-        elif name == "who":
-            for p in c.roster.values():
-                flags = [p["role"]] + [k for k in ("hand", "muted") if p.get(k)]
-                flags += [] if p.get("present", True) else ["away"]
-                flags += ["verified"] if p.get("verified") else ["NOT verified"]
-                self.say(f"  {p['name']} ({', '.join(flags)})")
-        elif name == "knocks":
-            for k in c.knocks.values():
-                self.say(f"  {k['name']} is knocking")
-        elif name in simple:
-            await simple[name]()
-        elif name == "lower":
-            await c.hand(False, self.person(rest) if rest else None)
-        elif name in on_person:
-            await on_person[name](self.person(rest))
-        elif name == "timeout":
-            who, _, minutes = rest.rpartition(" ")
-            await c.time_out(self.person(who), max(1, round(float(minutes) * 60)))
-        elif name in ("cw", "cw!"):
-            warning, bar, text = rest.partition("|")
-            if not bar or not warning.strip() or not text.strip():
-                raise ValueError(f"Usage: /{name} WARNING | TEXT")
-            await self.post(text.strip(), warning.strip(), confirm=name == "cw!")
-        elif name == "send!":
-            if rest:
-                await self.post(rest, confirm=True)
-        elif name == "rules":
-            self.rules()
-        elif name == "rule" and c.role == "facilitator":
-            category, _, action = rest.partition(" ")
-            await self.rule(category.strip(), action.strip())
-        elif name == "show":
-            self.reveal(rest)
-        elif name == "private":
-            await c.private(rest)
-        elif name == "report":
-            msg_id, _, note = rest.partition(" ")
-            await c.report(int(msg_id), note)
-        elif name == "delete":
-            await c.delete(int(rest))
-        elif name == "slow":
-            await c.slow_mode(float(rest or 0))
-        elif name == "link" and self.link_keys:
-            # Our own text: a link to hand out, printed as it is.
-            print(link_with_identities(rest, self.link_keys), file=self.out, flush=True)
-        else:
+        command = find(self, name)
+        if command is None:
             self.say("! Unknown command; /help lists them.")
-        return True
+            return True
+        await command(self, rest.strip())
+        return not command.ends
 
     async def post(self, text: str, cw: str | None = None, *, confirm: bool = False) -> None:
         """Send to the room, telling the sender what the content rules decided."""
@@ -323,50 +221,6 @@ class Terminal:
                 f"  To send it as it is, type {resend}; you may add a warning of your own "
                 "with /cw! WARNING | TEXT, or rephrase."
             )
-
-    def rules(self) -> None:
-        """``/rules``: the categories, their actions and alerts, as this client applies them."""
-        content = getattr(self.client, "content", None)
-        if content is None:
-            self.say("* No content rules are applied in this session.")
-            return
-        if content.unverified:
-            self.say("* The group's own rules could not be checked: the standard rules apply.")
-        elif content.tuning is not None:
-            self.say("* The standard rules, as a facilitator of the group tuned them:")
-        else:
-            self.say("* The standard rules:")
-        for cat in content.policy.categories:
-            alert = ", alerts the facilitators" if cat.alert else ""
-            self.say(f"  {cat.id}: {cat.action}{alert} ({cat.label})")
-
-    async def rule(self, category: str, action: str) -> None:
-        """``/rule CATEGORY ACTION``: sign a new tuning of the group's rules and set it."""
-        c = self.client
-        content = getattr(c, "content", None)
-        if self.api is None or c.identity is None or content is None or c.group_id is None:
-            raise ValueError("Changing the content rules needs the facilitator's login here.")
-        choices = (*ACTIONS, "alert", "noalert")
-        if action not in choices:
-            raise ValueError(f"Usage: /rule CATEGORY ACTION ({', '.join(choices)})")
-        if category not in content.policy.by_id:
-            raise ValueError(f"No content category {category!r}; /rules lists them.")
-        # Start from the tuning in force (checked); an unchecked one is never re-signed.
-        tuning = json.loads(content.tuning) if content.tuning else {}
-        tuning["format"] = TUNING_FORMAT
-        change = tuning.setdefault("categories", {}).setdefault(category, {})
-        if action in ACTIONS:
-            change["action"] = action
-        else:
-            change["alert"] = action == "alert"
-        text = json.dumps(tuning, ensure_ascii=False, sort_keys=True)
-        try:
-            tuned_policy(text)
-        except RulesError as e:
-            raise ValueError(e.reason) from None
-        signed = sign_content_rules(c.identity, c.group_id, text)
-        await asyncio.to_thread(self.api.set_content_rules, c.group_id, signed)
-        self.say(f"* Asked the server to set {category} to {action}; the room hears of it.")
 
     def person(self, name: str) -> str:
         pid = self.client.pid_of(name)
