@@ -25,6 +25,8 @@ COMMANDS: dict[str, Command] = {
     "private": lambda s, pid, f, now: s.private(pid, f["payload"], now),
     "report": lambda s, pid, f, now: s.report(pid, f["msg"], f["payload"], now),
     "alert": lambda s, pid, f, now: s.alert(pid, f["kind"], f.get("category"), now),
+    "alert_seen": lambda s, pid, f, now: s.alert_seen(pid, f["id"]),
+    "handled": lambda s, pid, f, now: s.alert_handled(pid, f["id"]),
     "hand": lambda s, pid, f, now: s.hand(pid, f["up"], f.get("pid")),
     "step_out": lambda s, pid, f, now: s.step_out(pid),
     "leave": lambda s, pid, f, now: s.leave(pid),

@@ -74,6 +74,7 @@ class Code(StrEnum):
     NO_SUCH_KNOCK = "no_such_knock"
     NO_SUCH_MESSAGE = "no_such_message"
     NOT_A_MEMBER = "not_a_member"
+    NO_SUCH_ALERT = "no_such_alert"
     # HTTP API.
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
@@ -121,6 +122,8 @@ REASONS: dict[Code, str] = {
     Code.NO_SUCH_KNOCK: "Nobody with that id is waiting to come in.",
     Code.NO_SUCH_MESSAGE: "There is no such message in this session.",
     Code.NOT_A_MEMBER: "That action applies to members only, not to facilitators.",
+    Code.NO_SUCH_ALERT: "That request is no longer open: another facilitator may have "
+    "marked it handled.",
     Code.NOT_FOUND: "Not found.",
     Code.METHOD_NOT_ALLOWED: "That method is not allowed here.",
     Code.INVALID: "The request is not valid.",

@@ -22,6 +22,7 @@ from typing import Any
 from moderation import pipeline
 from moderation.rate import SenderRate
 from rooms import wire
+from rooms.alerts import Alerts
 from rooms.commands import COMMANDS, GOODBYES
 from rooms.errors import AuthError, Code, DomainError, SafespaceError
 from rooms.events import Admitted, Deliver, Disconnect, Outcome, RevokeSeat, SessionOver
@@ -67,6 +68,8 @@ class Session:
         self._rates: dict[str, SenderRate] = {}
         # Since when nobody (admitted or knocking) has been connected.
         self._empty_since: float | None = None
+        # Support requests and content alerts until handled (rooms/alerts.py).
+        self.alerts = Alerts()
 
     # ---- queries ----------------------------------------------------------
 
@@ -106,6 +109,9 @@ class Session:
                 "content_rules": g.content_rules,
             },
             roster=self.roster(),
+            # Facilitators: every open alert; a member: their own, so that a
+            # reload shows what became of them.
+            alerts=self.alerts.all() if p.is_facilitator else self.alerts.of(p.pid),
         )
         if p.is_facilitator:
             out["knocks"] = [k.public() for k in self.knocks.values()]
@@ -220,11 +226,13 @@ class Session:
             p = self.participants[pid]
             p.name, p.present = name, True
             p.set_keys(keys)
-            return p, self._arrived(p, returning=True)
+            reached = self.alerts.reach(True)  # before the welcome, which lists them
+            return p, self._arrived(p, returning=True) + reached
         p = Participant(self._new_pid(), name, Role.FACILITATOR, account, keys)
         self._pid_of_seat[account] = p.pid
         self.participants[p.pid] = p
-        return p, self._arrived(p, returning=False)
+        reached = self.alerts.reach(True)
+        return p, self._arrived(p, returning=False) + reached
 
     def step_out(self, pid: str) -> list[Outcome]:
         """Gone for now (stepped out, or the connection dropped): the seat is kept."""
@@ -236,7 +244,8 @@ class Session:
         if p is None or not p.present:
             return []
         p.present, p.hand = False, False
-        return [Deliver(Audience.ROOM, wire.frame("presence", pid=pid, present=False))]
+        gone = wire.frame("presence", pid=pid, present=False)
+        return [Deliver(Audience.ROOM, gone), *self._facilitators_changed(p)]
 
     def leave(self, pid: str) -> list[Outcome]:
         """Gone for this session: the seat is given up; coming back after the lock knocks."""
@@ -246,7 +255,7 @@ class Session:
         if p is None:
             return []
         del self._pid_of_seat[p.seat]
-        return [Deliver(Audience.ROOM, wire.frame("left", pid=pid))]
+        return [Deliver(Audience.ROOM, wire.frame("left", pid=pid)), *self._facilitators_changed(p)]
 
     # ---- the door: knocks ---------------------------------------------------
 
@@ -435,10 +444,18 @@ class Session:
                 raise DomainError(
                     Code.BAD_FIELD, "An alert category is 1 to 40 letters, digits, _ or -."
                 )
-        frame = wire.frame(
-            "alert", **{"from": actor, "kind": kind, "category": category, "ts": now}
+        return self.alerts.raised(
+            actor, kind, category, now, facilitator_here=self._facilitator_here()
         )
-        return [Deliver(Audience.FACILITATORS, frame)]
+
+    def alert_seen(self, actor: str, alert_id: int) -> list[Outcome]:
+        """A facilitator's client shows the alert on its screen (sent by itself)."""
+        self._facilitator(actor)
+        return self.alerts.seen(alert_id)
+
+    def alert_handled(self, actor: str, alert_id: int) -> list[Outcome]:
+        self._facilitator(actor)
+        return self.alerts.handled(actor, alert_id)
 
     def update_group(self, group: Group) -> list[Outcome]:
         """A facilitator edited the group mid-session: the new settings apply at once.
@@ -454,6 +471,7 @@ class Session:
                 out.append(Deliver(Audience.ROOM, wire.frame("left", pid=p.pid)))
                 if p.present:
                     out.append(Disconnect(p.pid, Close.REMOVED, _error(Code.NOT_FACILITATOR)))
+                out += self._facilitators_changed(p)
         if group.slow_mode_seconds != self.group.slow_mode_seconds:
             self.slow_mode_seconds = group.slow_mode_seconds
             out.append(Deliver(Audience.ROOM, self.state_frame()))
@@ -538,6 +556,13 @@ class Session:
         else:
             note = wire.frame("joined", p=p.public())
         return [Deliver(p.pid, self.welcome(p)), Deliver(Audience.ROOM, note)]
+
+    def _facilitator_here(self) -> bool:
+        return any(p.is_facilitator and p.present for p in self.participants.values())
+
+    def _facilitators_changed(self, p: Participant) -> list[Outcome]:
+        """``p`` went: if it was the last facilitator here, sent alerts wait again."""
+        return self.alerts.reach(self._facilitator_here()) if p.is_facilitator else []
 
     def _free_name(self, name: str, seat: str) -> str:
         folded = name.casefold()

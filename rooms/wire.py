@@ -67,6 +67,8 @@ INBOUND: dict[str, dict[str, tuple[type | tuple[type, ...], bool]]] = {
     "private": {"payload": (bytes, True)},
     "report": {"msg": (int, True), "payload": (bytes, True)},
     "alert": {"kind": (str, True), "category": (str, False)},
+    "alert_seen": {"id": (int, True)},
+    "handled": {"id": (int, True)},
     "vouch": {"pid": _PID, "by": (bytes, True), "sig": (bytes, True)},
     "hand": {"up": (bool, True), "pid": (str, False)},
     "step_out": {},
@@ -107,6 +109,8 @@ FACILITATOR_ONLY = frozenset(
         "delete",
         "slow",
         "vouch",
+        "alert_seen",
+        "handled",
     }
 )
 ALERT_KINDS = frozenset({"support", "content"})
@@ -191,6 +195,16 @@ _STATE: Spec = {
     "slow_mode_seconds": (_FLOAT, True),
 }
 _GROUP: Spec = {"id": _STR, "title": _STR}
+# An open support request or content alert (rooms/alerts.py).
+_ALERT: Spec = {
+    "id": (int, True),
+    "from": _STR,
+    "kind": _STR,
+    "category": ((str, _NIL), True),
+    "ts": (_FLOAT, True),
+    "count": (int, True),
+    "status": _STR,
+}
 OUTBOUND: dict[str, Spec] = {
     "rules": {
         "group": (_GROUP, True),
@@ -215,6 +229,7 @@ OUTBOUND: dict[str, Spec] = {
             True,
         ),
         "roster": (ListOf(PARTICIPANT), True),
+        "alerts": (ListOf(_ALERT), True),
         "knocks": (ListOf(PARTICIPANT), False),  # facilitators only
     },
     "knocking": {},
@@ -242,12 +257,9 @@ OUTBOUND: dict[str, Spec] = {
     "content_rules": {"rules": ((dict, _NIL), True)},
     "private": {"from": _STR, "payload": (bytes, True), "ts": (_FLOAT, True)},
     "report": {"from": _STR, "msg": (int, True), "payload": (bytes, True), "ts": (_FLOAT, True)},
-    "alert": {
-        "from": _STR,
-        "kind": _STR,
-        "category": ((str, _NIL), True),
-        "ts": (_FLOAT, True),
-    },
+    "alert": _ALERT,
+    "alert_status": {"id": (int, True), "kind": _STR, "status": _STR},
+    "handled": {"id": (int, True), "by": _STR},
     "error": {"code": _STR, "message": _STR, "detail": (dict, False), "ref": (int, False)},
 }
 

@@ -438,6 +438,8 @@ def _forbidden_frame(kind: str, target: str) -> dict[str, Any]:
         "delete": {"msg": 1},
         "slow": {"seconds": 600},
         "vouch": {"pid": target, "by": b"i" * 32, "sig": b"s" * 64},
+        "alert_seen": {"id": 1},
+        "handled": {"id": 1},
     }.get(kind, {})
     return {"t": kind, **fields}
 
@@ -459,6 +461,8 @@ FACILITATOR_FRAMES = [
     "delete",
     "slow",
     "vouch",
+    "alert_seen",
+    "handled",
 ]
 
 

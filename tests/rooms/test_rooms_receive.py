@@ -66,8 +66,9 @@ def test_the_pipeline_runs_first_and_a_refusal_changes_nothing() -> None:
     s.receive(f, frame("mute", pid=ann), T0 + 3)
     assert refused(s, ann, frame("chat", payload=b"c"), T0 + 60) is Code.MUTED
     # A muted member can still ask the facilitators for help.
-    (alert,) = s.receive(ann, frame("alert", kind="support"), T0 + 61)
+    alert, told = s.receive(ann, frame("alert", kind="support"), T0 + 61)
     assert isinstance(alert, Deliver) and alert.to == Audience.FACILITATORS
+    assert isinstance(told, Deliver) and told.to == ann and told.frame["status"] == "sent"
 
 
 def test_slow_mode_follows_the_seat_across_reconnects() -> None:

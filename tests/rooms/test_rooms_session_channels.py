@@ -79,10 +79,21 @@ def test_private_and_report_go_to_the_facilitators_only() -> None:
 )
 def test_alerts_carry_a_clean_category_only(category: str | None, shown: str | None) -> None:
     s, f, (ann, _) = live()
-    (out,) = s.alert(ann, "content", category, 7.0)
+    out, told = s.alert(ann, "content", category, 7.0)
     assert out == Deliver(
-        FACS, {"t": "alert", "from": ann, "kind": "content", "category": shown, "ts": 7.0}
+        FACS,
+        {
+            "t": "alert",
+            "id": 1,
+            "from": ann,
+            "kind": "content",
+            "category": shown,
+            "ts": 7.0,
+            "count": 1,
+            "status": "sent",
+        },
     )
+    assert told == Deliver(ann, {"t": "alert_status", "id": 1, "kind": "content", "status": "sent"})
 
 
 @pytest.mark.parametrize(

@@ -73,7 +73,7 @@ def documented(cell: str, pattern: re.Pattern[str] = FIELD) -> dict[str, set[typ
     return fields
 
 
-OUTBOUND_ROWS = rows(section("5. Outbound frames"))
+OUTBOUND_ROWS = rows(section("5. Outbound frames").split("### 5a.")[0])
 INBOUND_ROWS = rows(section("4. Inbound frames"))
 
 
