@@ -9,55 +9,24 @@
 // next operation starts. That is what keeps a distribution ahead of the first
 // message on its chain. A wipe, on the other hand, happens at once: every
 // operation checks after each await whether it came, and stops if so.
+//
+// Sealing and opening (sections 5 and 8) are in codec-messages.js; the events,
+// warnings and CodecError the page is given, in codec-events.js.
 
-import { bytesEqual, toHex, fromUtf8 } from "./bytes.js";
-import { ChainHistory, NonceMemory, SenderChains } from "./chains.js";
+import { bytesEqual, toHex } from "./bytes.js";
+import { ChainHistory, SenderChains } from "./chains.js";
+import { CodecError, UNVERIFIED_WARNING, reasonOf, warning, wipedError } from "./codec-events.js";
+import * as messages from "./codec-messages.js";
 import * as e2ee from "./e2ee.js";
 import { TrustRoster } from "./roster.js";
 
-const { KIND_PRIVATE, KIND_REPORT, PRIVATE_NONCES_KEPT, RejectError } = e2ee;
-
-/** How many opened room messages are kept (in memory, their keys included) so that they can be reported. */
-export const REPORTABLE_KEPT = 200;
-/** How many of our own sent messages wait for their echo from the server. */
-const OWN_PENDING_KEPT = 256;
-
-export const UNVERIFIED_WARNING = Object.freeze({
-  code: "unverified_link",
-  message:
-    "This link carries no facilitator key, so nobody in the room can be verified: " +
-    "the server could add someone who reads along. Ask your facilitator for a new link.",
-});
-
-/** A local refusal (nothing was sent); `code` says why: not_ready, no_recipient, unknown_message, wiped, ... */
-export class CodecError extends Error {
-  /** @param {string} code @param {string} message */
-  constructor(code, message) {
-    super(message);
-    this.name = "CodecError";
-    this.code = code;
-  }
-}
-
-function wipedError() {
-  return new CodecError("wiped", "This conversation was wiped.");
-}
+export { CodecError, UNVERIFIED_WARNING } from "./codec-events.js";
+export { REPORTABLE_KEPT } from "./codec-messages.js";
 
 /**
- * @typedef {{type: "message", id: number, from: string, ts?: number, own: boolean, text: string | null, cw?: string, reason?: string}
- *   | {type: "private", from: string, ts?: number, text: string | null, reason?: string}
- *   | {type: "report", from: string, ts?: number, msg: number, verified: boolean,
- *      reported: {from: string, text: string | null, cw?: string} | null, note: string | null, reason?: string}
- *   | {type: "trust", pid: string, trusted: boolean}
- *   | {type: "warning", code: string, message: string, pid?: string}} CodecEvent
- *   `reason`, when a payload could not be opened, is RejectError's word (untrusted, replay, ...).
- *   `cw`, present only when the sender gave one, is the content warning in the message's body.
- *   Warning codes: unverified_link, untrusted, key_rejected (a chain state refused),
- *   keys_unusable (a participant's keys cannot be used: never trusted), keys_mismatch
- *   (the server lists other keys than this page's under its own pid).
- *
  * @typedef {{x: import("./e2ee.js").KeyPair, s: import("./e2ee.js").KeyPair}} ParticipantKeys
- * @typedef {{frame: object, warnings: CodecEvent[]}} Sealed
+ * @typedef {import("./codec-events.js").CodecEvent} CodecEvent
+ * @typedef {import("./codec-events.js").Sealed} Sealed
  */
 
 export class GroupCodec {
@@ -140,7 +109,7 @@ export class GroupCodec {
    * @returns {Promise<Sealed>} throws CodecError("not_ready" | "cw_too_long"); nothing is sent then
    */
   sealRoom(text, extra = {}, { cw } = {}) {
-    return this.#serial(() => this.#sealRoom(text, extra, cw));
+    return this.#serial(() => messages.sealRoom(this.#op, text, extra, cw));
   }
 
   /**
@@ -149,7 +118,7 @@ export class GroupCodec {
    * @returns {Promise<Sealed>} throws CodecError("not_ready" | "no_recipient")
    */
   sealPrivate(text, extra = {}) {
-    return this.#serial(() => this.#sealToFacilitators(KIND_PRIVATE, e2ee.textBody(text), { t: "private", ...extra }));
+    return this.#serial(() => messages.sealPrivate(this.#op, text, extra));
   }
 
   /**
@@ -158,12 +127,7 @@ export class GroupCodec {
    * @returns {Promise<Sealed>} throws CodecError("unknown_message" | "no_recipient")
    */
   sealReport(msgId, note, extra = {}) {
-    return this.#serial(async () => {
-      const seen = this.reportable.get(msgId);
-      if (!seen) throw new CodecError("unknown_message", "Only a message this page could read can be reported.");
-      const body = e2ee.reportBody({ msg: msgId, ...seen, note });
-      return this.#sealToFacilitators(KIND_REPORT, body, { t: "report", msg: msgId, ...extra });
-    });
+    return this.#serial(() => messages.sealReport(this.#op, msgId, note, extra));
   }
 
   /** @returns {object[]} the frames queued so far, in order; the outbox is emptied */
@@ -219,6 +183,9 @@ export class GroupCodec {
   }
 
   // ---- internals ----
+
+  /** What codec-messages.js is lent: this codec, its wipe-checked await and its outbox. */
+  #op = { codec: this, alive: (promise) => this.#alive(promise), emit: (frame) => this.#emit(frame) };
 
   #serial(fn) {
     const run = this.queue.then(async () => {
@@ -284,15 +251,15 @@ export class GroupCodec {
         await this.#onDirect(frame, events);
         break;
       case "msg":
-        events.push(await this.#onMessage(frame));
+        events.push(await messages.onMessage(this.#op, frame));
         break;
       // A facilitator gets its own private and report frames back; it has no
       // entry in them (it does not encrypt to itself), so there is nothing to show.
       case "private":
-        if (frame.from !== this.me) events.push(await this.#onPrivate(frame));
+        if (frame.from !== this.me) events.push(await messages.onPrivate(this.#op, frame));
         break;
       case "report":
-        if (frame.from !== this.me) events.push(await this.#onReport(frame));
+        if (frame.from !== this.me) events.push(await messages.onReport(this.#op, frame));
         break;
       case "ended":
         this.wipe(); // the session is over: nothing of it is kept
@@ -534,200 +501,6 @@ export class GroupCodec {
       chains.accept(state);
     } catch (err) {
       events.push(warning("key_rejected", `A key from ${pid} was rejected (${reasonOf(err)}).`, pid));
-    }
-  }
-
-  // ---- section 5: room messages ----
-
-  async #sealRoom(text, extra, cw) {
-    if (!this.chain) throw new CodecError("not_ready", "Not in the room yet.");
-    const warning = e2ee.trimContentWarning(cw);
-    if (warning !== undefined && [...warning].length > e2ee.MAX_CW_CHARS) {
-      throw new CodecError("cw_too_long", `A content warning is at most ${e2ee.MAX_CW_CHARS} characters. Nothing was sent.`);
-    }
-    const body = e2ee.textBody(text, warning);
-    const { chainId, epoch, index, ck } = this.chain;
-    const step = await this.#alive(e2ee.stepChain(ck));
-    const header = e2ee.header({ ctx: this.ctx, sender: this.me, epoch, chainId, index });
-    const payload = await this.#alive(e2ee.sealRoomPayload({ header, signer: this.keys.s, mk: step.mk, nonce: step.nonce, body }));
-    this.chain = { chainId, epoch, index: index + 1, ck: step.nextCk }; // the used key is gone
-    // Its key and body, to check the server's echo by (#ownEcho).
-    const sent = { text, ...(warning === undefined ? {} : { cw: warning }), body, mk: step.mk, nonce: step.nonce };
-    remember(this.ownPending, ownKey(chainId, epoch, index), sent, OWN_PENDING_KEPT);
-    const frame = { t: "chat", payload, ...extra };
-    this.#emit(frame);
-    return { frame, warnings: this.#sendWarnings() };
-  }
-
-  /** @returns {Promise<CodecEvent>} */
-  async #onMessage(frame) {
-    const base = { type: "message", id: frame.id, from: frame.from, ts: frame.ts, own: frame.from === this.me };
-    try {
-      if (!this.ctx || !(frame.payload instanceof Uint8Array)) throw new RejectError("malformed");
-      if (base.own) return { ...base, ...(await this.#ownEcho(frame.payload)) };
-      const opened = await this.#openRoom(frame.from, frame.payload);
-      if (Number.isInteger(frame.id)) {
-        const key = new Uint8Array([...opened.mk, ...opened.nonce]);
-        remember(this.reportable, frame.id, { from: frame.from, payload: frame.payload.slice(), key, body: opened.body }, REPORTABLE_KEPT);
-      }
-      return { ...base, text: opened.text, ...(opened.cw === undefined ? {} : { cw: opened.cw }) };
-    } catch (err) {
-      if (this.wiped) throw err;
-      return { ...base, text: null, reason: reasonOf(err) };
-    }
-  }
-
-  /** Steps 1 to 8, the body's text included; the chain moves only once everything checked out. */
-  async #openRoom(from, payload) {
-    const p = e2ee.parseRoomPayload(payload);
-    e2ee.checkHeader(p.header, this.ctx, from);
-    const peer = this.roster.get(from);
-    if (!peer?.trusted || !peer.keys) throw new RejectError("untrusted");
-    if (!(await this.#alive(e2ee.verifyRoomSignature(p, peer.keys.sPub)))) throw new RejectError("signature");
-    const chains = this.chains.get(from);
-    if (!chains) throw new RejectError("unknown_chain");
-    return this.#alive(chains.open(p));
-  }
-
-  /**
-   * Our own message back from the server, opened with what we remember sealing
-   * (once): the header names us, our signature verifies, and the key we used
-   * opens it to exactly the body we sealed. @returns {Promise<{text: string, cw?: string}>}
-   */
-  async #ownEcho(payload) {
-    const p = e2ee.parseRoomPayload(payload);
-    e2ee.checkHeader(p.header, this.ctx, this.me);
-    if (!(await this.#alive(e2ee.verifyRoomSignature(p, this.keys.s.pub)))) throw new RejectError("signature");
-    const key = ownKey(p.header.chainId, p.header.epoch, p.header.index);
-    const sent = this.ownPending.get(key);
-    if (sent === undefined) throw new RejectError("replay");
-    const body = await this.#alive(e2ee.openRoomCiphertext(p, sent.mk, sent.nonce));
-    if (!bytesEqual(body, sent.body)) throw new RejectError("decrypt", "not the body we sealed");
-    this.ownPending.delete(key);
-    return { text: sent.text, ...(sent.cw === undefined ? {} : { cw: sent.cw }) };
-  }
-
-  // ---- section 8: to the facilitators ----
-
-  async #sealToFacilitators(kind, body, frameFields) {
-    if (!this.ctx) throw new CodecError("not_ready", "Not in the room yet.");
-    const candidates = [...this.roster.all()].filter(
-      (p) => p.role === "facilitator" && p.trusted && p.present && p.keys && p.pid !== this.me,
-    );
-    // One facilitator whose keys fail must not keep the message from the others.
-    const recipients = [];
-    const skipped = [];
-    for (const p of candidates) {
-      if (await this.#alive(e2ee.agreementWorks(this.keys.x, p.keys.xPub))) recipients.push({ pid: p.pid, xPub: p.keys.xPub });
-      else skipped.push(warning("keys_unusable", `The keys of ${p.pid} could not be used; they cannot read this.`, p.pid));
-    }
-    if (recipients.length === 0) {
-      throw new CodecError("no_recipient", "No facilitator who can be verified is in the room right now.");
-    }
-    const payload = await this.#alive(e2ee.sealToFacilitators({ kind, ctx: this.ctx, sender: this.me, mine: this.keys.x, recipients, body }));
-    const frame = { ...frameFields, payload };
-    this.#emit(frame);
-    return { frame, warnings: [...this.#sendWarnings(), ...skipped] };
-  }
-
-  /** Decrypt our entry of a private or report payload; the nonce is remembered only once all is well. */
-  async #openForMe(frame, kind) {
-    if (!this.ctx || !(frame.payload instanceof Uint8Array)) throw new RejectError("malformed");
-    const peer = this.roster.get(frame.from);
-    if (!peer?.keys || !peer.trusted) throw new RejectError("untrusted");
-    const { nonce, body } = await this.#alive(
-      e2ee.openFacilitatorEntry({
-        payload: frame.payload,
-        kind,
-        ctx: this.ctx,
-        sender: frame.from,
-        me: this.me,
-        mine: this.keys.x,
-        senderXPub: peer.keys.xPub,
-      }),
-    );
-    let memory = this.nonces.get(frame.from);
-    if (!memory) this.nonces.set(frame.from, (memory = new NonceMemory(PRIVATE_NONCES_KEPT)));
-    if (memory.has(nonce)) throw new RejectError("nonce_replay");
-    return { body, remember: () => memory.add(nonce) };
-  }
-
-  async #onPrivate(frame) {
-    const base = { type: "private", from: frame.from, ts: frame.ts };
-    try {
-      const { body, remember: keepNonce } = await this.#openForMe(frame, KIND_PRIVATE);
-      const { text } = e2ee.parseTextBody(body, { cw: false }); // a private body has no cw
-      keepNonce();
-      return { ...base, text };
-    } catch (err) {
-      if (this.wiped) throw err;
-      return { ...base, text: null, reason: reasonOf(err) };
-    }
-  }
-
-  async #onReport(frame) {
-    const base = { type: "report", from: frame.from, ts: frame.ts, msg: frame.msg };
-    try {
-      const { body, remember: keepNonce } = await this.#openForMe(frame, KIND_REPORT);
-      const report = e2ee.parseReportBody(body);
-      keepNonce();
-      // The server's `msg` must be the one the reporter sealed, or the
-      // facilitator would be shown another message as the reported one.
-      const verified =
-        (frame.msg === undefined || frame.msg === report.msg) &&
-        (await this.#alive(e2ee.verifyReport({ ctx: this.ctx, report, senderSPubs: this.roster.signingKeys.get(report.from) ?? [] })));
-      return { ...base, msg: report.msg, verified, reported: { from: report.from, ...shownBody(report.body) }, note: report.note };
-    } catch (err) {
-      if (this.wiped) throw err;
-      return { ...base, verified: false, reported: null, note: null, reason: reasonOf(err) };
-    }
-  }
-
-  /** Said on every send: what the user should know about who may read along. */
-  #sendWarnings() {
-    const warnings = this.unverified ? [{ type: "warning", ...UNVERIFIED_WARNING }] : [];
-    for (const peer of this.roster.all()) {
-      if (peer.present && !peer.trusted && peer.pid !== this.me) {
-        warnings.push(warning("untrusted", "Someone in the room is not verified by a facilitator and cannot read this.", peer.pid));
-      }
-    }
-    return warnings;
-  }
-}
-
-function warning(code, message, pid) {
-  return { type: "warning", code, message, ...(pid === undefined ? {} : { pid }) };
-}
-
-function reasonOf(err) {
-  if (err instanceof RejectError) return err.reason;
-  if (err instanceof e2ee.FormatError) return "malformed";
-  return "error";
-}
-
-function ownKey(chainId, epoch, index) {
-  return `${epoch}/${toHex(chainId)}/${index}`;
-}
-
-/** Keep `value` under `key`, dropping the oldest entries beyond `limit`. */
-function remember(map, key, value, limit) {
-  map.set(key, value);
-  for (const old of map.keys()) {
-    if (map.size <= limit) break;
-    map.delete(old);
-  }
-}
-
-/** The reported text (and content warning) as the facilitator is shown them (verified or not). */
-function shownBody(body) {
-  try {
-    const { text, cw } = e2ee.parseTextBody(body);
-    return { text, ...(cw === undefined ? {} : { cw }) };
-  } catch {
-    try {
-      return { text: fromUtf8(body) };
-    } catch {
-      return { text: null };
     }
   }
 }

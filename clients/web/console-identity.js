@@ -9,7 +9,7 @@
 // are keyed by a hash of the account name, so not even that is stored plainly.
 
 import { toB64u, toHex, utf8 } from "./bytes.js";
-import { ed25519KeyPair, sha256 } from "./e2ee.js";
+import { ed25519KeyPair, sha256 } from "./e2ee-primitives.js";
 
 export const DB_NAME = "safespace-console";
 const DB_VERSION = 1;

@@ -12,7 +12,7 @@
 
 import { concat, fromB64u, lp, toB64u, utf8 } from "./bytes.js";
 import { RulesError, TUNING_FORMAT, applyTuning, compilePolicy, evaluate, expand } from "./content.js";
-import { ed25519Sign, ed25519Verify } from "./e2ee.js";
+import { ed25519Sign, ed25519Verify } from "./e2ee-primitives.js";
 
 export { evaluate, TUNING_FORMAT };
 

@@ -16,21 +16,21 @@ import { suggestName } from "./room-names.js";
 import * as view from "./room-view.js";
 import { $ } from "./room-view.js";
 import { setUpDialogs } from "./room-dialogs.js";
-import { FINAL, muteText } from "./room-text.js";
-import {
-  BACK_BANNER_MS,
-  BACKOFF_MS,
-  NOT_OPEN_RETRY_MS,
-  banner,
-  fillCrisis,
-  page,
-  say,
-  setTitle,
-  show,
-  showLoading,
-} from "./room-page.js";
+import { FINAL } from "./room-text.js";
+import { BACKOFF_MS, NOT_OPEN_RETRY_MS, banner, fillCrisis, page, say, setTitle, show, showLoading } from "./room-page.js";
 import { composeError, note, setUpComposer, toggleCw, updateControls } from "./room-compose.js";
-import { incomingCw, prefetchRules, setRules, showCheck } from "./room-content.js";
+import { prefetchRules, showCheck } from "./room-content.js";
+import {
+  onDeleted,
+  onFrame,
+  onMsg,
+  onRoomError,
+  onRoster,
+  onState,
+  onWarning,
+  onWelcome,
+  setUpRoomEvents,
+} from "./room-events.js";
 
 /** The dialogs (room-dialogs.js), set up once the page is wired. */
 let dialogs;
@@ -167,18 +167,7 @@ function connect() {
   on("roster", ({ roster }) => onRoster(roster));
   on("frame", onFrame);
   on("msg", onMsg);
-  on("deleted", ({ id }) => {
-    // After the messages still being looked at by the content rules.
-    const visit = page.visit;
-    page.shown = page.shown.then(() => {
-      if (visit !== page.visit) return;
-      const entry = page.entries.get(id);
-      if (!entry) return;
-      entry.li.remove();
-      page.entries.delete(id);
-      view.notice("A facilitator removed a message.");
-    });
-  });
+  on("deleted", onDeleted);
   on("private", (p) => p.own && view.privateNote(p.text, p.ts));
   on("warning", onWarning);
   on("error", (e) => {
@@ -206,150 +195,6 @@ function onKnocking() {
   page.retries = 0;
   show("waiting");
   say("The meeting has started; a facilitator will let you in shortly.");
-}
-
-function onWelcome(w) {
-  const returning = page.stage === "in";
-  if (returning && w.session !== page.session) {
-    // Another session than the one this page showed: ours ended meanwhile.
-    finish("gone");
-    return;
-  }
-  page.session = w.session;
-  page.stage = "in";
-  page.connected = true;
-  page.away = false;
-  page.retries = 0;
-  page.me = w.you;
-  page.group = w.group ?? page.group;
-  setRules(page.group?.content_rules ?? null, page.group?.id);
-  setTitle(page.group?.title ?? page.rules?.group?.title);
-  onState(w, { quiet: true });
-  if (returning) {
-    // A new connection has new keys: what came before cannot be reported from it.
-    for (const entry of page.entries.values()) entry.li.querySelector(".msg-report")?.remove();
-    banner("banner-connection", "Back — you are connected again.");
-    $("come-back").hidden = true;
-    $("banner-connection").classList.add("is-back");
-    page.bannerTimer = setTimeout(() => banner("banner-connection", null), BACK_BANNER_MS);
-    view.notice(w.last_msg > page.lastId ? "You are back. Messages sent while you were away are not shown." : "You are back.");
-    say("You are back in the room.");
-  } else {
-    show("room");
-    if (w.last_msg > 0) view.notice("You joined partway through: earlier messages are not shown.");
-    say("You are in the room.");
-  }
-  page.lastId = Math.max(page.lastId, w.last_msg ?? 0);
-  updateControls();
-}
-
-function onState(s, { quiet = false } = {}) {
-  const was = page.state;
-  page.state = s.state;
-  page.paused = Boolean(s.paused);
-  banner("banner-lobby", s.state === "lobby" ? $("banner-lobby").textContent : null);
-  banner("banner-paused", page.paused ? $("banner-paused").textContent : null);
-  if (!quiet && was === "lobby" && s.state.startsWith("live")) view.notice("The session has started.");
-  updateControls();
-}
-
-function onRoster(roster) {
-  page.roster = roster;
-  const me = roster.find((p) => p.pid === page.me);
-  const up = Boolean(me?.hand);
-  $("hand").setAttribute("aria-pressed", String(up));
-  $("hand").textContent = up ? "Lower hand" : "Raise hand";
-  const muted = me?.muted ? muteText(me.until) : null;
-  if (muted !== ($("banner-muted").hidden ? null : $("banner-muted").textContent)) {
-    banner("banner-muted", muted);
-    say(muted ?? "A facilitator has unmuted you.");
-  }
-  // The "not verified" note lasts while someone it named is here and still not verified.
-  const unverified = new Set(roster.filter((p) => p.present && !p.trusted).map((p) => p.pid));
-  for (const pid of page.warned) if (!unverified.has(pid)) page.warned.delete(pid);
-  if (!page.warned.size) note(null);
-  view.people(roster, {
-    me: page.me,
-    hidden: page.hidden,
-    verifiable: page.client ? !page.client.codec?.unverified : true,
-    onToggleHide: toggleHidden,
-  });
-  updateControls();
-}
-
-/** Notices in the log about who comes and goes (names as the server gives them). */
-function onFrame(f) {
-  const name = (pid) => page.client?.roster.get(pid)?.name;
-  if (f.t === "content_rules" && page.stage === "in") {
-    // A facilitator changed the group's content rules during the session.
-    if (page.group) page.group = { ...page.group, content_rules: f.rules ?? null };
-    setRules(f.rules ?? null, page.group?.id);
-    view.notice("The group's content rules were updated.");
-    return;
-  }
-  if (f.t === "joined" && f.p && f.p.pid !== page.me && page.stage === "in") {
-    view.notice(`${f.p.name} joined${f.p.role === "facilitator" ? " (facilitator)" : ""}.`);
-  } else if (f.t === "presence" && f.pid !== page.me && name(f.pid)) {
-    view.notice(f.present ? `${f.name ?? name(f.pid)} is back.` : `${name(f.pid)} stepped out.`);
-  } else if ((f.t === "left" || f.t === "removed") && name(f.pid)) {
-    view.notice(f.t === "left" ? `${name(f.pid)} left.` : `${name(f.pid)} is no longer in the session.`);
-  }
-}
-
-function onMsg(m) {
-  page.lastId = Math.max(page.lastId, m.id);
-  if (m.own) page.pending.shift();
-  // Shown in order, each behind the body's warning and this page's own labels
-  // for it (so a sender that left a label out cannot hide it from this reader).
-  const visit = page.visit;
-  page.shown = page.shown.then(async () => {
-    const cw = await incomingCw(m);
-    if (visit === page.visit) showMessage({ ...m, cw });
-  });
-}
-
-function showMessage(m) {
-  const sender = page.roster.find((p) => p.pid === m.from);
-  const entry = {
-    id: m.id,
-    from: m.from,
-    name: m.own ? "You" : m.name,
-    ts: m.ts,
-    text: m.text,
-    cw: m.cw,
-    own: m.own,
-    role: sender?.role,
-    reportable: !m.own && m.text !== null,
-  };
-  entry.li = view.message(entry, {
-    hidden: page.hidden.has(m.from),
-    onReport: (e) => dialogs.openReport(e),
-    onUnhide: (pid) => toggleHidden(pid, false),
-  });
-  page.entries.set(m.id, entry);
-}
-
-function onWarning(w) {
-  if (w.code === "unverified_link") {
-    banner("banner-warning", w.message);
-  } else if (w.code === "untrusted" && w.pid && !page.warned.has(w.pid)) {
-    page.warned.add(w.pid);
-    const who = page.roster.find((p) => p.pid === w.pid)?.name;
-    note(who ? `${who} is not verified by a facilitator and cannot read this.` : w.message);
-  }
-}
-
-/** A refusal from the server while in the room (a send, a report, ...). */
-function onRoomError(e) {
-  const at = page.pending.findIndex((p) => p.ref === e.ref);
-  if (at >= 0) {
-    const [sent] = page.pending.splice(at, 1);
-    if (!$("text").value) $("text").value = sent.text;
-  }
-  if (e.code === "removed" || e.code === "refused") return; // the close says it
-  let text = e.message;
-  if (e.code === "timed_out" && e.detail?.until) text = `${text} (until ${view.clock(e.detail.until)})`;
-  composeError(text);
 }
 
 function onClose(code, err) {
@@ -550,14 +395,6 @@ function again() {
 
 // ---- the composer and the actions ----
 
-function toggleHidden(pid, hide = !page.hidden.has(pid)) {
-  if (hide) page.hidden.add(pid);
-  else page.hidden.delete(pid);
-  view.setHidden(pid, hide);
-  onRoster(page.roster);
-  const who = page.roster.find((p) => p.pid === pid)?.name ?? "this person";
-  say(hide ? `Messages from ${who} are hidden on this page.` : `Messages from ${who} are shown again.`);
-}
 
 function askForSupport() {
   let status;
@@ -586,6 +423,7 @@ function wire() {
     },
     leave,
   });
+  setUpRoomEvents({ finish, openReport: (e) => dialogs.openReport(e) });
   $("accept").addEventListener("click", onAccept);
   $("decline").addEventListener("click", onDecline);
   $("name-form").addEventListener("submit", onNameSubmit);

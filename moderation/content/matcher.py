@@ -293,7 +293,7 @@ def pattern_hits(
     """(category index, start, end) in ``view`` of every match, left to right per pattern.
 
     Each pattern is searched on its own, and after a match the search goes on
-    from its end; clients/web/content.js does the same, so both find the same
+    from its end; clients/web/content-matcher.js does the same, so both find the same
     matches (``Scan`` hints only skip places where no match can be). For the
     words view, ``tokens`` are its words, for the ``words`` hints.
     """

@@ -3,7 +3,7 @@
 // and lets a test play the part of a dishonest server too.
 
 import { GroupCodec } from "../../clients/web/codec.js";
-import { ed25519KeyPair } from "../../clients/web/e2ee.js";
+import { ed25519KeyPair } from "../../clients/web/e2ee-primitives.js";
 
 export class FakeRoom {
   constructor({ group = "g_0123456789ab", session = "sess-1" } = {}) {
