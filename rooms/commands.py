@@ -22,7 +22,7 @@ COMMANDS: dict[str, Command] = {
     "chat": lambda s, pid, f, now: s.chat(pid, f["payload"], now),
     "direct": lambda s, pid, f, now: s.direct(pid, f["to"], f["payload"]),
     "vouch": lambda s, pid, f, now: s.vouch(pid, f["pid"], f["by"], f["sig"]),
-    "private": lambda s, pid, f, now: s.private(pid, f["payload"], now),
+    "private": lambda s, pid, f, now: s.private(pid, f["payload"], now, f.get("to")),
     "report": lambda s, pid, f, now: s.report(pid, f["msg"], f["payload"], now),
     "alert": lambda s, pid, f, now: s.alert(pid, f["kind"], f.get("category"), now),
     "alert_seen": lambda s, pid, f, now: s.alert_seen(pid, f["id"]),

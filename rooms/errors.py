@@ -75,6 +75,7 @@ class Code(StrEnum):
     NO_SUCH_MESSAGE = "no_such_message"
     NOT_A_MEMBER = "not_a_member"
     NO_SUCH_ALERT = "no_such_alert"
+    NOT_CONNECTED = "not_connected"
     # HTTP API.
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
@@ -122,6 +123,7 @@ REASONS: dict[Code, str] = {
     Code.NO_SUCH_KNOCK: "Nobody with that id is waiting to come in.",
     Code.NO_SUCH_MESSAGE: "There is no such message in this session.",
     Code.NOT_A_MEMBER: "That action applies to members only, not to facilitators.",
+    Code.NOT_CONNECTED: "That member is not connected right now, so nothing was sent to them.",
     Code.NO_SUCH_ALERT: "That request is no longer open: another facilitator may have "
     "marked it handled.",
     Code.NOT_FOUND: "Not found.",

@@ -422,10 +422,32 @@ class Session:
         p.vouches[by] = sig
         return [Deliver(Audience.ROOM, wire.frame("vouch", pid=pid, by=by, sig=sig))]
 
-    def private(self, actor: str, payload: bytes, now: float) -> list[Outcome]:
-        """A message for the facilitators only."""
-        frame = wire.frame("private", **{"from": actor, "payload": payload, "ts": now})
-        return [Deliver(Audience.FACILITATORS, frame)]
+    def private(
+        self, actor: str, payload: bytes, now: float, to: str | None = None
+    ) -> list[Outcome]:
+        """A message in a private thread: a member's with the facilitators, or theirs alone.
+
+        A member writes to the facilitators (the thread is the member's own).
+        A facilitator writes into one member's thread (``to``: the member and
+        every facilitator get it, so that co-facilitators see the reply) or,
+        without ``to``, to the facilitators only (thread nil).
+        """
+        sender = self.participants[actor]  # the pipeline let only the admitted through
+        if to is None:
+            thread = None if sender.is_facilitator else actor
+            frame = wire.frame(
+                "private", **{"from": actor, "thread": thread, "payload": payload, "ts": now}
+            )
+            return [Deliver(Audience.FACILITATORS, frame)]
+        if not sender.is_facilitator:
+            raise DomainError(Code.FORBIDDEN)
+        member = self._member(to)
+        if not member.present:
+            raise DomainError(Code.NOT_CONNECTED)
+        frame = wire.frame(
+            "private", **{"from": actor, "thread": to, "payload": payload, "ts": now}
+        )
+        return [Deliver(to, frame), Deliver(Audience.FACILITATORS, frame)]
 
     def report(self, actor: str, msg_id: int, payload: bytes, now: float) -> list[Outcome]:
         self._message(msg_id)

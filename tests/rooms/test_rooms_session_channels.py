@@ -64,13 +64,33 @@ def test_coming_back_with_new_keys_drops_the_vouches() -> None:
 def test_private_and_report_go_to_the_facilitators_only() -> None:
     s, f, (ann, _) = live()
     assert s.private(ann, b"help", 5.0) == [
-        Deliver(FACS, {"t": "private", "from": ann, "payload": b"help", "ts": 5.0})
+        Deliver(FACS, {"t": "private", "from": ann, "thread": ann, "payload": b"help", "ts": 5.0})
     ]
     refused(s, Code.NO_SUCH_MESSAGE, lambda: s.report(ann, 1, b"note", 5.0))
     s.next_message_id()
     assert s.report(ann, 1, b"note", 6.0) == [
         Deliver(FACS, {"t": "report", "from": ann, "msg": 1, "payload": b"note", "ts": 6.0})
     ]
+
+
+def test_a_facilitator_replies_into_one_members_private_thread() -> None:
+    s, f, (ann, ben) = live()
+    reply = {"t": "private", "from": f, "thread": ann, "payload": b"ct", "ts": 5.0}
+    # Ann and the facilitators (co-facilitators see the reply), nobody else.
+    assert s.private(f, b"ct", 5.0, to=ann) == [Deliver(ann, reply), Deliver(FACS, reply)]
+    # Without a member: among the facilitators only.
+    assert s.private(f, b"ct", 6.0) == [
+        Deliver(FACS, {"t": "private", "from": f, "thread": None, "payload": b"ct", "ts": 6.0})
+    ]
+
+
+def test_private_replies_are_refused_where_they_cannot_arrive() -> None:
+    s, f, (ann, ben) = live()
+    refused(s, Code.FORBIDDEN, lambda: s.private(ben, b"ct", 5.0, to=ann))  # member to member
+    refused(s, Code.NO_SUCH_PARTICIPANT, lambda: s.private(f, b"ct", 5.0, to="p99"))
+    refused(s, Code.NOT_A_MEMBER, lambda: s.private(f, b"ct", 5.0, to=f))
+    s.step_out(ann)
+    refused(s, Code.NOT_CONNECTED, lambda: s.private(f, b"ct", 5.0, to=ann))
 
 
 @pytest.mark.parametrize(
