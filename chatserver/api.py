@@ -16,6 +16,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from chatserver.admin import Admin
+from chatserver.origins import origin_allowed
 from chatserver.ws import Services
 from rooms.errors import AuthError, Code, SafespaceError
 from rooms.group import Group
@@ -54,11 +55,30 @@ async def http_error(request: Request, exc: Exception) -> Response:
     return response
 
 
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def guarded(handler: Endpoint) -> Endpoint:
-    """Turn every ``SafespaceError`` into its JSON error response."""
+    """Turn every ``SafespaceError`` into its JSON error response.
+
+    A request that changes something must come from no page at all (a
+    script, the CLI) or from one of the server's own origins: a foreign page
+    could otherwise post logins from a visitor's browser and spend the
+    visitor's address's login attempts (chatserver/origins.py).
+    """
 
     async def run(request: Request) -> Response:
         try:
+            if request.method not in SAFE_METHODS:
+                config = _services(request).config
+                headers = request.headers
+                if not origin_allowed(
+                    headers.get("origin"),
+                    headers.get("host", ""),
+                    config.public_url,
+                    config.allowed_origins,
+                ):
+                    raise SafespaceError(Code.FOREIGN_ORIGIN)
             return await handler(request)
         except SafespaceError as e:
             return error_response(e)
@@ -67,6 +87,12 @@ def guarded(handler: Endpoint) -> Endpoint:
 
 
 async def _json(request: Request) -> dict[str, Any]:
+    # A body only as JSON: a form or text/plain body is what a foreign page
+    # can send without the browser asking the server first (CORS preflight).
+    media = request.headers.get("content-type", "").partition(";")[0].strip().lower()
+    declared_body = request.headers.get("content-length", "0") != "0"
+    if (declared_body or "transfer-encoding" in request.headers) and media != "application/json":
+        raise SafespaceError(Code.INVALID, "The request body must be sent as application/json.")
     too_large = SafespaceError(Code.INVALID, "The request body is too large.")
     declared = request.headers.get("content-length", "0")
     if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:

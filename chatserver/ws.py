@@ -19,6 +19,7 @@ from chatserver.config import Config
 from chatserver.connection import Connection, Outbox, Outgoing
 from chatserver.hub import Hub
 from chatserver.metrics import Metrics
+from chatserver.origins import origin_allowed
 from chatserver.store import Store
 from rooms import wire
 from rooms.codec import decode
@@ -45,24 +46,15 @@ class Services:
     outbox: Outbox
 
 
-def origin_allowed(websocket: WebSocket, allowed: tuple[str, ...]) -> bool:
-    """Browsers always send Origin; non-browser clients (Python, the CLI) may not.
-
-    Cross-site websocket hijacking needs a browser, so a missing Origin is
-    allowed, and a present one must be this server's own or a listed one.
-    """
-    origin = websocket.headers.get("origin")
-    if origin is None:
-        return True
-    origin = origin.rstrip("/")
-    host = websocket.headers.get("host", "")
-    own = {f"http://{host}", f"https://{host}"}
-    return origin in own or origin in allowed
-
-
 async def endpoint(websocket: WebSocket) -> None:
     svc: Services = websocket.app.state.services
-    if not origin_allowed(websocket, svc.config.allowed_origins):
+    headers = websocket.headers
+    if not origin_allowed(
+        headers.get("origin"),
+        headers.get("host", ""),
+        svc.config.public_url,
+        svc.config.allowed_origins,
+    ):
         svc.metrics.closes[Close.ORIGIN] += 1
         await websocket.close(Close.ORIGIN)  # before accept: an HTTP 403
         return

@@ -80,6 +80,7 @@ class Code(StrEnum):
     NOT_FOUND = "not_found"
     METHOD_NOT_ALLOWED = "method_not_allowed"
     INVALID = "invalid"
+    FOREIGN_ORIGIN = "foreign_origin"
     CONFLICT = "conflict"
     # Content rules (moderation/content): a rules or tuning document that is not valid.
     BAD_RULES = "bad_rules"
@@ -129,6 +130,7 @@ REASONS: dict[Code, str] = {
     Code.NOT_FOUND: "Not found.",
     Code.METHOD_NOT_ALLOWED: "That method is not allowed here.",
     Code.INVALID: "The request is not valid.",
+    Code.FOREIGN_ORIGIN: "This request came from a page of another site, so it was refused.",
     Code.CONFLICT: "That already exists.",
     Code.BAD_RULES: "The group's content rules are not valid.",
     Code.CONTENT_BLOCKED: "This message was not sent: the group's content rules do not allow it.",
@@ -141,6 +143,7 @@ HTTP_STATUS: dict[Code, int] = {
     Code.UNAUTHENTICATED: 401,
     Code.LOGIN_FAILED: 401,
     Code.NOT_FOUND: 404,
+    Code.FOREIGN_ORIGIN: 403,
     Code.METHOD_NOT_ALLOWED: 405,
     Code.CONFLICT: 409,
     Code.RATE_LIMITED: 429,

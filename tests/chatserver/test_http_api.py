@@ -215,6 +215,36 @@ async def test_ten_failed_logins_from_one_client_are_rate_limited(env: Env) -> N
         assert "token" not in r.json()
 
 
+async def test_a_foreign_page_cannot_post_logins_from_a_visitors_browser(env: Env) -> None:
+    await facilitator(env, "alex")
+    port = env.url.rsplit(":", 1)[1]
+    body = {"name": "alex", "password": "guess-guess"}
+    async with env.http() as http:
+        for headers in (
+            {"Origin": "https://evil.example"},
+            # DNS rebinding: the foreign name resolves here; Host and Origin agree.
+            {"Origin": f"http://evil.example:{port}", "Host": f"evil.example:{port}"},
+        ):
+            r = await http.post("/api/login", json=body, headers=headers)
+            assert r.status_code == 403
+            assert error_of(r)["code"] == "foreign_origin"
+        # The form a page may post without asking first: refused, whatever its origin.
+        r = await http.post(
+            "/api/login", content=b'{"name":"alex","password":"x"}',
+            headers={"Content-Type": "text/plain"},
+        )  # fmt: skip
+        assert r.status_code == 400
+        assert error_of(r)["message"] == "The request body must be sent as application/json."
+        # None of it was a login attempt: the limit is untouched.
+        assert env.app.state.services.auth.limiter.failures("ip:127.0.0.1", time.time()) == 0
+        # The server's own pages (and clients with no Origin at all) log in.
+        r = await http.post(
+            "/api/login", json={"name": "alex", "password": PASSWORD}, headers={"Origin": env.url}
+        )
+        assert r.status_code == 200
+        assert "token" in r.json()
+
+
 @http_only
 async def test_login_limits_count_per_client_and_per_name(env: Env) -> None:
     """A guesser is stopped by address, and a name under attack is guarded from any

@@ -313,6 +313,24 @@ async def test_the_servers_own_origin_and_no_origin_are_allowed(env: Env) -> Non
 
 
 @before_the_outlet
+async def test_a_rebound_name_is_refused_though_host_and_origin_agree(env: Env) -> None:
+    """DNS rebinding: a foreign page's name resolves to this server, so the upgrade's
+    Host and Origin are both that name. Only PUBLIC_URL (or a literal address) is own."""
+    gid, fac, (a, b) = await room(env)
+    port = int(env.url.rsplit(":", 1)[1])
+    rebound = f"ws://evil.example:{port}/ws"
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    sock = writer.get_extra_info("socket").dup()
+    writer.close()
+    with pytest.raises(InvalidStatus) as caught:
+        await connect(rebound, sock=sock, subprotocols=PROTOCOLS,
+                      origin=Origin(f"http://evil.example:{port}"))  # fmt: skip
+    assert caught.value.response.status_code == 403
+    assert env.metrics.closes[Close.ORIGIN] == 1
+    await still_serving(fac, a, b)
+
+
+@before_the_outlet
 async def test_an_allowed_origin_from_the_config_is_accepted(env: Env) -> None:
     services = env.app.state.services
     services.config = replace(services.config, allowed_origins=("https://chat.example.org",))
