@@ -23,15 +23,31 @@ def encode(frame: dict[str, Any]) -> bytes:
     return _packer.pack(frame)  # type: ignore[no-any-return]
 
 
+def _no_ext(code: int, data: bytes) -> object:
+    raise ValueError("extension types are not part of the protocol")
+
+
+def _string_keys(value: object) -> bool:
+    """Every map key, at any depth, is a str (msgpack also allows bin and ints)."""
+    if isinstance(value, dict):
+        return all(type(k) is str and _string_keys(v) for k, v in value.items())
+    if isinstance(value, list):
+        return all(_string_keys(v) for v in value)
+    return True
+
+
 def decode(data: bytes) -> object:
     try:
-        return msgpack.unpackb(
+        value = msgpack.unpackb(
             data,
             raw=False,
-            strict_map_key=True,
-            max_ext_len=0,
+            strict_map_key=True,  # str or bin keys only; bin is refused below
+            ext_hook=_no_ext,  # every extension type, the zero-length ones too
         )
     except Exception:
         # Any decoder complaint (truncated, extra data, bad UTF-8, ext types)
         # means the peer does not speak the protocol.
         raise ProtocolViolation(Code.BAD_FRAME, Close.PROTOCOL) from None
+    if not _string_keys(value):
+        raise ProtocolViolation(Code.BAD_FRAME, Close.PROTOCOL)
+    return value

@@ -270,3 +270,21 @@ def test_error_frames_fit_their_declaration() -> None:
     assert wire.check_outbound(wire.error(err)) == {
         "t": "error", "code": "too_large", "message": err.reason, "detail": {"limit": 10}, "ref": 4
     }  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"\xd4\x01\x00",  # fixext 1
+        b"\xc7\x00\x05",  # ext 8 of length zero, alone
+        b"\x82\xa1t\xa4chat\xa1e\xc7\x00\x05",  # ... and as a field's value
+        b"\x82\xa1t\xa4chat\xc4\x01k\x01",  # a bin key beside the type
+        b"\x82\xa1t\xa4chat\xa1m\x91\x81\xc4\x01k\x01",  # a bin key in a nested map
+    ],
+)
+def test_the_codec_refuses_extension_types_and_non_string_keys(data: bytes) -> None:
+    from rooms.codec import decode
+
+    with pytest.raises(ProtocolViolation) as caught:
+        decode(data)
+    assert (caught.value.code, caught.value.close_code) == (Code.BAD_FRAME, Close.PROTOCOL)
