@@ -49,7 +49,7 @@ def _serve(args: argparse.Namespace) -> int:
             "    .venv/bin/chatserver link create GROUP_ID",
             flush=True,
         )
-    config_ = uvicorn_config(app, args.host, args.port, os.environ.get("LOG_LEVEL", "warning"))
+    config_ = uvicorn_config(app, args.host, args.port, config.server_log_level)
     uvicorn.Server(config_).run(sockets=[bound_socket(args.host, args.port)])
     return 0
 

@@ -19,7 +19,10 @@ class Config:
     ``redis://``); ``store_url`` the durable data (``sqlite:///path``).
     ``public_url`` is what private links start with. ``allowed_origins`` are
     the page origins allowed to open websockets; empty means "this server's
-    own origin only".
+    own origin only". ``log_level`` is the application's loggers' level
+    (``LOG_LEVEL``, unset: INFO) and ``server_log_level`` uvicorn's (the same
+    ``LOG_LEVEL``, unset: warning, since uvicorn's lines name members'
+    addresses); ``chatserver.logs`` says what each shows.
     """
 
     store_url: str = "sqlite:///var/safespace.sqlite3"
@@ -34,6 +37,7 @@ class Config:
     api_token_hours: float = 12.0
     metrics_token: str = ""
     log_level: str = "INFO"
+    server_log_level: str = "warning"
 
     @classmethod
     def from_env(cls, **overrides: object) -> Config:
@@ -55,6 +59,7 @@ class Config:
             "link_attempts_per_minute": _int("LINK_ATTEMPTS_PER_MINUTE", 30),
             "metrics_token": env.get("METRICS_TOKEN", ""),
             "log_level": (env.get("LOG_LEVEL") or cls.log_level).upper(),
+            "server_log_level": (env.get("LOG_LEVEL") or cls.server_log_level).lower(),
         }
         values.update(overrides)
         return cls(**values)  # type: ignore[arg-type]

@@ -7,13 +7,13 @@ compress, and compressing secrets beside attacker-chosen data leaks them).
 
 from __future__ import annotations
 
-import logging
 import os
 import socket
 
 import uvicorn
 from starlette.applications import Starlette
 
+from chatserver import logs
 from chatserver.transport import SafespaceWebSocketProtocol
 from rooms.wire import MAX_FRAME_BYTES
 
@@ -26,15 +26,15 @@ def uvicorn_config(
     The application's loggers go to stderr at ``Config.log_level``
     (``LOG_LEVEL``, default INFO); uvicorn's own stay at ``log_level``
     (warning unless the operator says otherwise), because its access lines
-    name every member's address. ``basicConfig`` does nothing where logging
-    is already set up (pytest's caplog).
+    name every member's address. Whatever the levels, no frame's or body's
+    content is ever printed: ``chatserver.logs`` filters uvicorn's and
+    ``websockets``' loggers, once ``uvicorn.Config`` has set them up.
     """
     services = getattr(app.state, "services", None)
     app_level = services.config.log_level if services is not None else "INFO"
-    logging.basicConfig(
-        level=app_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    return uvicorn.Config(
+    for name in (log_level, app_level):
+        logs.level(name)  # a wrong LOG_LEVEL stops here, with a clear message
+    config = uvicorn.Config(
         app,
         host=host,
         port=port,
@@ -47,6 +47,8 @@ def uvicorn_config(
         forwarded_allow_ips=os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1"),
         lifespan="on",
     )
+    logs.configure(app_level, log_level)
+    return config
 
 
 # The kernel's send buffer per connection. Left to autotuning it grows to
