@@ -4,9 +4,10 @@
     await member.send("hello")
     event = await member.next("msg")        # Event(type="msg", text="hello", ...)
 
-The client keeps a live view of the room (``roster``, ``knocks``, ``state``)
-from the frames it receives, and turns every error frame into an ``Event``
-of type ``error`` (and refusals during joining into ``ClientError``).
+The client keeps a live view of the room (``roster``, ``knocks``, ``state``:
+``clients.room_view``) from the frames it receives, and turns every error
+frame into an ``Event`` of type ``error`` (and refusals during joining into
+``ClientError``).
 
 Payloads are end-to-end encrypted by default (``clients.e2ee``, docs/e2ee.md):
 a member trusts the facilitator keys in its link's fragment, which it never
@@ -29,7 +30,6 @@ import dataclasses
 import itertools
 from collections import deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -44,7 +44,9 @@ from clients.content import (
     ContentNeedsConfirmation,
 )
 from clients.e2ee import E2EECodec, E2EEError, IdentityKey
-from clients.payload import PayloadCodec, Reported
+from clients.payload import PayloadCodec
+from clients.room_view import Event as Event
+from clients.room_view import RoomView
 from rooms.codec import decode, encode
 from rooms.errors import AuthError, Code, SafespaceError
 from rooms.links import token_from_link
@@ -75,40 +77,6 @@ class ClientError(SafespaceError):
         self.close_code = close_code
 
 
-@dataclass(frozen=True)
-class Event:
-    """One frame from the server; ``text`` is the opened payload of text frames.
-
-    ``text`` is None when a payload cannot be opened (sealed before we arrived,
-    altered, or from someone no facilitator vouched for). For a ``report``,
-    ``text`` is the reporter's note, ``reported`` the message as the reporter
-    read it, and ``verified`` whether its sender provably wrote it. ``cw`` is
-    the content warning the sender of a ``msg`` put in its encrypted body
-    (docs/e2ee.md section 5), with the labels this client's content rules
-    give the text added (", "-separated), None if none: show it, and the text
-    only once the reader asks (a report's ``reported.cw`` likewise).
-    Warnings of the encryption layer arrive as events of type ``warning``
-    with a ``code`` (``unverified_link``, ``untrusted``, ``keys_mismatch``,
-    and ``rules_unverified`` for content rules that could not be checked)
-    and maybe a ``pid``. A facilitator's client adds a local ``alert`` event
-    (``kind`` "content", ``category``, ``from``, ``msg``, ``local`` True; no
-    text) for each alert category of a room message it opens.
-    """
-
-    type: str
-    fields: dict[str, Any] = field(default_factory=dict)
-    text: str | None = field(default=None, repr=False)  # plaintext: never in a repr
-    verified: bool | None = None
-    reported: Reported | None = None
-    cw: str | None = field(default=None, repr=False)  # the sender's content warning
-
-    def __getitem__(self, key: str) -> Any:
-        return self.fields[key]
-
-    def get(self, key: str, default: Any = None) -> Any:
-        return self.fields.get(key, default)
-
-
 def ws_url(link_or_server: str) -> str:
     """The websocket URL of the server a private link (or a server URL) points at."""
     parts = urlsplit(link_or_server.strip())
@@ -118,7 +86,7 @@ def ws_url(link_or_server: str) -> str:
     return f"{scheme}://{parts.netloc}/ws"
 
 
-class ChatClient:
+class ChatClient(RoomView):
     def __init__(
         self,
         ws: ClientConnection,
@@ -126,6 +94,7 @@ class ChatClient:
         history: int = 1000,
         content_rules: bool | None = None,
     ) -> None:
+        super().__init__()  # the live view: pid, role, state, roster, knocks, ...
         self.ws = ws
         self.codec = codec
         # The group's content rules: on by default with encryption only (the
@@ -137,17 +106,8 @@ class ChatClient:
         if content_rules:
             trusted = codec.trusted_identities if isinstance(codec, E2EECodec) else ()
             self.content = ContentGuard(trusted)
-        self.group_id: str | None = None
         self._alerted: dict[int, None] = {}  # msg ids already flagged (insertion order)
-        self.pid: str | None = None
-        self.role: str | None = None
-        self.state: str | None = None
-        self.paused = False
-        self.admitted = False
         self.rules: Event | None = None
-        self.welcome: Event | None = None
-        self.roster: dict[str, dict[str, Any]] = {}
-        self.knocks: dict[str, dict[str, Any]] = {}
         # The last events, for a caller that wants to look back; bounded, so a
         # long session does not pile up the conversation in memory.
         self.history: deque[Event] = deque(maxlen=history)
@@ -356,9 +316,7 @@ class ChatClient:
         if kind in TEXT_FRAMES:
             with contextlib.suppress(ValueError):
                 opened = self.codec.open(frame)
-        track = _TRACKERS.get(kind)
-        if track is not None:
-            track(self, frame)
+        self._track(frame)
         for pid, entry in self.roster.items():
             entry["verified"] = self.codec.verified(pid)
         alerts: tuple[str, ...] = ()
@@ -414,21 +372,6 @@ class ChatClient:
     def _emit(self, event: Event) -> None:
         self.history.append(event)
         self._inbox.put_nowait(event)
-
-    def pid_of(self, name_or_pid: str) -> str | None:
-        """A participant's (or knocker's) id from their display name, case-insensitively."""
-        people = {**self.roster, **self.knocks}
-        if name_or_pid in people:
-            return name_or_pid
-        folded = name_or_pid.casefold()
-        for pid, p in people.items():
-            if p["name"].casefold() == folded:
-                return pid
-        return None
-
-    def name_of(self, pid: str) -> str:
-        p = self.roster.get(pid) or self.knocks.get(pid)
-        return p["name"] if p else pid
 
     # ---- receiving ----------------------------------------------------------
 
@@ -626,70 +569,3 @@ class ChatClient:
         if self._reader is not None:
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(self._reader, 2)
-
-
-# ---- how each frame changes the client's view of the room ------------------------
-
-
-def _welcomed(c: ChatClient, frame: dict[str, Any]) -> None:
-    c.admitted = True
-    c.pid, c.role = frame["you"], frame["role"]
-    c.welcome = Event("welcome", frame)
-    c.group_id = str(frame["group"]["id"])
-    c.roster = {p["pid"]: p for p in frame["roster"]}
-    c.knocks = {k["pid"]: k for k in frame.get("knocks", [])}
-    c.state, c.paused = frame["state"], frame["paused"]
-
-
-def _presence(c: ChatClient, frame: dict[str, Any]) -> None:
-    entry = c.roster.get(frame["pid"])
-    if entry is not None:
-        entry.update({k: v for k, v in frame.items() if k in ("present", "name", "keys")})
-
-
-def _gone(c: ChatClient, frame: dict[str, Any]) -> None:
-    c.roster.pop(frame["pid"], None)
-
-
-def _state(c: ChatClient, frame: dict[str, Any]) -> None:
-    c.state, c.paused = frame["state"], frame["paused"]
-
-
-def _mute(c: ChatClient, frame: dict[str, Any]) -> None:
-    entry = c.roster.get(frame["pid"])
-    if entry is not None:
-        entry["muted"] = frame["t"] == "muted"
-        entry["until"] = frame.get("until")
-
-
-def _hand(c: ChatClient, frame: dict[str, Any]) -> None:
-    entry = c.roster.get(frame["pid"])
-    if entry is not None:
-        entry["hand"] = frame["up"]
-
-
-def _joined(c: ChatClient, frame: dict[str, Any]) -> None:
-    c.roster[frame["p"]["pid"]] = frame["p"]
-
-
-def _knock(c: ChatClient, frame: dict[str, Any]) -> None:
-    c.knocks[frame["p"]["pid"]] = frame["p"]
-
-
-def _knock_gone(c: ChatClient, frame: dict[str, Any]) -> None:
-    c.knocks.pop(frame["pid"], None)
-
-
-_TRACKERS: dict[str, Callable[[ChatClient, dict[str, Any]], None]] = {
-    "welcome": _welcomed,
-    "joined": _joined,
-    "presence": _presence,
-    "left": _gone,
-    "removed": _gone,
-    "knock": _knock,
-    "knock_gone": _knock_gone,
-    "state": _state,
-    "muted": _mute,
-    "unmuted": _mute,
-    "hand": _hand,
-}

@@ -6,6 +6,7 @@ chains       sender chains, receiving with a cap on skips and kept keys
 sealing      sealing and opening of messages, distributions, privates, reports
 admission    vouches, facilitator keys in links, the identity key file
 content_rules  a group's content rules, signed by a facilitator (section 11)
+roster       ``KeyRoster``: peers' keys and vouches, whom to trust, who holds our chain
 codec        ``E2EECodec``: the sans-I/O state machine behind the client's codec seam
 errors       ``E2EEError`` and its ``why`` codes
 """

@@ -28,7 +28,7 @@ from clients.e2ee.chains import (
     SenderChain,
     step,
 )
-from clients.e2ee.codec import Peer, _Received
+from clients.e2ee.codec import _Received
 from clients.e2ee.encoding import (
     KIND_PRIVATE,
     MAX_CW_CHARS,
@@ -46,6 +46,7 @@ from clients.e2ee.encoding import (
     parse_text_body,
     text_body,
 )
+from clients.e2ee.roster import Peer
 from clients.e2ee.sealing import Recipient, open_private, seal_private
 from clients.payload import Opened, Reported
 from rooms.errors import SafespaceError
