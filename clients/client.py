@@ -488,9 +488,12 @@ class ChatClient(RoomView):
             await self.alert("content", category)
         return ref
 
-    async def private(self, text: str) -> int:
-        """A message to the facilitators only."""
-        return await self._sealed("private", lambda: self.codec.seal_private(text))
+    async def private(self, text: str, to: str | None = None) -> int:
+        """A message in a private thread: a member's to the facilitators; a
+        facilitator's into member ``to``'s thread (the member and the
+        facilitators read it), or without ``to`` to the facilitators only."""
+        fields = {"to": to} if to is not None else {}
+        return await self._sealed("private", lambda: self.codec.seal_private(text, to), **fields)
 
     async def report(self, msg_id: int, note: str = "") -> int:
         """Report message ``msg_id`` to the facilitators, with the proof of who wrote it."""
@@ -503,6 +506,18 @@ class ChatClient(RoomView):
         if category is not None:
             fields["category"] = category
         return await self._send("alert", **fields)
+
+    async def alert_seen(self, alert_id: int) -> int:
+        """A facilitator's client shows alert ``alert_id``: the member is told it was seen.
+
+        Call it when a person can see the alert, not on receipt: the member is
+        told a facilitator has it on their screen.
+        """
+        return await self._send("alert_seen", id=alert_id)
+
+    async def handled(self, alert_id: int) -> int:
+        """Mark an alert handled: it closes for every facilitator, and the member is told."""
+        return await self._send("handled", id=alert_id)
 
     async def direct(self, pid: str, payload: bytes) -> int:
         return await self._send("direct", to=pid, payload=payload)

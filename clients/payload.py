@@ -80,8 +80,8 @@ class PayloadCodec(Protocol):
         """The payload of a message to the whole room, behind content warning ``cw`` if given."""
         ...
 
-    def seal_private(self, text: str) -> bytes:
-        """The payload of a message to the facilitators."""
+    def seal_private(self, text: str, to: str | None = None) -> bytes:
+        """The payload of a message to the facilitators (and, from one, to member ``to``)."""
         ...
 
     def seal_report(self, msg_id: int, note: str) -> bytes:
@@ -123,7 +123,7 @@ class PlainCodec:
             raise ValueError("PlainCodec cannot carry a content warning; nothing was sealed")
         return text.encode("utf-8")
 
-    def seal_private(self, text: str) -> bytes:
+    def seal_private(self, text: str, to: str | None = None) -> bytes:
         return text.encode("utf-8")
 
     def seal_report(self, msg_id: int, note: str) -> bytes:

@@ -1,7 +1,7 @@
 """The room as a client last heard it: each frame as an ``Event``, and the live view.
 
 ``RoomView`` holds what the frames say of the room (``pid``, ``role``,
-``state``, ``paused``, ``roster``, ``knocks``) and changes it only through
+``state``, ``paused``, ``roster``, ``knocks``, ``alerts``) and changes it only through
 ``TRACKERS``, one function per frame type. It does no I/O and sends nothing:
 ``ChatClient`` (clients/client.py) reads the socket, checks each frame, and
 hands it here.
@@ -65,6 +65,9 @@ class RoomView:
         self.welcome: Event | None = None
         self.roster: dict[str, dict[str, Any]] = {}
         self.knocks: dict[str, dict[str, Any]] = {}
+        # Open support requests and alerts by id (docs/protocol.md section 5a):
+        # a facilitator's are everyone's, a member's their own.
+        self.alerts: dict[int, dict[str, Any]] = {}
 
     def _track(self, frame: dict[str, Any]) -> None:
         track = TRACKERS.get(frame.get("t", "?"))
@@ -98,6 +101,25 @@ def _welcomed(c: RoomView, frame: dict[str, Any]) -> None:
     c.roster = {p["pid"]: p for p in frame["roster"]}
     c.knocks = {k["pid"]: k for k in frame.get("knocks", [])}
     c.state, c.paused = frame["state"], frame["paused"]
+    c.alerts = {a["id"]: a for a in frame["alerts"]}
+
+
+def _alert(c: RoomView, frame: dict[str, Any]) -> None:
+    c.alerts[frame["id"]] = {k: v for k, v in frame.items() if k != "t"}
+
+
+def _alert_status(c: RoomView, frame: dict[str, Any]) -> None:
+    if frame["status"] == "handled":
+        c.alerts.pop(frame["id"], None)
+        return
+    entry = c.alerts.setdefault(
+        frame["id"], {"id": frame["id"], "from": c.pid, "kind": frame["kind"]}
+    )
+    entry["status"] = frame["status"]
+
+
+def _handled(c: RoomView, frame: dict[str, Any]) -> None:
+    c.alerts.pop(frame["id"], None)
 
 
 def _presence(c: RoomView, frame: dict[str, Any]) -> None:
@@ -151,4 +173,7 @@ TRACKERS: dict[str, Callable[[RoomView, dict[str, Any]], None]] = {
     "muted": _mute,
     "unmuted": _mute,
     "hand": _hand,
+    "alert": _alert,
+    "alert_status": _alert_status,
+    "handled": _handled,
 }

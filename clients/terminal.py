@@ -148,6 +148,24 @@ class Terminal:
         if line is not None:
             line(self, event, self.client.name_of(f.get("from") or f.get("pid") or ""))
 
+    def crisis_resources(self) -> None:
+        """The group's crisis resources, as the room and the rules showed them."""
+        welcome = self.client.welcome
+        resources = welcome["group"]["crisis_resources"] if welcome is not None else []
+        for resource in resources:
+            self.say(f"  If you need help now: {resource}")
+
+    async def acknowledge(self, event: Event) -> None:
+        """A facilitator's terminal has shown an alert: the member is told it was seen."""
+        if self.client.role != "facilitator":
+            return
+        if event.type == "alert" and not event.fields.get("local"):
+            await self.client.alert_seen(event.fields["id"])
+        elif event.type == "welcome":
+            for alert in event.fields.get("alerts", []):
+                self.show(Event("alert", alert))
+                await self.client.alert_seen(alert["id"])
+
     def label(self, category: object) -> str:
         """A content category as people read it: its label, and its id."""
         content = getattr(self.client, "content", None)
@@ -253,6 +271,7 @@ async def _run(
         while True:
             event = await client.next(timeout=float("inf"))
             term.show(event)
+            await term.acknowledge(event)
             if event.type == "closed":
                 return
 

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 from clients.client import ChatClient
 from clients.e2ee import sign_content_rules
+from clients.room_view import Event
 from moderation.content import ACTIONS, TUNING_FORMAT, RulesError, tuned_policy
 from rooms.links import link_with_identities
 
@@ -164,6 +165,24 @@ async def _timeout(term: Terminal, rest: str) -> None:
     await term.client.time_out(term.person(_needed(who.strip())), seconds)
 
 
+async def _reply(term: Terminal, rest: str) -> None:
+    who, bar, text = rest.partition("|")
+    if not bar:
+        raise _Usage
+    await term.client.private(_needed(text.strip()), to=term.person(_needed(who.strip())))
+
+
+async def _alerts(term: Terminal, rest: str) -> None:
+    if not term.client.alerts:
+        term.say("  No open support requests or alerts.")
+    for alert in term.client.alerts.values():
+        term.show(Event("alert", alert))
+
+
+async def _handled(term: Terminal, rest: str) -> None:
+    await term.client.handled(_number(int, _needed(rest)))
+
+
 async def _delete(term: Terminal, rest: str) -> None:
     await term.client.delete(_number(int, _needed(rest)))
 
@@ -252,6 +271,11 @@ COMMANDS: tuple[Command, ...] = (
     _room("resume", "end a pause", lambda c: c.resume()),
     _room("end", "end the session: everyone leaves", lambda c: c.end()),
     Command("knocks", "", "who is knocking", _knocks, facilitator=True),
+    Command("alerts", "", "the open support requests and alerts", _alerts, facilitator=True),
+    Command("handled", "ID", "mark alert ID handled: it closes for every facilitator, "
+            "and the member is told", _handled, facilitator=True),
+    Command("reply", "NAME | TEXT", "write privately to NAME: only they and the facilitators "
+            "read it", _reply, facilitator=True),
     _person("admit", "let NAME in from the knock queue", lambda c, pid: c.admit(pid)),
     _person("refuse", "refuse NAME's knock", lambda c, pid: c.refuse(pid)),
     _person("mute", "mute NAME", lambda c, pid: c.mute(pid)),

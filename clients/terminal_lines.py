@@ -101,6 +101,44 @@ def _alert(term: Terminal, event: Event, who: str) -> None:
         term.say(f"(alert) {who}: content: {term.label(f.get('category'))}")
     else:
         term.say(f"(alert) {who}: {f['kind']} {f.get('category') or ''}".rstrip())
+    if not f.get("local"):
+        count = f" ({f['count']} times)" if f.get("count", 1) > 1 else ""
+        term.say(f"  alert {f['id']}{count}: /handled {f['id']} once you have checked in")
+
+
+# What a member is told of their support request in each status
+# (docs/protocol.md section 5a): true in that status, and nothing more.
+SUPPORT_WORDS = {
+    "waiting": "No facilitator is in the room right now. Your request will reach the first "
+    "facilitator who comes back.",
+    "sent": "Your request is on its way to the facilitators in the room.",
+    "seen": "A facilitator has your request on their screen.",
+    "handled": "A facilitator has seen your request and marked it as handled.",
+}
+CONTENT_WAITING = (
+    "No facilitator is in the room right now; the alert will reach the first facilitator "
+    "who comes back."
+)
+
+
+def _alert_status(term: Terminal, event: Event, who: str) -> None:
+    f = event.fields
+    if f["kind"] == "support":
+        term.say(f"* {SUPPORT_WORDS.get(f['status'], 'Your request is ' + f['status'] + '.')}")
+        if f["status"] == "waiting":
+            term.crisis_resources()
+    elif f["status"] == "waiting":
+        term.say(f"* {CONTENT_WAITING}")
+
+
+def _thread(term: Terminal, event: Event) -> str:
+    """Whose private thread a private message is in, as the reader sees it."""
+    thread = event.fields.get("thread")
+    if thread is None:
+        return "private, facilitators only"
+    if thread == term.client.pid:
+        return "private, with the facilitators"
+    return f"private with {term.client.name_of(thread)}"
 
 
 def _said(text: Callable[[Event, str], str]) -> Line:
@@ -112,8 +150,10 @@ LINES: dict[str, Line] = {
     "msg": _msg,
     "welcome": _welcome,
     "knocking": _said(
-        lambda e, who: "* The meeting has started, so you are knocking: "
-        "please wait for a facilitator to answer."
+        lambda e, who: (
+            "* The meeting has started, so you are knocking: "
+            "please wait for a facilitator to answer."
+        )
     ),
     "joined": _said(lambda e, who: f"* {e.fields['p']['name']} joined"),
     "presence": _said(
@@ -133,10 +173,14 @@ LINES: dict[str, Line] = {
     "unmuted": lambda term, e, who: term.say(f"* {_you_or(term, e, who)} no longer muted"),
     "hand": _said(lambda e, who: f"* {who} {'raised' if e.fields['up'] else 'lowered'} a hand"),
     "deleted": _deleted,
-    "private": _said(lambda e, who: f"(private) {who}: {e.text}"),
+    "private": lambda term, e, who: term.say(f"({_thread(term, e)}) {who}: {e.text}"),
     "report": _report,
     "warning": lambda term, e, who: term.warn(e.fields),
     "alert": _alert,
+    "alert_status": _alert_status,
+    "handled": lambda term, e, who: term.say(
+        f"* alert {e.fields['id']} was marked handled by {term.client.name_of(e.fields['by'])}"
+    ),
     "content_rules": _said(
         lambda e, who: "* The group's content rules changed (/rules lists them)."
     ),

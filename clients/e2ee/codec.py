@@ -121,9 +121,27 @@ class E2EECodec(KeyRoster):
         self._warn_on_send()
         return sealed.payload
 
-    def _seal_to_facilitators(self, kind: int, body: bytes) -> bytes:
+    def _seal_to_facilitators(self, kind: int, body: bytes, to: str | None = None) -> bytes:
+        """Sealed pairwise to each trusted facilitator present, and to member ``to``.
+
+        ``to`` (a facilitator's reply into one member's private thread) must be
+        a member this client trusts; it need not be present in the room (a
+        member who stepped out still reads the thread).
+        """
         ctx, me, _ = self._ready_to_seal()
-        recipients = [
+        recipients = []
+        if to is not None:
+            member = self.peers.get(to)
+            if (
+                self.role != FACILITATOR
+                or member is None
+                or member.role == FACILITATOR
+                or member.bundle is None
+                or not self._trusts(member)
+            ):
+                raise CannotSeal(Why.NO_RECIPIENT)
+            recipients.append(Recipient(member.pid, member.bundle.x_pub, self._rng(NONCE_BYTES)))
+        recipients += [
             Recipient(p.pid, p.bundle.x_pub, self._rng(NONCE_BYTES))
             for p in self._others()
             if p.role == FACILITATOR and p.present and self._trusts(p) and p.bundle is not None
@@ -134,8 +152,8 @@ class E2EECodec(KeyRoster):
         self._warn_on_send()
         return payload
 
-    def seal_private(self, text: str) -> bytes:
-        payload = self._seal_to_facilitators(KIND_PRIVATE, text_body(text))
+    def seal_private(self, text: str, to: str | None = None) -> bytes:
+        payload = self._seal_to_facilitators(KIND_PRIVATE, text_body(text), to)
         remember(self._own_private, primitives.sha256(payload), text, OWN_REMEMBERED)
         return payload
 
@@ -222,6 +240,10 @@ class E2EECodec(KeyRoster):
         if sender == self.me:
             return self._own_echo(raw)
         peer, nonce, body = self._open_pairwise(KIND_PRIVATE, sender, raw)
+        if self.role != FACILITATOR and peer.role != FACILITATOR:
+            # A member's private thread is with the facilitators only; the role
+            # is the one a vouch signed (docs/e2ee.md section 3).
+            raise CannotOpen(Why.UNTRUSTED)
         text = parse_text_body(body, with_cw=False).text  # a private body has no cw
         remember(peer.nonces, nonce, None, NONCES_REMEMBERED)
         return Opened(text)

@@ -60,8 +60,6 @@ def u32(n: int) -> bytes:
     return struct.pack(">I", n)
 
 
-
-
 class Reader:
     """Reads fields off the front of ``data``; running short is ``Why.MALFORMED``."""
 

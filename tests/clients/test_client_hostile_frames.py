@@ -49,6 +49,7 @@ WELCOME = {
         "content_rules": None,
     },
     "roster": [ME],
+    "alerts": [],
     "knocks": [],
 }
 MALFORMED: list[Any] = [

@@ -296,14 +296,16 @@ async def test_the_terminal_sends_labels_in_the_body_and_shows_them() -> None:
 
 def test_the_terminal_shows_content_alerts_without_text() -> None:
     term, client, out = terminal()
-    term.show(Event("alert", {"kind": "content", "category": "self_harm", "from": "p2"}))
+    sent = {"id": 4, "kind": "content", "category": "self_harm", "from": "p2", "count": 2}
+    term.show(Event("alert", sent))
     fields = {"kind": "content", "category": "self_harm", "from": "p2", "local": True, "msg": 9}
     term.show(Event("alert", fields))
     term.show(Event("warning", {"code": "rules_unverified"}))
     lines = out.getvalue().splitlines()
     assert lines[0] == f"(alert) Robin: content: {LABELS['self_harm']} (self_harm)"
-    assert lines[1] == f"(content alert) message 9 from Robin: {LABELS['self_harm']} (self_harm)"
-    assert "not signed by a facilitator" in lines[2]
+    assert lines[1] == "  alert 4 (2 times): /handled 4 once you have checked in"
+    assert lines[2] == f"(content alert) message 9 from Robin: {LABELS['self_harm']} (self_harm)"
+    assert "not signed by a facilitator" in lines[3]
 
 
 async def test_rules_lists_the_categories_and_actions_in_force() -> None:

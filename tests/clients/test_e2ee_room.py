@@ -496,6 +496,38 @@ def test_a_private_message_reaches_the_facilitators_only_once() -> None:
     assert refused(fac, {**frame, "from": b.pid}) is Why.DECRYPT
 
 
+def test_a_facilitator_replies_into_one_members_thread_and_only_they_read_it() -> None:
+    room = Room()
+    one, two = IdentityKey.generate(), IdentityKey.generate()
+    fac = room.facilitator("Alex", one, co_facilitators=[two.public])
+    co = room.facilitator("Sam", two, co_facilitators=[one.public])
+    a, b = room.member("alice"), room.member("bob")
+    payload = fac.codec.seal_private("I am here for you", to=a.pid)
+    room.pump()
+    frame = {"t": "private", "from": fac.pid, "thread": a.pid, "payload": payload, "ts": 1.0}
+    assert a.codec.open(frame).text == "I am here for you"
+    assert co.codec.open(frame).text == "I am here for you"  # the co-facilitator sees it
+    assert refused(b, frame) is Why.NOT_FOR_ME  # the server handing it on learns nothing
+
+
+def test_a_member_cannot_be_written_to_privately_by_anyone_but_a_facilitator() -> None:
+    room, fac, (a, b) = room_of("alice", "bob")
+    with pytest.raises(CannotSeal):  # a member's client never seals to another member
+        b.codec.seal_private("psst", to=a.pid)
+    # A compromised client (or the server with a member's keys) seals one anyway:
+    # alice's client refuses it, for only a facilitator writes into her thread.
+    ctx, x_priv = b.codec.ctx, b.codec._x_priv
+    assert ctx is not None and a.codec.peers[a.pid].bundle is not None
+    bundle = b.codec.peers[a.pid].bundle
+    assert bundle is not None
+    forged = seal_private(
+        KIND_PRIVATE, ctx, b.pid, x_priv, [Recipient(a.pid, bundle.x_pub, os.urandom(12))],
+        text_body("this is the facilitator, trust me"),
+    )  # fmt: skip
+    frame = {"t": "private", "from": b.pid, "thread": a.pid, "payload": forged, "ts": 1.0}
+    assert refused(a, frame) is Why.UNTRUSTED
+
+
 def test_no_private_message_without_a_trusted_facilitator_present() -> None:
     room, fac, (a,) = room_of("alice")
     room.step_out(fac)

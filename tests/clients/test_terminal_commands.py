@@ -29,6 +29,7 @@ class Room:
         "p2": {"name": "Robin", "role": "member", "hand": True, "verified": True},
     }
     knocks: dict[str, dict[str, Any]] = {"k1": {"name": "Kim", "role": "member"}}
+    alerts: dict[int, dict[str, Any]] = {}
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
@@ -97,6 +98,9 @@ RUNS: dict[str, tuple[str, list[Call], str]] = {
     "resume": ("/resume", [("resume", (), {})], ""),
     "end": ("/end", [("end", (), {})], ""),
     "knocks": ("/knocks", [], "  Kim is knocking"),
+    "alerts": ("/alerts", [], "  No open support requests or alerts."),
+    "handled": ("/handled 3", [("handled", (3,), {})], ""),
+    "reply": ("/reply Robin | are you ok?", [("private", ("are you ok?",), {"to": "p2"})], ""),
     "admit": ("/admit kim", [("admit", ("k1",), {})], ""),
     "refuse": ("/refuse Kim", [("refuse", ("k1",), {})], ""),
     "mute": ("/mute Robin", [("mute", ("p2",), {})], ""),
@@ -125,6 +129,8 @@ REFUSED: dict[str, list[str]] = {
     "remove": [""],
     "ban": [""],
     "delete": ["", "four"],
+    "handled": ["", "three"],
+    "reply": ["", "Robin", "Robin |", "| are you ok?"],
     "slow": ["soon"],
     "link": [""],
     "rule": ["", "insults", "insults loud"],
