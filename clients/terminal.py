@@ -9,7 +9,7 @@ Lines you type are sent to the room; lines starting with ``/`` are commands
 Messages are end-to-end encrypted (docs/e2ee.md). A facilitator's identity
 key lives in a file (``--identity``, by default under ~/.config/safespace/);
 members' links must carry its public half, ``&f=...``: ``chatclient link``
-(or ``/link`` in a session) prints a link with it appended.
+(or ``/link`` in a session) prints a link with its keys and no others.
 
 The group's content rules (moderation/content/README.md) apply to what you
 send to the room: a message they block is not sent (you are told why); one
@@ -43,7 +43,7 @@ from clients.content import ContentBlocked, ContentNeedsConfirmation
 from clients.e2ee import IdentityKey
 from clients.terminal_commands import find
 from clients.terminal_lines import LINES
-from rooms.links import b64u_encode, identity_key, link_with_identities
+from rooms.links import b64u_encode, identity_key, link_trusting
 
 HIDDEN_KEPT = 1000  # messages behind a content warning kept for /show
 
@@ -384,7 +384,7 @@ def parser() -> argparse.ArgumentParser:
     f.add_argument("--name", help="display name (default: your account name)")
     f.add_argument("--password-stdin", action="store_true")
     _identity_options(f)
-    k = sub.add_parser("link", help="print a member's link with your facilitator key appended")
+    k = sub.add_parser("link", help="print a member's link with your keys and no others")
     k.add_argument("url", help="the link as the server made it (…/join#seat=…)")
     k.add_argument("--user", required=True, help="your facilitator account (names the key file)")
     _identity_options(k)
@@ -403,7 +403,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     link_keys = [identity.public, *co_facilitators]
     if args.command == "link":
-        print(link_with_identities(args.url, link_keys), flush=True)
+        print(link_trusting(args.url, link_keys), flush=True)
         return 0
     password = os.environ.get("CHATCLIENT_PASSWORD")
     if password is None:

@@ -21,7 +21,7 @@ from clients.client import ChatClient
 from clients.e2ee import sign_content_rules
 from clients.room_view import Event
 from moderation.content import ACTIONS, TUNING_FORMAT, RulesError, tuned_policy
-from rooms.links import link_with_identities
+from rooms.links import link_trusting
 
 if TYPE_CHECKING:
     from clients.terminal import Terminal
@@ -193,7 +193,7 @@ async def _slow(term: Terminal, rest: str) -> None:
 
 async def _link(term: Terminal, rest: str) -> None:
     # Our own text: a link to hand out, printed as it is.
-    print(link_with_identities(_needed(rest), term.link_keys), file=term.out, flush=True)
+    print(link_trusting(_needed(rest), term.link_keys), file=term.out, flush=True)
 
 
 async def _rule(term: Terminal, rest: str) -> None:
@@ -286,7 +286,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("delete", "ID", "delete message ID for everyone", _delete, facilitator=True),
     Command("slow", "[SECONDS]", "slow mode, SECONDS between messages (0 or none: off)", _slow,
             facilitator=True),
-    Command("link", "URL", "a member's link with your key (&f=...) appended", _link,
+    Command("link", "URL", "a member's link with your keys (&f=...) and no others", _link,
             facilitator=True, offered=lambda term: bool(term.link_keys)),
     Command("rule", "CATEGORY ACTION",
             f"set a content category's action ({', '.join(ACTIONS)}) or its alert "

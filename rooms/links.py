@@ -110,8 +110,29 @@ def identities_from_link(link: str) -> list[bytes]:
     return out
 
 
+def link_trusting(link: str, identities: Sequence[bytes]) -> str:
+    """``link``'s seat with exactly ``identities`` as its facilitator keys.
+
+    What a facilitator's own device makes of a link the server handed out:
+    any ``f=`` already in it is the server's word and is dropped, so a key a
+    hostile server slipped in never reaches the member (docs/security.md).
+    The seat token is kept; so is the address before ``#``, if there is one.
+    """
+    token = token_from_link(link)
+    link = link.strip()
+    base = link.split("#", 1)[0] if "#" in link else ""
+    keys = "".join(f"&f={b64u_encode(k)}" for k in dict.fromkeys(identities))
+    fragment = f"seat={token}{keys}"
+    return f"{base}#{fragment}" if base or "#" in link else fragment
+
+
 def link_with_identities(link: str, identities: Sequence[bytes]) -> str:
-    """``link`` with ``&f=...`` appended for each identity it does not carry yet."""
+    """``link`` with ``&f=...`` appended for each identity it does not carry yet.
+
+    For the operator's side only (``chatserver link create --facilitator-key``):
+    it keeps the keys already in the link. A facilitator's device uses
+    ``link_trusting``, which keeps none but its own.
+    """
     link = link.strip()
     have = identities_from_link(link)
     extra = "&".join(f"f={b64u_encode(k)}" for k in identities if k not in have)

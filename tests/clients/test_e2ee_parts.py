@@ -50,7 +50,7 @@ from clients.e2ee.roster import Peer
 from clients.e2ee.sealing import Recipient, open_private, seal_private
 from clients.payload import Opened, Reported
 from rooms.errors import SafespaceError
-from rooms.links import b64u_decode, b64u_encode, link_with_identities
+from rooms.links import b64u_decode, b64u_encode, link_trusting, link_with_identities
 
 # ---- encoding ---------------------------------------------------------------------
 
@@ -323,6 +323,19 @@ def test_a_link_gets_its_facilitator_keys_appended_once() -> None:
     assert once == f"{link}&f={b64u_encode(k1)}"
     assert link_with_identities(once, [k1, k2]) == f"{once}&f={b64u_encode(k2)}"
     assert identities_from_link(link_with_identities(once, [k1, k2])) == [k1, k2]
+
+
+def test_a_facilitators_device_keeps_no_key_the_server_put_in_a_link() -> None:
+    mine, theirs = IdentityKey.generate().public, IdentityKey.generate().public
+    planted = f"https://chat.example/join#seat=TOKEN&f={b64u_encode(theirs)}"
+    made = link_trusting(planted, [mine])
+    assert made == f"https://chat.example/join#seat=TOKEN&f={b64u_encode(mine)}"
+    assert identities_from_link(made) == [mine]
+    # Pasted as a fragment, or as the bare token, it comes back in the same shape.
+    assert link_trusting(f"seat=TOKEN&f={b64u_encode(theirs)}", [mine]) == (
+        f"seat=TOKEN&f={b64u_encode(mine)}"
+    )
+    assert link_trusting("TOKEN", [mine, mine]) == f"seat=TOKEN&f={b64u_encode(mine)}"
 
 
 def test_the_identity_key_file_is_private_to_its_owner(tmp_path: Path) -> None:
