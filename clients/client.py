@@ -50,7 +50,7 @@ from clients.room_view import RoomView
 from rooms.codec import decode, encode
 from rooms.errors import AuthError, Code, SafespaceError
 from rooms.links import token_from_link
-from rooms.wire import MAX_FRAME_BYTES, SUBPROTOCOL, VERSION, check_outbound
+from rooms.wire import MAX_SERVER_FRAME_BYTES, SUBPROTOCOL, VERSION, check_outbound
 
 TEXT_FRAMES = frozenset({"msg", "private", "report"})
 ALERTED_REMEMBERED = 1024  # message ids a facilitator's client flagged, not to flag twice
@@ -136,7 +136,7 @@ class ChatClient(RoomView):
         ws = await connect(
             url,
             subprotocols=[Subprotocol(SUBPROTOCOL)],
-            max_size=MAX_FRAME_BYTES,
+            max_size=MAX_SERVER_FRAME_BYTES,
             compression=None,
             close_timeout=2,
             **(options or {}),

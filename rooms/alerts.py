@@ -37,6 +37,9 @@ from rooms.wire import Audience
 # Open alerts one participant may have at once (kinds x categories); a client
 # that makes up categories to fill the session's memory gets ``flood``.
 MAX_OPEN_PER_SENDER = 16
+# And in all: members who leave and come back get new ids, so the session's
+# memory (and a facilitator's welcome, which lists them) is bounded here.
+MAX_OPEN = 64
 
 
 class Status(StrEnum):
@@ -92,7 +95,10 @@ class Alerts:
             None,
         )
         if alert is None:
-            if sum(a.pid == pid for a in self.open.values()) >= MAX_OPEN_PER_SENDER:
+            if (
+                len(self.open) >= MAX_OPEN
+                or sum(a.pid == pid for a in self.open.values()) >= MAX_OPEN_PER_SENDER
+            ):
                 raise DomainError(Code.FLOOD)
             alert = Alert(next(self._ids), pid, kind, category, now)
             self.open[alert.id] = alert

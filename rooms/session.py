@@ -35,6 +35,11 @@ from rooms.wire import Audience, Close, Inbound
 REMINDERS = (10, 5, 0)
 MAX_SLOW_MODE_SECONDS = 600.0
 MAX_CATEGORY_CHARS = 40
+# At the locked door at once; beyond, a newcomer hears the group is full. With
+# the capacity, the facilitators' bound and the alerts' (rooms/alerts.py) it
+# keeps a facilitator's welcome under wire.MAX_SERVER_FRAME_BYTES.
+MAX_KNOCKS = 16
+MAX_FACILITATORS = 8
 # A session nobody is connected to is dropped after this long, so that a
 # facilitator who forgets to press "end" does not leave live state behind.
 IDLE_DROP_SECONDS = 30 * 60.0
@@ -177,6 +182,8 @@ class Session:
             raise AuthError(barred)
         if seat not in self._pid_of_seat and len(self.members()) >= self.group.capacity:
             raise AuthError(Code.ROOM_FULL)
+        if seat not in self._pid_of_seat and len(self.knocks) >= MAX_KNOCKS:
+            raise AuthError(Code.ROOM_FULL)
 
     def is_knocking(self, pid: str) -> bool:
         return pid in self.knocks
@@ -228,6 +235,8 @@ class Session:
             p.set_keys(keys)
             reached = self.alerts.reach(True)  # before the welcome, which lists them
             return p, self._arrived(p, returning=True) + reached
+        if sum(p.is_facilitator for p in self.participants.values()) >= MAX_FACILITATORS:
+            raise AuthError(Code.ROOM_FULL)
         p = Participant(self._new_pid(), name, Role.FACILITATOR, account, keys)
         self._pid_of_seat[account] = p.pid
         self.participants[p.pid] = p

@@ -26,6 +26,11 @@ SUBPROTOCOL = f"safespace.v{VERSION}"
 # websocket layer with 1009 before they are read. Chat payloads have their own,
 # lower, per-group limit that is answered with a TOO_LARGE error frame instead.
 MAX_FRAME_BYTES = 64 * 1024
+# What a client must accept from the server: a facilitator's welcome to a full
+# room (32 members, 8 facilitators, 16 knockers, each with a 1 KiB key bundle
+# and 4 vouches, 64 open alerts, 16 KiB of crisis text, signed content rules)
+# stays below it by construction (tests/rooms/test_rooms_wire.py measures it).
+MAX_SERVER_FRAME_BYTES = 256 * 1024
 MAX_NAME_CHARS = 40
 # A participant's public-key bundle, copied into every roster: bounded so that
 # a full room's welcome frame always stays far below MAX_FRAME_BYTES.

@@ -288,3 +288,49 @@ def test_the_codec_refuses_extension_types_and_non_string_keys(data: bytes) -> N
     with pytest.raises(ProtocolViolation) as caught:
         decode(data)
     assert (caught.value.code, caught.value.close_code) == (Code.BAD_FRAME, Close.PROTOCOL)
+
+
+def test_a_full_rooms_welcome_stays_below_what_clients_accept() -> None:
+    """The largest welcome the limits allow, built through the session and measured."""
+    from rooms.alerts import MAX_OPEN
+    from rooms.codec import encode
+    from rooms.group import MAX_CAPACITY, MAX_SHOWN_BYTES, MAX_TUNING_CHARS, Group
+    from rooms.session import MAX_FACILITATORS, MAX_KNOCKS, Session
+
+    facilitators = tuple(f"fac{n}" for n in range(MAX_FACILITATORS))
+    resource = "☎" * 100
+    group = Group(
+        id="g1",
+        title="T",
+        capacity=MAX_CAPACITY,
+        facilitators=facilitators,
+        crisis_resources=(resource,) * ((MAX_SHOWN_BYTES - 1) // len(resource.encode())),
+        content_rules={"tuning": "x" * MAX_TUNING_CHARS, "by": "b" * 43, "sig": "s" * 86},
+    )
+    s = Session(group)
+    bundle = b"k" * wire.MAX_KEYS_BYTES
+
+    def name(n: int) -> str:
+        return f"{n:02}" + "😀" * (wire.MAX_NAME_CHARS - 2)
+
+    facs = [s.join_facilitator(a, name(n), bundle)[0].pid for n, a in enumerate(facilitators)]
+    s.open(facs[0])
+    # One seat left, so that the door's queue can fill too (a full room takes no knocks).
+    members = [
+        s.join_member(f"seat{n}", name(10 + n), bundle, group.rules_digest())[0].pid
+        for n in range(MAX_CAPACITY - 1)
+    ]
+    for pid in facs + members:
+        for v in range(wire.MAX_VOUCHES):
+            s.vouch(facs[0], pid, bytes([v]) * 32, b"s" * 64)
+    s.start(facs[0], 1.0)
+    for n in range(MAX_KNOCKS):
+        s.join_member(f"late{n}", name(50 + n), bundle, group.rules_digest())
+    with pytest.raises(SafespaceError):  # the door's queue is full too
+        s.join_member("one_more", "X", bundle, group.rules_digest())
+    for n in range(MAX_OPEN):
+        s.alert(members[n % len(members)], "content", f"c{n:02}" + "x" * 37, 2.0)
+    size = len(encode(s.welcome(s.participants[facs[0]])))
+    print(f"\nthe largest welcome: {size:,} bytes (clients accept {wire.MAX_SERVER_FRAME_BYTES:,})")
+    assert size <= wire.MAX_SERVER_FRAME_BYTES
+    assert size > wire.MAX_FRAME_BYTES  # why clients accept more than they may send
