@@ -11,6 +11,8 @@ import { parseLink } from "./link.js";
 import { textBody, parseTextBody } from "./e2ee.js";
 
 export const SUBPROTOCOL = "safespace.v1";
+/** Where an alert stands (docs/protocol.md section 5a). */
+export const ALERT_STATUSES = new Set(["waiting", "sent", "seen", "handled"]);
 export const PROTOCOL_VERSION = 1;
 
 /** A content warning ("cw") travels inside the encrypted body: `{"text": str, "cw"?: str}`. */
@@ -40,6 +42,8 @@ export const CONTENT_WARNINGS = (() => {
  * - `private`   `{from, ts, text, own, reason?}` (facilitators; `own` for one's own, from memory)
  * - `report`    `{from, msg, ts, verified, reported: {from, text, cw?}, note, reason?}` (facilitators)
  * - `warning`   `{code, message, pid?}`, e.g. `unverified_link` at once and on every send
+ * - `alert_status` `{id, kind, status}`: where one of this member's own alerts stands
+ *               (docs/protocol.md section 5a); its open alerts on entry are in `welcome.alerts`
  * - `error`     `{t: "error", code, message, detail?, ref?}` from the server, or a local failure
  * - `ended`     `{reason}`; `close` `{code, reason}` when the socket closes
  * - `frame`     every decoded frame from the server, for anything else a page wants
@@ -155,6 +159,23 @@ export class ChatClient extends EventTarget {
    */
   alert(kind = "support", category) {
     return this.#command({ t: "alert", kind, ...(category ? { category } : {}) });
+  }
+
+  /**
+   * A facilitator's page shows alert `id` on its screen: said by the page itself,
+   * once it has put the alert there (the member is told `seen`).
+   * @param {number} id @returns {number} the frame's ref
+   */
+  alertSeen(id) {
+    return this.#command({ t: "alert_seen", id });
+  }
+
+  /**
+   * A facilitator marks alert `id` handled (for every facilitator; the member is told).
+   * @param {number} id @returns {number} the frame's ref (an `error` no_such_alert carries it)
+   */
+  handled(id) {
+    return this.#command({ t: "handled", id });
   }
 
   /** @param {boolean} up @returns {number} the frame's ref */
@@ -293,6 +314,12 @@ export class ChatClient extends EventTarget {
         break;
       case "state":
         this.#emit("state", frame);
+        break;
+      case "alert_status":
+        // Dropped whole when it does not fit docs/protocol.md: a page tells a member what it says.
+        if (Number.isInteger(frame.id) && typeof frame.kind === "string" && ALERT_STATUSES.has(frame.status)) {
+          this.#emit("alert_status", { id: frame.id, kind: frame.kind, status: frame.status });
+        }
         break;
       case "deleted": {
         const at = this.messages.findIndex((m) => m.id === frame.id);

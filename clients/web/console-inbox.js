@@ -1,17 +1,20 @@
-// The facilitator's inbox: private messages, reports and alerts, newest first.
-// In memory (the page) only; wiped with the session.
+// The facilitator's inbox: private messages, reports and this console's own
+// content alerts, newest first. In memory (the page) only; wiped with the session.
 //
-// Alerts must be impossible to miss: each one also goes to the banner at the
-// top of the session (an assertive live region, role=alert), stays there until
-// acknowledged, and counts on the unread badge and in the page title.
+// Alerts must be impossible to miss: this console's own alerts also go to the
+// top of the session, beside the open alerts the server holds
+// (console-alerts.js), stay there until dismissed, and count on the unread
+// badge and in the page title.
 
-import { $, button, clockTime, el, show } from "./console-dom.js";
+import { $, announce, button, clockTime, el, show } from "./console-dom.js";
 
 export class Inbox {
   /** @param {{nameOf: (pid: string) => string}} options */
   constructor({ nameOf }) {
     this.nameOf = nameOf;
     this.unread = 0;
+    /** inbox item -> its banner at the top of the session */
+    this.banners = new Map();
     this.baseTitle = document.title;
     $("inbox-read").addEventListener("click", () => this.markRead());
     $("inbox-badge").addEventListener("click", () => {
@@ -58,36 +61,37 @@ export class Inbox {
   }
 
   /**
-   * `alert` frame: {from, kind, category, ts}, or one this console raised itself
-   * (`local`: its own check of an opened message, `msg` its id; `label` the
-   * category's label). A content alert names the category only, never text.
+   * A content alert this console raised itself, from its own check of a
+   * message it opened (`msg` its id, `label` the category's label): the
+   * member's page raised none (yet) for it, so there is nothing the server
+   * holds and nothing to mark handled. The alerts the server holds are in
+   * console-alerts.js. Names the category only, never text.
+   * @param {{from: string, category: string, label?: string, ts: number, msg?: number}} f
    * @returns {HTMLElement} the inbox item
    */
   addAlert(f) {
     const who = this.nameOf(f.from);
-    const support = f.kind === "support";
-    const title = support ? `${who} needs support now` : `Content alert: ${who}`;
+    const title = `Content alert: ${who}`;
     const category = f.category ?? "unknown";
     const named = f.label && f.label !== category ? `“${f.label}” (${category})` : `“${category}”`;
-    const detail = support
-      ? "They pressed “I need support now”. Consider a private message, a pause, or the crisis resources."
-      : f.local
-        ? `A message of theirs matched the category ${named}; it is shown behind a warning. The text itself is not shown here.`
-        : `A message matched the category ${named}. The text itself is not shown here.`;
-    const data = { alert: f.kind, category };
-    if (f.local) {
-      data.local = "true";
-      if (Number.isInteger(f.msg)) data.msg = String(f.msg);
-    }
+    const detail = `A message of theirs matched the category ${named}; it is shown behind a warning. The text itself is not shown here.`;
+    const data = { alert: "content", category, local: "true" };
+    if (Number.isInteger(f.msg)) data.msg = String(f.msg);
     const item = this.#add("alert", title, f.ts, [el("p", { class: "item-text", text: detail })], data);
-    this.#banner(title, detail, support);
+    this.banners.set(item, this.#banner(title, detail));
+    announce(`${title}.`, { assertive: true });
     return item;
   }
 
-  /** An alert that came both ways (the member's page and this console's check): said once, noted. */
-  alsoFrom(item, text) {
-    if (!item?.isConnected || item.querySelector(".item-also")) return;
-    item.append(el("p", { class: "hint item-also", text }));
+  /** Take an item (and its banner) away: the same event is shown elsewhere. */
+  remove(item) {
+    if (!item?.isConnected) return;
+    if (item.classList.contains("is-unread")) this.unread = Math.max(0, this.unread - 1);
+    item.remove();
+    this.banners.get(item)?.remove();
+    this.banners.delete(item);
+    show("inbox-empty", $("inbox-list").children.length === 0);
+    this.#count();
   }
 
   #add(kind, title, ts, body, data = {}) {
@@ -105,18 +109,18 @@ export class Inbox {
     return item;
   }
 
-  #banner(title, detail, urgent) {
-    const region = $("alerts");
-    const item = el("div", { class: urgent ? "alert-item is-urgent" : "alert-item", dataset: { testid: "alert-banner" } });
+  #banner(title, detail) {
+    const item = el("div", { class: "alert-item", dataset: { testid: "alert-banner" } });
     item.append(
       el("p", { class: "alert-title", text: title }),
       el("p", { class: "alert-detail", text: detail }),
-      button("Seen", () => {
+      button("Dismiss", () => {
         item.remove();
         $("inbox").focus();
-      }, { kind: "quiet", label: `Seen: ${title}` }),
+      }, { kind: "quiet", label: `Dismiss: ${title}` }),
     );
-    region.append(item);
+    $("alerts").append(item);
+    return item;
   }
 
   markRead() {
@@ -137,7 +141,8 @@ export class Inbox {
   /** Forget everything (the session ended, or the facilitator left the console). */
   wipe() {
     $("inbox-list").replaceChildren();
-    $("alerts").replaceChildren();
+    for (const banner of this.banners.values()) banner.remove();
+    this.banners.clear();
     show("inbox-empty", true);
     this.markRead();
   }

@@ -11,6 +11,7 @@ import { ChatClient } from "./client.js";
 import { $, announce, ask, button, clockTime, duration, el, say, show } from "./console-dom.js";
 import { keyText } from "./console-identity.js";
 import { Inbox } from "./console-inbox.js";
+import { OpenAlerts } from "./console-alerts.js";
 import { PeopleView } from "./console-people.js";
 import { evaluate, groupPolicy, labelOf, unionCw } from "./content-policy.js";
 import { encode } from "./vendor/msgpack/index.mjs";
@@ -50,6 +51,7 @@ const CLOSED = {
 const RECONNECTABLE = new Set([1001, 1006, 1011, 1012, 4008]);
 /** A member's alert frame and this console's own alert for the same category and sender, this close: one. */
 const ALERT_PAIR_SECONDS = 60;
+const ALSO_HERE = "This console's own check of the message found it too.";
 
 export class SessionView {
   /**
@@ -75,9 +77,14 @@ export class SessionView {
     /** opened messages are shown in order, each once the rules have looked at it */
     this.shown = Promise.resolve();
     this.visit = 0;
-    /** content alerts of the last minute: {from, category, local, at, item, paired} */
+    /** this console's own content alerts of the last minute: {from, category, at, item, paired} */
     this.recentAlerts = [];
     this.inbox = new Inbox({ nameOf: (pid) => this.nameOf(pid) });
+    this.alerts = new OpenAlerts({
+      nameOf: (pid) => this.names.get(pid) ?? this.client?.roster.get(pid)?.name ?? null,
+      me: () => this.client?.me ?? null,
+      client: () => this.client,
+    });
     this.people = new PeopleView({ command: (t, fields) => this.#command(t, fields) });
 
     const on = (id, fn) => $(id).addEventListener("click", fn);
@@ -202,6 +209,7 @@ export class SessionView {
     $("people").replaceChildren();
     $("knocks").replaceChildren();
     this.people.renderKnocks(this.knocks);
+    this.alerts.wipe();
     this.inbox.wipe();
     $("compose-text").value = "";
     say("reminder", "");
@@ -252,6 +260,10 @@ export class SessionView {
     on("report", (d) => this.inbox.addReport(d));
     on("warning", (w) => say("session-note", w.message));
     on("error", (e) => {
+      if (e.code === "no_such_alert") {
+        this.alerts.gone(e.ref);
+        return;
+      }
       this.lastError = e;
       say("session-error", e.message, { error: true });
     });
@@ -275,6 +287,7 @@ export class SessionView {
         this.knocks.clear();
         for (const p of f.knocks ?? []) this.knocks.set(p.pid, p);
         this.people.renderKnocks(this.knocks);
+        this.alerts.load(f.session, f.alerts);
         break;
       case "joined":
         if (f.p) this.names.set(f.p.pid, f.p.name);
@@ -299,8 +312,10 @@ export class SessionView {
         this.#reminder(f.minutes_left);
         break;
       case "alert":
-        if (f.kind === "content") this.#contentAlert({ ...f, local: false });
-        else this.inbox.addAlert(f);
+        this.#serverAlert(f);
+        break;
+      case "handled":
+        if (Number.isInteger(f.id)) this.alerts.handled(f.id, f.by);
         break;
       case "content_rules":
         this.#setRules(f.rules ?? null, this.group?.id);
@@ -449,26 +464,31 @@ export class SessionView {
   }
 
   /**
-   * A content alert, from a member's page (`local` false) or this console's own
-   * check of a message it opened: the same sender and category the other way
-   * within a minute is noted on the first, not added again.
+   * An alert the server holds (a member's page raised it): shown until handled.
+   * A content alert this console's own check of the same message raised within
+   * a minute is the same event: one item, noted, not two.
    */
-  #contentAlert(a) {
+  #serverAlert(f) {
+    const shown = this.alerts.upsert(f);
+    if (!shown || f.kind !== "content") return;
     const now = Date.now() / 1000;
     this.recentAlerts = this.recentAlerts.filter((r) => now - r.at < ALERT_PAIR_SECONDS);
-    const twin = this.recentAlerts.find(
-      (r) => !r.paired && r.local !== a.local && r.from === a.from && r.category === a.category,
-    );
+    const twin = this.recentAlerts.find((r) => !r.paired && r.from === f.from && r.category === f.category);
+    if (!twin) return;
+    twin.paired = true;
+    this.inbox.remove(twin.item);
+    this.alerts.note(shown, ALSO_HERE);
+  }
+
+  /** A content alert of this console's own check of a message it opened (no server alert: nothing to mark handled). */
+  #localAlert(a) {
+    const twin = this.alerts.twin(a.from, a.category, ALERT_PAIR_SECONDS);
     if (twin) {
-      twin.paired = true;
-      this.inbox.alsoFrom(
-        twin.item,
-        a.local ? "This console's own check of the message found it too." : "Their page sent this alert too.",
-      );
+      this.alerts.note(twin, ALSO_HERE);
       return;
     }
     const item = this.inbox.addAlert(a);
-    this.recentAlerts.push({ from: a.from, category: a.category, local: a.local, at: now, item, paired: false });
+    this.recentAlerts.push({ from: a.from, category: a.category, at: Date.now() / 1000, item, paired: false });
   }
 
   #addMessage(m) {
@@ -480,14 +500,12 @@ export class SessionView {
       this.#showMessage({ ...m, cw });
       if (checked && !m.own) {
         for (const category of checked.v.alert) {
-          this.#contentAlert({
+          this.#localAlert({
             from: m.from,
-            kind: "content",
             category,
             label: labelOf(checked.policy, category),
             ts: m.ts,
             msg: m.id,
-            local: true,
           });
         }
       }

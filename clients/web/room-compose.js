@@ -5,6 +5,7 @@ import { CONTENT_WARNINGS } from "./client.js";
 import { $ } from "./room-view.js";
 import { page } from "./room-page.js";
 import { checkOutgoing, showCheck } from "./room-content.js";
+import { renderSupport } from "./room-support.js";
 
 export function updateControls() {
   const me = page.roster.find((p) => p.pid === page.me);
@@ -21,6 +22,8 @@ export function updateControls() {
   else if (muted) reason = "You are muted for now";
   else if (page.paused) reason = "Paused for a moment";
   $("text").placeholder = reason ?? "Write a message…";
+  // Connected or not, and who is here, change what the support line can truly say.
+  renderSupport();
 }
 
 export function note(text) {

@@ -28,11 +28,19 @@ function restoreFocus(dialog) {
   if (before && before.isConnected && typeof before.focus === "function" && !before.disabled) before.focus();
 }
 
+/** The support dialog asks first (Send / Cancel), or shows where things stand. */
+function supportConfirm(asking) {
+  $("support-confirm").hidden = !asking;
+  $("support-actions").hidden = asking;
+}
+
 /**
  * Wire the dialogs to the page's actions.
  * @param {{
  *   report: (m: object, note: string) => Promise<void>,
  *   writePrivate: (text: string) => Promise<void>,
+ *   sendSupport: () => void,
+ *   cancelSupport: () => void,
  *   leave: () => void,
  * }} actions each may throw an Error whose message is shown in the dialog
  */
@@ -89,6 +97,17 @@ export function setUpDialogs(actions) {
   $("private-cancel").addEventListener("click", () => close($("private-dialog")));
   $("private-dialog").addEventListener("close", () => showError("private-error", null));
 
+  // Support: one question before the alert goes; Cancel keeps the crisis resources in view.
+  $("support-send").addEventListener("click", () => {
+    supportConfirm(false);
+    actions.sendSupport();
+    $("support-close").focus();
+  });
+  $("support-cancel").addEventListener("click", () => {
+    supportConfirm(false);
+    actions.cancelSupport();
+    $("support-close").focus();
+  });
   $("support-close").addEventListener("click", () => close($("support-dialog")));
   $("support-write").addEventListener("click", () => {
     close($("support-dialog"));
@@ -111,8 +130,12 @@ export function setUpDialogs(actions) {
       $("report-note").focus();
     },
     openPrivate,
-    /** @param {string[]} resources @param {string} status */
-    openSupport(resources, status) {
+    /**
+     * @param {string[]} resources
+     * @param {{confirm: boolean, status: string | null, canWrite: boolean}} how `confirm`: ask
+     *   before sending; `status`: where the member's request stands (null: none)
+     */
+    openSupport(resources, { confirm, status, canWrite }) {
       $("support-crisis").replaceChildren(
         ...resources.map((r) => {
           const li = document.createElement("li");
@@ -121,8 +144,29 @@ export function setUpDialogs(actions) {
         }),
       );
       $("support-none").hidden = resources.length > 0;
-      $("support-status").textContent = status;
+      supportConfirm(confirm);
+      this.supportStatus(status, { canWrite, canSend: confirm });
       open($("support-dialog"));
+      $(confirm ? "support-send" : "support-close").focus();
+    },
+    /**
+     * @param {string | null | undefined} status the sentence to show (null: none; undefined: keep)
+     * @param {{canWrite: boolean, canSend: boolean}} how `canSend` false takes the question away
+     */
+    supportStatus(status, { canWrite, canSend }) {
+      if (status !== undefined) {
+        if ($("support-status").textContent !== (status ?? "")) $("support-status").textContent = status ?? "";
+        $("support-status").hidden = !status;
+      }
+      $("support-write").hidden = !canWrite;
+      if (!canSend && !$("support-confirm").hidden) {
+        const focused = $("support-confirm").contains(document.activeElement);
+        supportConfirm(false);
+        if (focused) $("support-close").focus();
+      }
+    },
+    supportOpen() {
+      return $("support-dialog").open;
     },
     openLeave() {
       open($("leave-dialog"));

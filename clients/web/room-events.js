@@ -8,6 +8,7 @@ import { muteText } from "./room-text.js";
 import { BACK_BANNER_MS, banner, page, say, setTitle, show } from "./room-page.js";
 import { composeError, note, updateControls } from "./room-compose.js";
 import { incomingCw, setRules } from "./room-content.js";
+import { onSupportRefused, restoreAlerts } from "./room-support.js";
 
 /** What room.js lends these: `finish` (the visit is over) and `openReport` (the report dialog). */
 let room;
@@ -50,6 +51,7 @@ export function onWelcome(w) {
   }
   page.lastId = Math.max(page.lastId, w.last_msg ?? 0);
   updateControls();
+  restoreAlerts(w.alerts);
 }
 
 export function onState(s, { quiet = false } = {}) {
@@ -156,6 +158,7 @@ export function onRoomError(e) {
     if (!$("text").value) $("text").value = sent.text;
   }
   if (e.code === "removed" || e.code === "refused") return; // the close says it
+  onSupportRefused(e.ref);
   let text = e.message;
   if (e.code === "timed_out" && e.detail?.until) text = `${text} (until ${view.clock(e.detail.until)})`;
   composeError(text);

@@ -50,6 +50,13 @@ export const page = {
   rulesSpec: null,
   rulesGen: 0,
   content: null,
+  /**
+   * the member's support request as the server last told it (room-support.js):
+   * {status, id, awaiting, ref, before}, or null before any
+   */
+  support: null,
+  /** content alert id -> its status, as the server told it */
+  contentAlerts: new Map(),
   /** a text the member chose to send despite a `warn` (with a warning of their own, or as it is) */
   confirmed: null,
   sending: false,

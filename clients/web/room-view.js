@@ -53,14 +53,17 @@ export function followLog() {
 
 /**
  * Keep the room within the screen: the banners' height is published as the
- * CSS variable --banners, which the log's height takes off (room.css).
+ * CSS variable --banners, and the support line's as --support (on a phone it
+ * stands above the log), which the log's height takes off (room.css).
  */
 export function fitBanners() {
-  const banners = document.querySelector(".banners");
-  new ResizeObserver(() => {
-    const h = banners.offsetHeight;
-    document.documentElement.style.setProperty("--banners", `${h ? h + 12 : 0}px`);
-  }).observe(banners);
+  const fit = (node, name) =>
+    new ResizeObserver(() => {
+      const h = node.offsetHeight;
+      document.documentElement.style.setProperty(name, `${h ? h + 12 : 0}px`);
+    }).observe(node);
+  fit(document.querySelector(".banners"), "--banners");
+  fit($("support-box"), "--support");
 }
 
 function append(li) {

@@ -20,6 +20,7 @@ import { FINAL } from "./room-text.js";
 import { BACKOFF_MS, NOT_OPEN_RETRY_MS, banner, fillCrisis, page, say, setTitle, show, showLoading } from "./room-page.js";
 import { composeError, note, setUpComposer, toggleCw, updateControls } from "./room-compose.js";
 import { prefetchRules, showCheck } from "./room-content.js";
+import { askForSupport, cancelSupport, onAlertStatus, resetSupport, sendSupport, setUpSupport } from "./room-support.js";
 import {
   onDeleted,
   onFrame,
@@ -170,6 +171,7 @@ function connect() {
   on("deleted", onDeleted);
   on("private", (p) => p.own && view.privateNote(p.text, p.ts));
   on("warning", onWarning);
+  on("alert_status", onAlertStatus);
   on("error", (e) => {
     lastError = e;
     if (welcomed) onRoomError(e);
@@ -372,6 +374,7 @@ function wipe() {
   page.rulesSpec = null;
   page.content = null;
   page.rulesGen += 1;
+  resetSupport();
   showCheck(null);
   view.clearLog();
   $("people").replaceChildren();
@@ -395,19 +398,6 @@ function again() {
 
 // ---- the composer and the actions ----
 
-
-function askForSupport() {
-  let status;
-  if (page.connected && page.client) {
-    page.client.alert("support");
-    status = "The facilitators have been told that you need support. They will reach out to you.";
-  } else {
-    status = "You are not connected right now, so the facilitators could not be told. If you need help now, please use one of these:";
-  }
-  const resources = page.group?.crisis_resources ?? page.rules?.crisis_resources ?? [];
-  dialogs.openSupport(resources, status);
-}
-
 function wire() {
   view.followLog();
   view.fitBanners();
@@ -421,8 +411,11 @@ function wire() {
       if (!page.connected) throw new Error("You are not connected right now.");
       await page.client.privateToFacilitators(text);
     },
+    sendSupport,
+    cancelSupport,
     leave,
   });
+  setUpSupport(dialogs);
   setUpRoomEvents({ finish, openReport: (e) => dialogs.openReport(e) });
   $("accept").addEventListener("click", onAccept);
   $("decline").addEventListener("click", onDecline);

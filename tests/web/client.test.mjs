@@ -227,6 +227,33 @@ test("hand, step out and leave are plain frames with refs", async () => {
   assert.ok(socket.sent.every((f) => Number.isInteger(f.ref)));
 });
 
+test("alerts: alert, alert_seen and handled are plain frames with refs; alert_status reaches the page only whole", async () => {
+  const { client, socket } = await memberInRoom();
+  const statuses = [];
+  client.addEventListener("alert_status", (e) => statuses.push(e.detail));
+  socket.sent.length = 0;
+  const refs = [client.alert("support"), client.alert("content", "self_harm"), client.alertSeen(3), client.handled(3)];
+  assert.deepEqual(
+    socket.sent.map(({ ref, ...f }) => f),
+    [
+      { t: "alert", kind: "support" },
+      { t: "alert", kind: "content", category: "self_harm" },
+      { t: "alert_seen", id: 3 },
+      { t: "handled", id: 3 },
+    ],
+  );
+  assert.deepEqual(socket.sent.map((f) => f.ref), refs);
+  socket.serverSend({ t: "alert_status", id: 1, kind: "support", status: "waiting" });
+  socket.serverSend({ t: "alert_status", id: "1", kind: "support", status: "seen" }); // id not an int
+  socket.serverSend({ t: "alert_status", id: 1, kind: "support", status: "on its way" }); // not a status
+  socket.serverSend({ t: "alert_status", id: 1, kind: "support", status: "handled" });
+  await settle(client);
+  assert.deepEqual(statuses, [
+    { id: 1, kind: "support", status: "waiting" },
+    { id: 1, kind: "support", status: "handled" },
+  ]);
+});
+
 test("a link without f keys warns at once and on every send", async () => {
   const { r, A, client, events } = await memberInRoom({ withKey: false });
   assert.equal(events.find((e) => e.type === "warning").code, "unverified_link");

@@ -12,15 +12,17 @@ from __future__ import annotations
 import base64
 import re
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 from chromium import console_link, needs_chromium, open_page
+from chromium import until as next_event
 from conftest import PASSWORD, Env
 from playwright.async_api import Browser, ConsoleMessage, Page, ViewportSize, expect
 
-from clients.client import ChatClient
+from clients.client import ChatClient, Event
 
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 DESKTOP: ViewportSize = {"width": 1280, "height": 800}
@@ -91,6 +93,11 @@ async def next_where(client: ChatClient, kind: str, **fields: Any) -> Any:
         event = await client.next(kind, timeout=5)
         if all(event.get(k) == v for k, v in fields.items()):
             return event
+
+
+def support_status(status: str) -> Callable[[Event], bool]:
+    """The member's ``alert_status`` for its support request, at ``status``."""
+    return lambda e: e["kind"] == "support" and e["status"] == status
 
 
 async def reads(client: ChatClient, text: str) -> Any:
@@ -276,15 +283,26 @@ async def test_console_runs_a_session(server: Env, browser: Browser) -> None:
     await expect(report).to_contain_text("by Kim")
     await expect(report).to_contain_text("hi all from Kim")
     await expect(report).to_contain_text("This upset me.")
+    # Alerts are not inbox items: each stays at the top until marked handled, and
+    # the console says by itself that it shows it (the member is told "seen").
     await robin.alert("support")
-    banner = page.get_by_role("alert").filter(has_text="Robin needs support now")
-    await expect(banner).to_be_visible()
-    await expect(page.get_by_test_id("alert-banner")).to_have_count(1)
-    await expect(page.locator("#inbox-badge")).to_have_text("3 new in the inbox")
+    request = page.get_by_test_id("open-alert").filter(has_text="Robin needs support now")
+    await expect(request).to_be_visible()
+    await expect(page.get_by_test_id("open-alert")).to_have_count(1)
+    await expect(page.locator("#inbox-badge")).to_have_text("2 new in the inbox")
+    await next_event(robin, "alert_status", support_status("seen"))
+    await robin.alert("support")  # again: the same request, counted, to be seen again
+    await expect(request).to_have_attribute("data-count", "2")
+    await expect(page.get_by_test_id("open-alert")).to_have_count(1)
+    await next_event(robin, "alert_status", support_status("seen"))
     await kim.alert("content", "self_harm")
-    content = page.locator('[data-testid="inbox-item"][data-alert="content"]')
+    content = page.locator('[data-testid="open-alert"][data-kind="content"]')
     await expect(content).to_contain_text("self_harm")
     await screenshots(page, "session")
+    await request.get_by_role("button", name="Mark handled: Robin needs support now").click()
+    await next_event(robin, "alert_status", support_status("handled"))
+    await expect(request).to_have_count(0)
+    await expect(content).to_have_count(1)
 
     # Delete a message for everyone.
     await page.get_by_role("button", name=f"Delete message {kim_msg} from Kim for everyone").click()

@@ -166,10 +166,14 @@ async def test_console_tuning_is_signed_and_takes_effect_on_a_member_page(
     await expect(console.locator("#transcript .message-cw summary")).to_have_text(
         f"Content warning: {SELF_HARM}"
     )
-    alerts = console.locator('[data-testid="inbox-item"][data-category="self_harm"]')
-    await expect(alerts).to_contain_text("too.")
+    alerts = console.locator('[data-testid="open-alert"][data-category="self_harm"]')
+    await expect(alerts).to_contain_text("This console's own check of the message found it too.")
     await expect(alerts).to_have_count(1)
+    await expect(
+        console.locator('[data-testid="inbox-item"][data-category="self_harm"]')
+    ).to_have_count(0)
     await expect(console.locator("#inbox-list")).not_to_contain_text("suicidal")
+    await expect(console.get_by_test_id("alerts")).not_to_contain_text("suicidal")
 
     # Back to the group's settings (the room stays open): insults are now blocked.
     await console.get_by_role("button", name="Leave the console").click()

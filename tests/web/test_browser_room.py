@@ -166,17 +166,23 @@ async def test_keyboard_alone_from_the_landing_to_a_message(server: Env, browser
     await page.keyboard.press("Enter")
     await expect(page.get_by_test_id("room")).to_be_visible()
     pid = await keys_with(fac, "Keyboard Wren")
-    # The order: support first, then the hand, the log, the message box.
+    # The order: the log, the message box, then support and the hand. An alert
+    # is never the first Tab stop into the room.
     await page.keyboard.press("Tab")
-    await expect(page.get_by_role("button", name="I need support now")).to_be_focused()
-    for _ in range(5):
-        await page.keyboard.press("Tab")
-        if await compose(page).evaluate("el => el === document.activeElement"):
-            break
+    await expect(page.get_by_test_id("messages")).to_be_focused()
+    await page.keyboard.press("Tab")
     await expect(compose(page)).to_be_focused()
     await page.keyboard.type("typed without a mouse")
     await page.keyboard.press("Enter")
     assert (await until(fac, "msg", lambda e: e["from"] == pid)).text == "typed without a mouse"
+    for _ in range(5):
+        await page.keyboard.press("Tab")
+        if await page.get_by_role("button", name="I need support now").evaluate(
+            "el => el === document.activeElement"
+        ):
+            break
+    await expect(page.get_by_role("button", name="I need support now")).to_be_focused()
+    await expect(page.get_by_role("button", name="Raise hand")).to_be_visible()
 
 
 async def test_waits_for_the_room_to_open(server: Env, browser: Browser) -> None:
@@ -404,11 +410,18 @@ async def test_support_button_shows_crisis_resources_and_alerts(
     await expect(page.get_by_test_id("crisis-resources")).to_contain_text(
         "Call 116 123 (Samaritans, free, 24/7)"
     )
-    await expect(page.get_by_test_id("support-status")).to_contain_text(
-        "The facilitators have been told"
+    await expect(dialog.get_by_test_id("support-confirm")).to_contain_text(
+        "Send an alert to the facilitators?"
     )
+    await fac.nothing("alert", within=0.3)  # not before the member says so
+    await dialog.get_by_role("button", name="Send", exact=True).click()
     alert = await until(fac, "alert")
     assert alert["kind"] == "support" and alert["from"] == pid
+    # A facilitator is in the room (this one never says it shows it): on its way.
+    sent = "Your request is on its way to the facilitators in the room."
+    await expect(page.get_by_test_id("support-status")).to_have_text(sent)
+    await expect(page.get_by_test_id("support-line")).to_have_text(sent)
+    await expect(page.get_by_test_id("support-line-crisis")).to_be_hidden()
 
     # From there, a private word to the facilitators.
     await dialog.get_by_role("button", name="Write to the facilitators").click()

@@ -149,12 +149,19 @@ async def test_a_whole_session_in_the_browser(server: Env, browser: Browser) -> 
     await expect(report).to_contain_text(SAID[5])
     await expect(report).to_contain_text("That was unkind to Kim.")
 
-    # A member asks for support now: crisis resources for them, an alert for the facilitator.
+    # A member asks for support now: crisis resources for them, an alert for the
+    # facilitator, who has it on screen, and then marks it handled.
     await robin.get_by_role("button", name="I need support now").click()
     await expect(robin.get_by_test_id("crisis-resources")).to_contain_text("116 123")
-    banner = console.get_by_test_id("alert-banner")
-    await expect(banner).to_contain_text("Robin")
+    await robin.get_by_test_id("support-send").click()
+    request = console.get_by_test_id("open-alert")
+    await expect(request).to_contain_text("Robin needs support now")
+    line = robin.get_by_test_id("support-line")
+    await expect(line).to_have_text("A facilitator has your request on their screen.")
     await robin.get_by_test_id("support-close").click()
+    await request.get_by_role("button", name="Mark handled: Robin needs support now").click()
+    await expect(request).to_have_count(0)
+    await expect(line).to_have_text("A facilitator has seen your request and marked it as handled.")
 
     # A member is removed for good, and cannot come back with the same link.
     await console.get_by_role("button", name="Remove… Sam").click()
