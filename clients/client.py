@@ -526,8 +526,16 @@ class ChatClient(RoomView):
         return await self._send("hand", up=up, **({"pid": pid} if pid else {}))
 
     async def step_out(self) -> None:
+        """A break: out of the room, still connected (the private thread, support
+        and reports keep working); ``back`` returns. A knocker withdraws instead,
+        and the server closes."""
         await self._send("step_out")
-        await self.closed()
+        if not self.admitted:
+            await self.closed()
+
+    async def back(self) -> int:
+        """Back in the room from a break, on the same connection."""
+        return await self._send("back")
 
     async def leave(self) -> None:
         await self._send("leave")

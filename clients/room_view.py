@@ -125,7 +125,9 @@ def _handled(c: RoomView, frame: dict[str, Any]) -> None:
 def _presence(c: RoomView, frame: dict[str, Any]) -> None:
     entry = c.roster.get(frame["pid"])
     if entry is not None:
-        entry.update({k: v for k, v in frame.items() if k in ("present", "name", "keys")})
+        entry.update(
+            {k: v for k, v in frame.items() if k in ("present", "connected", "name", "keys")}
+        )
 
 
 def _gone(c: RoomView, frame: dict[str, Any]) -> None:

@@ -152,6 +152,11 @@ class Terminal:
         """The group's crisis resources, as the room and the rules showed them."""
         welcome = self.client.welcome
         resources = welcome["group"]["crisis_resources"] if welcome is not None else []
+        if not resources:
+            self.say(
+                "  This group has listed no crisis numbers; in an emergency, call your "
+                "local emergency number."
+            )
         for resource in resources:
             self.say(f"  If you need help now: {resource}")
 

@@ -165,6 +165,10 @@ async def _timeout(term: Terminal, rest: str) -> None:
     await term.client.time_out(term.person(_needed(who.strip())), seconds)
 
 
+async def _crisis(term: Terminal, rest: str) -> None:
+    term.crisis_resources()
+
+
 async def _reply(term: Terminal, rest: str) -> None:
     who, bar, text = rest.partition("|")
     if not bar:
@@ -256,10 +260,13 @@ COMMANDS: tuple[Command, ...] = (
     Command("report", "ID [NOTE]", "report message ID to the facilitators", _report),
     Command("support", "", "tell the facilitators you need support now",
             lambda term, rest: term.client.alert("support")),
+    Command("crisis", "", "the crisis numbers (tells nobody)", _crisis),
     Command("who", "", "who is here", _who),
     Command("rules", "", "the content rules in force (categories and actions)", _rules),
-    Command("away", "", "step out (come back later with the same link)",
-            lambda term, rest: term.client.step_out(), ends=True),
+    Command("away", "", "step out for a break: the room is hidden; /private and /support "
+            "still work", lambda term, rest: term.client.step_out()),
+    Command("back", "", "come back into the room after a break",
+            lambda term, rest: term.client.back()),
     Command("leave", "", "leave this session", lambda term, rest: term.client.leave(),
             aliases=("quit",), ends=True),
     Command("help", "", "this list", _help, aliases=("?",)),

@@ -141,6 +141,20 @@ def _thread(term: Terminal, event: Event) -> str:
     return f"private with {term.client.name_of(thread)}"
 
 
+def _presence(term: Terminal, event: Event, who: str) -> str:
+    f = event.fields
+    if f["pid"] == term.client.pid:
+        if f["present"]:
+            return "* You are back in the room."
+        return (
+            "* You have stepped out. The room is hidden while you are away; /private, "
+            "/support and /crisis still work. /back to return."
+        )
+    if f["present"]:
+        return f"* {who} is back"
+    return f"* {who} stepped out" if f.get("connected", True) else f"* {who} is not connected"
+
+
 def _said(text: Callable[[Event, str], str]) -> Line:
     """A frame shown as one line made from its fields."""
     return lambda term, event, who: term.say(text(event, who))
@@ -156,9 +170,7 @@ LINES: dict[str, Line] = {
         )
     ),
     "joined": _said(lambda e, who: f"* {e.fields['p']['name']} joined"),
-    "presence": _said(
-        lambda e, who: f"* {who} {'is back' if e.fields['present'] else 'stepped out'}"
-    ),
+    "presence": lambda term, e, who: term.say(_presence(term, e, who)),
     "left": _said(lambda e, who: f"* {who} left"),
     "removed": _said(
         lambda e, who: f"* {who} was removed{' for good' if e.fields['for_good'] else ''}"

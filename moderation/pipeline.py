@@ -31,6 +31,10 @@ if TYPE_CHECKING:  # the session calls the pipeline: a type, not an import
 
 # What someone still knocking at the door (not yet in the roster) may send.
 WHILE_KNOCKING = frozenset({"leave", "step_out"})
+# What someone who stepped out may not do until they come ``back``: talk to
+# the room. Everything else (the private thread, support, reports, keys) is
+# what a break must not cut off.
+WHILE_AWAY_REFUSED = frozenset({"chat", "hand"})
 PAYLOAD_FRAMES = frozenset({"chat", "direct", "private", "report"})
 KEY_FRAMES = frozenset({"direct", "vouch"})
 
@@ -61,6 +65,8 @@ def check(
         raise Rejected(Code.NOT_IN_ROOM)
     if frame.type in FACILITATOR_ONLY and not sender.is_facilitator:
         raise Rejected(Code.FORBIDDEN)
+    if not sender.present and frame.type in WHILE_AWAY_REFUSED:
+        raise Rejected(Code.STEPPED_OUT)
     if session.state is State.ENDED:
         raise Rejected(Code.SESSION_ENDED)
     chat_by_member = frame.type == "chat" and not sender.is_facilitator

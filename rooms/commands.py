@@ -29,6 +29,7 @@ COMMANDS: dict[str, Command] = {
     "handled": lambda s, pid, f, now: s.alert_handled(pid, f["id"]),
     "hand": lambda s, pid, f, now: s.hand(pid, f["up"], f.get("pid")),
     "step_out": lambda s, pid, f, now: s.step_out(pid),
+    "back": lambda s, pid, f, now: s.back(pid),
     "leave": lambda s, pid, f, now: s.leave(pid),
     "open": lambda s, pid, f, now: s.open(pid),
     "start": lambda s, pid, f, now: s.start(pid, now),
@@ -48,7 +49,9 @@ COMMANDS: dict[str, Command] = {
 }
 
 # Frames that say goodbye: once carried out, the sender's connection closes.
-GOODBYES = frozenset({"step_out", "leave"})
+# (``step_out`` is a break, not a goodbye: the connection stays; a knocker's
+# ``step_out`` withdraws the knock and does close.)
+GOODBYES = frozenset({"leave"})
 # Frames whose outcomes never move a deadline of the session (time-outs,
 # reminders, the idle drop): the shell need not ask for the next one after
 # them, which keeps the chat path free of timer work.

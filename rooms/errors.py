@@ -60,6 +60,7 @@ class Code(StrEnum):
     REMOVED = "removed"
     # The moderation pipeline, in its order.
     NOT_IN_ROOM = "not_in_room"
+    STEPPED_OUT = "stepped_out"
     FORBIDDEN = "forbidden"
     SESSION_PAUSED = "session_paused"
     SESSION_ENDED = "session_ended"
@@ -111,6 +112,7 @@ REASONS: dict[Code, str] = {
     Code.REFUSED: "The facilitator could not let you in to this session.",
     Code.REMOVED: "A facilitator removed you from this session.",
     Code.NOT_IN_ROOM: "You are not in the room yet.",
+    Code.STEPPED_OUT: "You have stepped out: come back to the room to write there.",
     Code.FORBIDDEN: "Only a facilitator can do that.",
     Code.SESSION_PAUSED: "The facilitator has paused the conversation for a moment.",
     Code.SESSION_ENDED: "This session has ended.",

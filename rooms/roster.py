@@ -33,7 +33,12 @@ class Participant:
     role: Role
     seat: str
     keys: bytes = b""
+    # In the room (False: stepped out). A member who stepped out keeps the
+    # connection: the private thread, support and the crisis resources still
+    # work (docs/protocol.md section 3). ``connected`` is False once the
+    # connection itself is gone (a closed tab, a lost network).
     present: bool = True
+    connected: bool = True
     hand: bool = False
     muted_until: float | None = None
     # Facilitators' signed admissions of this participant's keys, by the
@@ -58,6 +63,7 @@ class Participant:
             "name": self.name,
             "role": str(self.role),
             "present": self.present,
+            "connected": self.connected,
             "hand": self.hand,
             "muted": until is not None,
             # msgpack has no infinity worth relying on across languages: None

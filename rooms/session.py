@@ -148,7 +148,7 @@ class Session:
             rate=rate,
             now=now,
         )
-        if sender is None:  # knocking: only a goodbye passes the pipeline
+        if sender is None:  # knocking: only a goodbye passes the pipeline, and closes
             return [*self.disconnected(pid, now), Disconnect(pid, Close.NORMAL)]
         command = COMMANDS.get(msg.type)
         if command is None:  # hello or accept again, once in
@@ -164,8 +164,13 @@ class Session:
         return [Deliver(Audience.ROOM, wire.message(self.next_message_id(), actor, payload, now))]
 
     def disconnected(self, pid: str, now: float) -> list[Outcome]:
-        """``pid``'s connection is gone: it steps out, keeping its seat."""
-        out = self.step_out(pid)
+        """``pid``'s connection is gone: out of the room if it was in, keeping its seat."""
+        p = self.participants.get(pid)
+        if p is None or not p.connected:
+            out = self.step_out(pid)  # a knocker withdraws
+        else:
+            p.connected = False
+            out = self._away(p)
         self._note_empty(now)
         return out
 
@@ -199,7 +204,7 @@ class Session:
         pid = self._pid_of_seat.get(seat)
         if pid in self.participants:  # stepped out earlier: back without knocking
             p = self.participants[pid]
-            p.name, p.present = name, True
+            p.name, p.present, p.connected = name, True, True
             p.set_keys(keys)
             return p, self._arrived(p, returning=True)
         if pid in self.knocks:  # knocking again from a new connection
@@ -231,7 +236,7 @@ class Session:
         pid = self._pid_of_seat.get(account)
         if pid is not None:
             p = self.participants[pid]
-            p.name, p.present = name, True
+            p.name, p.present, p.connected = name, True, True
             p.set_keys(keys)
             reached = self.alerts.reach(True)  # before the welcome, which lists them
             return p, self._arrived(p, returning=True) + reached
@@ -244,7 +249,12 @@ class Session:
         return p, self._arrived(p, returning=False) + reached
 
     def step_out(self, pid: str) -> list[Outcome]:
-        """Gone for now (stepped out, or the connection dropped): the seat is kept."""
+        """A break: out of the room, still connected, the seat kept (a knocker withdraws).
+
+        The connection stays for what a break must not cut off: the private
+        thread with the facilitators, "I need support now", reports of
+        earlier messages. The room is told the member stepped out.
+        """
         if pid in self.knocks:
             knock = self.knocks.pop(pid)
             del self._pid_of_seat[knock.seat]
@@ -252,9 +262,27 @@ class Session:
         p = self.participants.get(pid)
         if p is None or not p.present:
             return []
+        return self._away(p)
+
+    def back(self, pid: str) -> list[Outcome]:
+        """Back in the room from a break, on the same connection."""
+        p = self.participants[pid]  # the pipeline let only the admitted through
+        if p.present:
+            raise DomainError(Code.ILLEGAL_TRANSITION, "You are already in the room.")
+        p.present = True
+        return [Deliver(Audience.ROOM, self._presence(p)), *self.alerts.reach(p.is_facilitator)]
+
+    def _away(self, p: Participant) -> list[Outcome]:
+        """Out of the room (stepped out, or the connection is gone): the room is told."""
         p.present, p.hand = False, False
-        gone = wire.frame("presence", pid=pid, present=False)
-        return [Deliver(Audience.ROOM, gone), *self._facilitators_changed(p)]
+        return [Deliver(Audience.ROOM, self._presence(p)), *self._facilitators_changed(p)]
+
+    def _presence(self, p: Participant) -> dict[str, Any]:
+        if not p.present:
+            return wire.frame("presence", pid=p.pid, present=False, connected=p.connected)
+        return wire.frame(
+            "presence", pid=p.pid, present=True, connected=True, name=p.name, keys=p.keys
+        )
 
     def leave(self, pid: str) -> list[Outcome]:
         """Gone for this session: the seat is given up; coming back after the lock knocks."""
@@ -320,9 +348,9 @@ class Session:
         self._facilitator(actor)
         self.state = next_state(self.state, Action.END)
         ended = wire.frame("ended", reason="ended_by_facilitator")
-        present = [p.pid for p in self.participants.values() if p.present]
+        connected = [p.pid for p in self.participants.values() if p.connected]
         out: list[Outcome] = [
-            Disconnect(pid, Close.SESSION_ENDED, ended) for pid in [*present, *self.knocks]
+            Disconnect(pid, Close.SESSION_ENDED, ended) for pid in [*connected, *self.knocks]
         ]
         self.participants.clear()
         self.knocks.clear()
@@ -451,7 +479,7 @@ class Session:
         if not sender.is_facilitator:
             raise DomainError(Code.FORBIDDEN)
         member = self._member(to)
-        if not member.present:
+        if not member.connected:
             raise DomainError(Code.NOT_CONNECTED)
         frame = wire.frame(
             "private", **{"from": actor, "thread": to, "payload": payload, "ts": now}
@@ -500,7 +528,7 @@ class Session:
                 del self.participants[p.pid]
                 del self._pid_of_seat[p.seat]
                 out.append(Deliver(Audience.ROOM, wire.frame("left", pid=p.pid)))
-                if p.present:
+                if p.connected:
                     out.append(Disconnect(p.pid, Close.REMOVED, _error(Code.NOT_FACILITATOR)))
                 out += self._facilitators_changed(p)
         if group.slow_mode_seconds != self.group.slow_mode_seconds:
@@ -551,7 +579,7 @@ class Session:
         return min(finite) if finite else None
 
     def _nobody_here(self) -> bool:
-        return not self.knocks and not any(p.present for p in self.participants.values())
+        return not self.knocks and not any(p.connected for p in self.participants.values())
 
     def _note_empty(self, now: float) -> None:
         if self._empty_since is None and self._nobody_here():
@@ -582,10 +610,7 @@ class Session:
         return f"p{next(self._counter)}"
 
     def _arrived(self, p: Participant, *, returning: bool) -> list[Outcome]:
-        if returning:
-            note = wire.frame("presence", pid=p.pid, present=True, name=p.name, keys=p.keys)
-        else:
-            note = wire.frame("joined", p=p.public())
+        note = self._presence(p) if returning else wire.frame("joined", p=p.public())
         return [Deliver(p.pid, self.welcome(p)), Deliver(Audience.ROOM, note)]
 
     def _facilitator_here(self) -> bool:

@@ -77,6 +77,7 @@ INBOUND: dict[str, dict[str, tuple[type | tuple[type, ...], bool]]] = {
     "vouch": {"pid": _PID, "by": (bytes, True), "sig": (bytes, True)},
     "hand": {"up": (bool, True), "pid": (str, False)},
     "step_out": {},
+    "back": {},
     "leave": {},
     # Facilitator commands.
     "open": {},
@@ -187,6 +188,7 @@ PARTICIPANT: Spec = {
     "name": _STR,
     "role": _STR,
     "present": (bool, True),
+    "connected": (bool, True),
     "hand": (bool, True),
     "muted": (bool, True),
     "until": ((*_FLOAT, _NIL), True),
@@ -242,6 +244,7 @@ OUTBOUND: dict[str, Spec] = {
     "presence": {
         "pid": _STR,
         "present": (bool, True),
+        "connected": (bool, True),
         "name": (str, False),  # with present: true
         "keys": (bytes, False),  # with present: true
     },

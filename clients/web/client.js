@@ -188,6 +188,16 @@ export class ChatClient extends EventTarget {
     return this.#command({ t: "step_out" });
   }
 
+  /** Back in the room after `stepOut`, on the same connection. */
+  back() {
+    return this.#command({ t: "back" });
+  }
+
+  /** Close the connection, keeping what the page holds (a reconnect may follow). */
+  disconnect() {
+    if (this.ws && !this.closed) this.ws.close(1000);
+  }
+
   /** Leave for this session: the seat is given up. */
   leave() {
     return this.#command({ t: "leave" });

@@ -306,6 +306,10 @@ function stepOut() {
   if (!page.connected) return;
   page.intent = "step_out";
   page.client.stepOut();
+  // The server keeps a member on a break connected now (docs/protocol.md,
+  // step_out); until this page shows the break itself, it steps out by
+  // closing, as before, and comes back by reconnecting.
+  page.client.disconnect();
 }
 
 function steppedOut() {

@@ -24,6 +24,7 @@ ME = {
     "name": "Fay",
     "role": "facilitator",
     "present": True,
+    "connected": True,
     "hand": False,
     "muted": False,
     "until": None,

@@ -30,6 +30,7 @@ class Room:
     }
     knocks: dict[str, dict[str, Any]] = {"k1": {"name": "Kim", "role": "member"}}
     alerts: dict[int, dict[str, Any]] = {}
+    welcome = {"group": {"crisis_resources": ["Samaritans 116 123"]}}
 
     def __init__(self) -> None:
         self.calls: list[Call] = []
@@ -88,6 +89,8 @@ RUNS: dict[str, tuple[str, list[Call], str]] = {
     "who": ("/who", [], "  Robin (member, hand, verified)"),
     "rules": ("/rules", [], "* The standard rules:"),
     "away": ("/away", [("step_out", (), {})], ""),
+    "back": ("/back", [("back", (), {})], ""),
+    "crisis": ("/crisis", [], "  If you need help now: Samaritans 116 123"),
     "leave": ("/quit", [("leave", (), {})], ""),
     "help": ("/?", [], "Commands:"),
     "open": ("/open", [("open", (), {})], ""),

@@ -29,7 +29,7 @@ FRAMES: dict[str, tuple[dict[str, Any], str | None, str]] = {
     ),
     "knocking": ({}, None, "you are knocking: please wait for a facilitator to answer."),
     "joined": ({"p": {"name": "Bo"}}, None, "* Bo joined"),
-    "presence": ({"pid": "p2", "present": False}, None, "* Ann stepped out"),
+    "presence": ({"pid": "p2", "present": False, "connected": True}, None, "* Ann stepped out"),
     "left": ({"pid": "p2"}, None, "* Ann left"),
     "removed": ({"pid": "p2", "for_good": True}, None, "* Ann was removed for good"),
     "state": ({"state": "live_locked", "paused": True}, None, "newcomers knock (paused)"),

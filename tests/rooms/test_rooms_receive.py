@@ -82,9 +82,17 @@ def test_slow_mode_follows_the_seat_across_reconnects() -> None:
 
 def test_a_goodbye_is_carried_out_then_closes_the_senders_connection() -> None:
     s, f, ann = room()
-    out = s.receive(ann, frame("step_out"), T0 + 1)
-    assert out[-1] == Disconnect(ann, Close.NORMAL)
-    assert not s.participants[ann].present
+    out = s.receive(ann, frame("step_out"), T0 + 1)  # a break, not a goodbye
+    assert not any(isinstance(o, Disconnect) for o in out)
+    assert not s.participants[ann].present and s.participants[ann].connected
+    # Away, a member cannot talk to the room, but can still reach the facilitators.
+    assert refused(s, ann, frame("chat", payload=b"hi")) is Code.STEPPED_OUT
+    assert refused(s, ann, frame("hand", up=True)) is Code.STEPPED_OUT
+    s.receive(ann, frame("private", payload=b"ct"), T0 + 2)
+    s.receive(ann, frame("alert", kind="support"), T0 + 3)
+    out = s.receive(ann, frame("back"), T0 + 4)
+    assert s.participants[ann].present
+    assert refused(s, ann, frame("back")) is Code.ILLEGAL_TRANSITION
     out = s.receive(f, frame("leave"), T0 + 2)
     assert out[-1] == Disconnect(f, Close.NORMAL) and f not in s.participants
 

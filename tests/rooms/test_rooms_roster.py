@@ -56,6 +56,7 @@ def test_participant_public() -> None:
         "name": "Ann",
         "role": "member",
         "present": True,
+        "connected": True,
         "hand": False,
         "muted": False,
         "until": None,

@@ -171,7 +171,15 @@ def test_facilitator_rejoins_with_the_same_pid() -> None:
     p, out = s.join_facilitator("fran", "Fran", b"new")
     assert p.pid == f and p.present and p.keys == b"new"
     assert out[1] == Deliver(
-        ROOM, {"t": "presence", "pid": f, "present": True, "name": "Fran", "keys": b"new"}
+        ROOM,
+        {
+            "t": "presence",
+            "pid": f,
+            "present": True,
+            "connected": True,
+            "name": "Fran",
+            "keys": b"new",
+        },
     )
     assert len(s.participants) == 1
 
@@ -524,7 +532,9 @@ def test_admit_when_full() -> None:
 def test_step_out_then_rejoin_after_the_lock_needs_no_knock() -> None:
     s, _, (ann, _) = live()
     out = s.step_out(ann)
-    assert out == [Deliver(ROOM, {"t": "presence", "pid": ann, "present": False})]
+    assert out == [
+        Deliver(ROOM, {"t": "presence", "pid": ann, "present": False, "connected": True})
+    ]
     assert s.participants[ann].present is False
     assert ann in [m.pid for m in s.members()]
     p, out = s.join_member("seat-ann", "Annie", b"fresh", s.group.rules_digest())
@@ -535,7 +545,15 @@ def test_step_out_then_rejoin_after_the_lock_needs_no_knock() -> None:
     assert isinstance(out[0], Deliver) and out[0].to == ann
     assert out[0].frame["t"] == "welcome"
     assert out[1] == Deliver(
-        ROOM, {"t": "presence", "pid": ann, "present": True, "name": "Annie", "keys": b"fresh"}
+        ROOM,
+        {
+            "t": "presence",
+            "pid": ann,
+            "present": True,
+            "connected": True,
+            "name": "Annie",
+            "keys": b"fresh",
+        },
     )
 
 
@@ -1027,13 +1045,14 @@ def test_the_busy_session_lets_a_facilitator_do_the_same(command: str) -> None:
 def test_end_disconnects_everyone_and_wipes_the_session() -> None:
     s, f, (ann, ben, cy) = live(("Ann", "Ben", "Cy"))
     g, _ = s.join_facilitator("gil", "Gil", b"")
-    s.step_out(cy)
+    s.step_out(cy)  # on a break, still connected: told too
+    s.disconnected(ben, STARTED)  # gone: nothing to close
     k = knock(s, "Lee")
     s.time_out(f, ann, 60, STARTED)
     out = s.end(f)
     ended = {"t": "ended", "reason": "ended_by_facilitator"}
     disconnects = [o for o in out if isinstance(o, Disconnect)]
-    assert sorted(d.pid for d in disconnects) == sorted([f, g.pid, ann, ben, k])
+    assert sorted(d.pid for d in disconnects) == sorted([f, g.pid, ann, cy, k])
     assert all(d.close_code == Close.SESSION_ENDED == 4000 for d in disconnects)
     assert all(d.frame == ended for d in disconnects)
     assert out[-1] == SessionOver()

@@ -57,7 +57,15 @@ def test_coming_back_with_new_keys_drops_the_vouches() -> None:
     p, out = s.join_member("seat-ann", "Ann", b"new keys", s.group.rules_digest())
     assert p.pid == ann and p.vouches == {}
     assert out[-1] == Deliver(
-        ROOM, {"t": "presence", "pid": ann, "present": True, "name": "Ann", "keys": b"new keys"}
+        ROOM,
+        {
+            "t": "presence",
+            "pid": ann,
+            "present": True,
+            "connected": True,
+            "name": "Ann",
+            "keys": b"new keys",
+        },
     )
 
 
@@ -89,8 +97,12 @@ def test_private_replies_are_refused_where_they_cannot_arrive() -> None:
     refused(s, Code.FORBIDDEN, lambda: s.private(ben, b"ct", 5.0, to=ann))  # member to member
     refused(s, Code.NO_SUCH_PARTICIPANT, lambda: s.private(f, b"ct", 5.0, to="p99"))
     refused(s, Code.NOT_A_MEMBER, lambda: s.private(f, b"ct", 5.0, to=f))
-    s.step_out(ann)
-    refused(s, Code.NOT_CONNECTED, lambda: s.private(f, b"ct", 5.0, to=ann))
+    s.step_out(ann)  # on a break: the private thread still reaches her
+    assert s.private(f, b"ct", 5.0, to=ann)[0] == Deliver(
+        ann, {"t": "private", "from": f, "thread": ann, "payload": b"ct", "ts": 5.0}
+    )
+    s.disconnected(ann, 6.0)  # the tab is closed: nothing can reach her now
+    refused(s, Code.NOT_CONNECTED, lambda: s.private(f, b"ct", 7.0, to=ann))
 
 
 @pytest.mark.parametrize(

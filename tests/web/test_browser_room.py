@@ -563,7 +563,7 @@ async def test_step_out_and_come_back(server: Env, browser: Browser) -> None:
     await expect(message(page, "before the break")).to_be_visible()  # the page keeps it
 
     await page.get_by_role("button", name="Come back").click()
-    back = await until(fac, "presence")
+    back = await until(fac, "presence", lambda e: e["present"] is True)
     assert back["present"] is True and back["pid"] == pid
     await expect(compose(page)).to_be_enabled()
     await keys_with(fac, "Blue Heron")
