@@ -11,6 +11,7 @@ only appends bytes to connection queues and never awaits a socket.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
 import time
 from collections.abc import Awaitable, Callable
@@ -21,7 +22,7 @@ from chatserver.metrics import Metrics
 from chatserver.store import Store
 from rooms.codec import encode
 from rooms.commands import KEEPS_DEADLINES
-from rooms.errors import Code, Rejected
+from rooms.errors import AuthError, Code, Rejected, SafespaceError
 from rooms.events import Admitted, Deliver, Disconnect, Outcome, RevokeSeat, SessionOver
 from rooms.group import Group
 from rooms.roster import Participant
@@ -31,6 +32,9 @@ from rooms.wire import Audience, Close, Inbound
 log = logging.getLogger(__name__)
 
 Revokes = list[RevokeSeat]
+# A revocation the store refused (locked, full) is tried again after these
+# waits, the last one repeating, for as long as this process runs.
+REVOKE_RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
 
 
 def _log_failure(done: asyncio.Task[None]) -> None:
@@ -66,6 +70,10 @@ class Hub:
         self.idle_drop_seconds = idle_drop_seconds
         self.rooms: dict[str, LocalRoom] = {}
         self._tasks: set[asyncio.Task[None]] = set()
+        # Seats a facilitator removed for good whose revocation the store has
+        # not taken yet: refused at the door as if revoked, retried until it is.
+        self.pending_revocations: set[str] = set()
+        self._retrying: asyncio.Task[None] | None = None
         backend.bind(self._deliver)
 
     # ---- rooms ------------------------------------------------------------
@@ -161,8 +169,44 @@ class Hub:
         return revokes
 
     async def _revoke(self, revokes: Revokes) -> None:
+        """Revoke in the store; if it fails, keep the seat out and say the save failed.
+
+        The session has already barred the seat, so the member stays out of
+        this session whatever the store does; the link itself is refused at
+        the door (``check_seat``) until a retry gets it into the store.
+        """
+        failed = False
         for o in revokes:
-            await self.store.revoke_seat(o.seat, self.clock())
+            try:
+                await self.store.revoke_seat(o.seat, self.clock())
+            except Exception as exc:  # a locked or full database: the store's own error
+                log.warning("Revoking a seat link failed, will retry: %s", type(exc).__name__)
+                self.pending_revocations.add(o.seat)
+                failed = True
+        if failed:
+            if self._retrying is None or self._retrying.done():
+                self._retrying = asyncio.ensure_future(self._retry_revocations())
+                self._retrying.add_done_callback(_log_failure)
+            raise SafespaceError(Code.NOT_SAVED)
+
+    async def _retry_revocations(self) -> None:
+        for attempt in itertools.count():
+            if not self.pending_revocations:
+                return
+            await asyncio.sleep(REVOKE_RETRY_SECONDS[min(attempt, len(REVOKE_RETRY_SECONDS) - 1)])
+            for seat in list(self.pending_revocations):
+                try:
+                    await self.store.revoke_seat(seat, self.clock())
+                except Exception as exc:
+                    log.warning("Revoking a seat link failed again: %s", type(exc).__name__)
+                else:
+                    self.pending_revocations.discard(seat)
+                    log.info("A pending seat link revocation is saved.")
+
+    def check_seat(self, seat: str) -> None:
+        """Refuse a link whose revocation is still waiting for the store."""
+        if seat in self.pending_revocations:
+            raise AuthError(Code.LINK_REVOKED)
 
     def _deliver(self, room_id: str, delivery: Delivery) -> None:
         room = self.rooms.get(room_id)

@@ -183,6 +183,7 @@ async def _member_hello(svc: Services, conn: Connection, hello: MemberHello) -> 
         svc.links.fail(conn.client, now)
         raise
     seat.check(now)
+    svc.hub.check_seat(seat.id)
     room = svc.hub.rooms.get(seat.group_id)
     if room is None:
         raise AuthError(Code.ROOM_NOT_OPEN)
@@ -200,6 +201,7 @@ async def _member_hello(svc: Services, conn: Connection, hello: MemberHello) -> 
     if seat is None:
         raise AuthError(Code.LINK_UNKNOWN)
     seat.check(svc.hub.clock())
+    svc.hub.check_seat(seat.id)
     room = svc.hub.rooms.get(seat.group_id)
     if room is None:
         raise AuthError(Code.SESSION_ENDED)

@@ -76,6 +76,7 @@ class Code(StrEnum):
     NO_SUCH_MESSAGE = "no_such_message"
     NOT_A_MEMBER = "not_a_member"
     NO_SUCH_ALERT = "no_such_alert"
+    NOT_SAVED = "not_saved"
     NOT_CONNECTED = "not_connected"
     # HTTP API.
     NOT_FOUND = "not_found"
@@ -127,6 +128,8 @@ REASONS: dict[Code, str] = {
     Code.NO_SUCH_MESSAGE: "There is no such message in this session.",
     Code.NOT_A_MEMBER: "That action applies to members only, not to facilitators.",
     Code.NOT_CONNECTED: "That member is not connected right now, so nothing was sent to them.",
+    Code.NOT_SAVED: "The server could not save the removal for good just now: the member is "
+    "kept out for the rest of this session, and the server keeps trying to revoke the link.",
     Code.NO_SUCH_ALERT: "That request is no longer open: another facilitator may have "
     "marked it handled.",
     Code.NOT_FOUND: "Not found.",

@@ -1,0 +1,77 @@
+"""A removal for good holds, or is reported as failed, when the store cannot write.
+
+Another process (an operator's CLI, a backup) holds the SQLite file in a write
+transaction while a facilitator removes a member for good: the facilitator is
+told in words that the save failed, the member stays out (the link is refused
+at once), and once the file is free the server's retry revokes the link in
+the store, so the next session refuses it too.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import time
+
+import pytest
+from conftest import Env
+
+from chatserver.hub import Hub
+from clients.client import ChatClient, ClientError
+from rooms.links import token_from_link
+from rooms.seats import hash_token
+
+HOLD = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+db.execute("ROLLBACK")
+"""
+
+
+async def test_a_removal_for_good_is_kept_and_reported_while_the_store_is_locked(
+    server: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("chatserver.hub.REVOKE_RETRY_SECONDS", (0.5,))
+    gid = await server.group()
+    fac = await server.host(gid)
+    link = await server.link(gid)
+    ann = await server.member(link, "Ann")
+    await fac.next("joined")
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(server.db_path), "6"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(holder.stdout.readline), 5)
+        assert line.strip() == "locked"
+        started = time.monotonic()
+        await fac.remove(ann.pid, for_good=True)
+        assert (await fac.next("removed", timeout=3))["pid"] == ann.pid  # out of the room now
+        err = await fac.next("error", timeout=10)
+        print(f"\nthe facilitator was told after {time.monotonic() - started:.1f} s")
+        assert err["code"] == "not_saved"
+        assert "kept out for the rest of this session" in err["message"]
+        assert await ann.closed() == 4001
+        # The link is refused at the door at once, though the store has not taken it yet.
+        with pytest.raises(ClientError) as caught:
+            await ChatClient.join(link, "Ann again")
+        assert caught.value.code == "link_revoked"
+        hub: Hub = server.hub
+        assert hub.pending_revocations
+        # The lock goes; the retry saves the revocation within a few seconds.
+        seat = None
+        for _ in range(100):
+            seat = await server.store.seat_by_token_hash(hash_token(token_from_link(link)))
+            if seat is not None and seat.revoked_at is not None:
+                break
+            await asyncio.sleep(0.1)
+        assert seat is not None and seat.revoked_at is not None
+        assert not hub.pending_revocations
+        print(f"the store had the revocation after {time.monotonic() - started:.1f} s")
+    finally:
+        holder.kill()
+        holder.wait(5)
