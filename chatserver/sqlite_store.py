@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import json
+import logging
 import os
 import sqlite3
 from collections.abc import Callable, Sequence
@@ -19,9 +20,11 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 from chatserver.store import ApiToken, Store
-from rooms.errors import Code, NotFound, SafespaceError
+from rooms.errors import Code, NotFound, SafespaceError, StoreUnavailable
 from rooms.group import Group
 from rooms.seats import SeatLink
+
+log = logging.getLogger(__name__)
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS facilitators (
@@ -70,9 +73,19 @@ class SqliteStore(Store):
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-store")
 
     async def _run(self, fn: Callable[..., _T], *args: Any) -> _T:
-        """``fn(*args)`` in the store's one worker thread; its exceptions come back as they are."""
+        """``fn(*args)`` in the store's one worker thread.
+
+        A database that is locked past the busy timeout, full, or unreadable
+        is ``StoreUnavailable`` (HTTP 503, an error frame): never a 500 or a
+        traceback to a client. The log line carries sqlite's own words (no
+        parameter values, so no name or token).
+        """
         loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._thread, functools.partial(fn, *args))
+        try:
+            return await loop.run_in_executor(self._thread, functools.partial(fn, *args))
+        except sqlite3.OperationalError as e:
+            log.warning("The store is unavailable: %s", e)
+            raise StoreUnavailable() from None
 
     async def add_facilitator(self, name: str, password_hash: str) -> None:
         await self._run(self._add_facilitator, name, password_hash)

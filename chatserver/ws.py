@@ -10,6 +10,7 @@ that is not the protocol closes with ``Close.PROTOCOL`` (or 1003 / 1009).
 from __future__ import annotations
 
 import asyncio
+import logging
 from dataclasses import dataclass
 
 from starlette.websockets import WebSocket
@@ -24,11 +25,21 @@ from chatserver.store import Store
 from rooms import wire
 from rooms.codec import decode
 from rooms.door import Accepted, Answer, Door, Event, FacilitatorHello, Goodbye, Hello, MemberHello
-from rooms.errors import AuthError, Code, NotFound, ProtocolViolation, SafespaceError
+from rooms.errors import (
+    AuthError,
+    Code,
+    NotFound,
+    ProtocolViolation,
+    SafespaceError,
+    StoreUnavailable,
+)
 from rooms.roster import clean_name
 from rooms.wire import SUBPROTOCOL, Close, check_inbound
 
 WRITER_GRACE_SECONDS = 5.0
+
+
+log = logging.getLogger(__name__)
 
 
 class Disconnected(Exception):
@@ -226,8 +237,12 @@ async def _facilitator_hello(svc: Services, conn: Connection, hello: Facilitator
         raise AuthError(Code.NOT_FACILITATOR)
     if hello.identity is not None:
         # Kept so that links made later for this account's groups carry the
-        # key (rooms/links.link_url).
-        await svc.store.set_identity(account, hello.identity)
+        # key (rooms/links.link_url). A busy store must not keep a facilitator
+        # out of the room: the key is registered on their next arrival.
+        try:
+            await svc.store.set_identity(account, hello.identity)
+        except StoreUnavailable:
+            log.warning("A facilitator's identity key was not registered: the store is busy.")
     name = clean_name(hello.name or account)  # before a room exists for nothing
     room = await svc.hub.room_for(group)
     p, outcomes = room.session.join_facilitator(account, name, hello.keys)

@@ -77,6 +77,7 @@ class Code(StrEnum):
     NOT_A_MEMBER = "not_a_member"
     NO_SUCH_ALERT = "no_such_alert"
     NOT_SAVED = "not_saved"
+    STORE_UNAVAILABLE = "store_unavailable"
     NOT_CONNECTED = "not_connected"
     # HTTP API.
     NOT_FOUND = "not_found"
@@ -130,6 +131,8 @@ REASONS: dict[Code, str] = {
     Code.NOT_CONNECTED: "That member is not connected right now, so nothing was sent to them.",
     Code.NOT_SAVED: "The server could not save the removal for good just now: the member is "
     "kept out for the rest of this session, and the server keeps trying to revoke the link.",
+    Code.STORE_UNAVAILABLE: "The server cannot reach its records just now; please try again "
+    "in a moment.",
     Code.NO_SUCH_ALERT: "That request is no longer open: another facilitator may have "
     "marked it handled.",
     Code.NOT_FOUND: "Not found.",
@@ -152,6 +155,7 @@ HTTP_STATUS: dict[Code, int] = {
     Code.METHOD_NOT_ALLOWED: 405,
     Code.CONFLICT: 409,
     Code.RATE_LIMITED: 429,
+    Code.STORE_UNAVAILABLE: 503,
 }
 
 
@@ -206,6 +210,13 @@ class NotFound(SafespaceError):
 
     def __init__(self, reason: str | None = None) -> None:
         super().__init__(Code.NOT_FOUND, reason)
+
+
+class StoreUnavailable(SafespaceError):
+    """The durable store is busy (another process holds it) or cannot write (a full disk)."""
+
+    def __init__(self, retry_after: float = 5.0) -> None:
+        super().__init__(Code.STORE_UNAVAILABLE, retry_after=retry_after)
 
 
 class Invalid(SafespaceError):

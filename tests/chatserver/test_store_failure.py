@@ -19,6 +19,7 @@ from conftest import Env
 
 from chatserver.hub import Hub
 from clients.client import ChatClient, ClientError
+from clients.e2ee import IdentityKey
 from rooms.links import token_from_link
 from rooms.seats import hash_token
 
@@ -72,6 +73,36 @@ async def test_a_removal_for_good_is_kept_and_reported_while_the_store_is_locked
         assert seat is not None and seat.revoked_at is not None
         assert not hub.pending_revocations
         print(f"the store had the revocation after {time.monotonic() - started:.1f} s")
+    finally:
+        holder.kill()
+        holder.wait(5)
+
+
+async def test_a_locked_store_answers_503_and_never_keeps_a_facilitator_out(server: Env) -> None:
+    gid = await server.group()
+    token, _ = await server.app.state.services.auth.issue_token("alex", time.time())
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLD, str(server.db_path), "7"], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(holder.stdout.readline), 5)
+        assert line.strip() == "locked"
+        async with server.http() as http:
+            created, fac = await asyncio.gather(
+                http.post(
+                    "/api/groups",
+                    json={"title": "Thursday group"},
+                    headers={"Authorization": f"Bearer {token}"},
+                ),
+                # A hello that registers an identity key writes to the store.
+                server.host(gid, e2ee=True, identity=IdentityKey.generate(), open_room=False),
+            )
+        assert created.status_code == 503
+        assert created.json()["error"]["code"] == "store_unavailable"
+        assert int(created.headers["retry-after"]) >= 1
+        assert "Traceback" not in created.text
+        assert fac.role == "facilitator"  # in the room all the same
     finally:
         holder.kill()
         holder.wait(5)

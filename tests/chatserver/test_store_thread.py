@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import subprocess
 import sys
 import time
 
 from conftest import Env
+
+from rooms.errors import StoreUnavailable
 
 HOLD = """
 import sqlite3, sys, time
@@ -51,8 +52,8 @@ async def test_locked_database_does_not_delay_chat(server: Env) -> None:
         # "database is locked" after the busy timeout; never a hang.
         try:
             await asyncio.wait_for(write, 12)
-        except sqlite3.OperationalError as e:
-            assert "locked" in str(e)
+        except StoreUnavailable as e:
+            assert e.code == "store_unavailable"
     finally:
         holder.kill()
         holder.wait(5)
