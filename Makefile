@@ -63,5 +63,11 @@ bench: $(VENV)/.installed $(BENCH_NODE)
 bench-smoke: $(VENV)/.installed $(BENCH_NODE)
 	$(BIN)/python -m bench.run --smoke $(BENCH_ARGS)
 
+# The abuse and fault runs at full size (issue 16); `make test` runs them short.
+.PHONY: soak
+soak: $(VENV)/.installed
+	SOAK_SECONDS=30 $(BIN)/pytest -s tests/clients/test_reconnect_storm.py \
+		tests/chatserver/test_login_burst.py tests/chatserver/test_store_failure.py
+
 clean:
 	rm -rf $(VENV) clients/web/vendor clients/web/node_modules .pytest_cache .mypy_cache .ruff_cache

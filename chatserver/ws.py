@@ -198,7 +198,7 @@ async def _member_hello(svc: Services, conn: Connection, hello: MemberHello) -> 
     room = svc.hub.rooms.get(seat.group_id)
     if room is None:
         raise AuthError(Code.ROOM_NOT_OPEN)
-    room.session.check_door(seat.id)
+    room.session.check_door(seat.id, now)
     door.go(Event.SHOW_RULES)
     conn.send_frame(room.session.rules_frame())
     answer = await _at_door(svc, conn)
@@ -216,7 +216,9 @@ async def _member_hello(svc: Services, conn: Connection, hello: MemberHello) -> 
     room = svc.hub.rooms.get(seat.group_id)
     if room is None:
         raise AuthError(Code.SESSION_ENDED)
-    p, outcomes = room.session.join_member(seat.id, hello.name, hello.keys, answer.digest)
+    p, outcomes = room.session.join_member(
+        seat.id, hello.name, hello.keys, answer.digest, svc.hub.clock()
+    )
     door.go(Event.KNOCK if room.session.is_knocking(p.pid) else Event.ENTER)
     await svc.hub.attach(room, p, conn, outcomes)
     return True

@@ -17,6 +17,7 @@ from __future__ import annotations
 import itertools
 import math
 import secrets
+from collections import deque
 from typing import Any
 
 from moderation import pipeline
@@ -40,6 +41,12 @@ MAX_CATEGORY_CHARS = 40
 # keeps a facilitator's welcome under wire.MAX_SERVER_FRAME_BYTES.
 MAX_KNOCKS = 16
 MAX_FACILITATORS = 8
+# Entries per seat (arrivals, returns, knocks) in any minute. Each one makes
+# every other client in the room hand out new keys, so a seat that loops
+# hello-and-close must not be able to flood the whole room with key traffic;
+# a phone on a bad network reconnects far less often than this.
+ENTRIES_PER_MINUTE = 12
+ENTRY_WINDOW_SECONDS = 60.0
 # A session nobody is connected to is dropped after this long, so that a
 # facilitator who forgets to press "end" does not leave live state behind.
 IDLE_DROP_SECONDS = 30 * 60.0
@@ -75,6 +82,8 @@ class Session:
         self._empty_since: float | None = None
         # Support requests and content alerts until handled (rooms/alerts.py).
         self.alerts = Alerts()
+        # When each member seat last came in, for ENTRIES_PER_MINUTE.
+        self._entries: dict[str, deque[float]] = {}
 
     # ---- queries ----------------------------------------------------------
 
@@ -176,8 +185,12 @@ class Session:
 
     # ---- arriving and leaving ---------------------------------------------
 
-    def check_door(self, seat: str) -> None:
-        """Refuse a member early (before the rules), with the reason they would meet."""
+    def check_door(self, seat: str, now: float | None = None) -> None:
+        """Refuse a member early (before the rules), with the reason they would meet.
+
+        ``now`` given: a seat that came in ``ENTRIES_PER_MINUTE`` times in the
+        last minute waits (``rate_limited``, with ``retry_after``), alone.
+        """
         if self.state is State.SCHEDULED:
             raise AuthError(Code.ROOM_NOT_OPEN)
         if self.state is State.ENDED:
@@ -189,18 +202,35 @@ class Session:
             raise AuthError(Code.ROOM_FULL)
         if seat not in self._pid_of_seat and len(self.knocks) >= MAX_KNOCKS:
             raise AuthError(Code.ROOM_FULL)
+        entries = self._entries.get(seat)
+        if now is not None and entries is not None:
+            while entries and entries[0] <= now - ENTRY_WINDOW_SECONDS:
+                entries.popleft()
+            if len(entries) >= ENTRIES_PER_MINUTE:
+                wait = math.ceil(entries[0] + ENTRY_WINDOW_SECONDS - now)
+                raise AuthError(Code.RATE_LIMITED, retry_after=max(1, wait))
 
     def is_knocking(self, pid: str) -> bool:
         return pid in self.knocks
 
     def join_member(
-        self, seat: str, name: str, keys: bytes, rules_digest: str | None
+        self,
+        seat: str,
+        name: str,
+        keys: bytes,
+        rules_digest: str | None,
+        now: float | None = None,
     ) -> tuple[Participant, list[Outcome]]:
-        """A member with a valid seat link who has (or has not) accepted the rules."""
-        self.check_door(seat)
+        """A member with a valid seat link who has (or has not) accepted the rules.
+
+        ``now`` given, the entry counts toward the seat's ``ENTRIES_PER_MINUTE``.
+        """
+        self.check_door(seat, now)
         if rules_digest != self.group.rules_digest():
             raise AuthError(Code.RULES_NOT_ACCEPTED)
         name = self._free_name(clean_name(name), seat)
+        if now is not None:
+            self._entries.setdefault(seat, deque()).append(now)
         pid = self._pid_of_seat.get(seat)
         if pid in self.participants:  # stepped out earlier: back without knocking
             p = self.participants[pid]
@@ -358,6 +388,7 @@ class Session:
         self._barred.clear()
         self._mutes.clear()
         self._rates.clear()
+        self._entries.clear()
         out.append(SessionOver())
         return out
 

@@ -1090,3 +1090,24 @@ def test_end_from_any_state(setup: str) -> None:
     assert isinstance(out[-1], SessionOver)
     assert all(o.close_code == Close.SESSION_ENDED for o in out[:-1] if isinstance(o, Disconnect))
     assert len(out) == (2 if setup == "scheduled" else 3)
+
+
+def test_a_seat_that_keeps_coming_back_waits_alone() -> None:
+    from rooms.session import ENTRIES_PER_MINUTE, ENTRY_WINDOW_SECONDS
+
+    s, f, (ann, ben) = live()
+    digest = s.group.rules_digest()
+    t = STARTED + 1
+    for n in range(ENTRIES_PER_MINUTE):
+        s.disconnected(ann, t + n)
+        s.join_member(seat_of("Ann"), "Ann", b"Ann", digest, t + n)
+    s.disconnected(ann, t + 20)
+    err = refused(s, Code.RATE_LIMITED, lambda: s.check_door(seat_of("Ann"), t + 20))
+    assert 1 <= err.detail["retry_after"] <= ENTRY_WINDOW_SECONDS
+    with pytest.raises(AuthError):
+        s.join_member(seat_of("Ann"), "Ann", b"Ann", digest, t + 20)
+    # Everyone else comes and goes as before.
+    s.disconnected(ben, t + 21)
+    s.join_member(seat_of("Ben"), "Ben", b"Ben", digest, t + 21)
+    # A minute after the first of them, the seat may come in again.
+    s.join_member(seat_of("Ann"), "Ann", b"Ann", digest, t + ENTRY_WINDOW_SECONDS + 1)
