@@ -22,6 +22,7 @@ from chatserver.connection import Outbox
 from chatserver.hub import Hub
 from chatserver.metrics import Metrics
 from chatserver.store import Store, open_store
+from chatserver.waiting import WaitingLimits
 from chatserver.web import WEB_DIR, WebFiles
 from moderation.content.policy import DEFAULT_RULES
 
@@ -103,6 +104,7 @@ def create_app(
         links=AttemptLimiter(config.link_attempts_per_minute),
         metrics=metrics,
         outbox=Outbox(),
+        waiting=WaitingLimits(config.waiting_per_address, config.rules_per_link),
     )
 
     @contextlib.asynccontextmanager

@@ -30,6 +30,8 @@ class Config:
     public_url: str = "http://127.0.0.1:8000"
     allowed_origins: tuple[str, ...] = field(default=())
     hello_timeout_seconds: float = 30.0
+    waiting_per_address: int = 16
+    rules_per_link: int = 2
     queue_frames: int = 512
     queue_bytes: int = 1024 * 1024
     login_attempts_per_minute: int = 10
@@ -53,6 +55,8 @@ class Config:
                 if o.strip()
             ),
             "hello_timeout_seconds": max(1.0, float(env.get("HELLO_TIMEOUT_SECONDS") or 30.0)),
+            "waiting_per_address": _int("WAITING_PER_ADDRESS", cls.waiting_per_address),
+            "rules_per_link": _int("RULES_PER_LINK", cls.rules_per_link),
             "queue_frames": _int("QUEUE_FRAMES", cls.queue_frames),
             "queue_bytes": _int("QUEUE_BYTES", cls.queue_bytes),
             "login_attempts_per_minute": _int("LOGIN_ATTEMPTS_PER_MINUTE", 10),

@@ -22,6 +22,7 @@ from chatserver.hub import Hub
 from chatserver.metrics import Metrics
 from chatserver.origins import origin_allowed
 from chatserver.store import Store
+from chatserver.waiting import WaitingLimits
 from rooms import wire
 from rooms.codec import decode
 from rooms.door import Accepted, Answer, Door, Event, FacilitatorHello, Goodbye, Hello, MemberHello
@@ -55,6 +56,7 @@ class Services:
     links: AttemptLimiter
     metrics: Metrics
     outbox: Outbox
+    waiting: WaitingLimits
 
 
 async def endpoint(websocket: WebSocket) -> None:
@@ -90,7 +92,9 @@ async def endpoint(websocket: WebSocket) -> None:
                 Close.PROTOCOL,
                 f"Connect with the websocket subprotocol {SUBPROTOCOL}.",
             )
-        if await _handshake(svc, conn):
+        with svc.waiting.at_door(conn.client):
+            entered = await _handshake(svc, conn)
+        if entered:
             await _frame_loop(svc, conn)
     except SafespaceError as e:
         _close_refused(svc, conn, e, e.close_code or Close.AUTH)
@@ -199,9 +203,10 @@ async def _member_hello(svc: Services, conn: Connection, hello: MemberHello) -> 
     if room is None:
         raise AuthError(Code.ROOM_NOT_OPEN)
     room.session.check_door(seat.id, now)
-    door.go(Event.SHOW_RULES)
-    conn.send_frame(room.session.rules_frame())
-    answer = await _at_door(svc, conn)
+    with svc.waiting.reading_rules(token_hash):
+        door.go(Event.SHOW_RULES)
+        conn.send_frame(room.session.rules_frame())
+        answer = await _at_door(svc, conn)
     if isinstance(answer, Goodbye):
         conn.close(Close.NORMAL)
         return False

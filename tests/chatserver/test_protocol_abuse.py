@@ -690,3 +690,47 @@ async def test_a_member_of_one_room_never_receives_a_frame_of_another(env: Env) 
         assert kind in fac_b_kinds, kind
     assert all(e.text is None or not e.text.startswith("A-") for e in b1.history)
     assert {e.type for e in room_b[1].history} >= {"welcome", "msg"}
+
+
+async def test_one_address_cannot_hold_more_than_its_share_of_waiting_connections(
+    env: Env,
+) -> None:
+    """Connections at hello and on the rules screen are bounded per address and per link."""
+    gid, fac, (a, b) = await room(env)
+    limit = env.app.state.services.config.waiting_per_address
+    away = {"X-Forwarded-For": "198.51.100.20"}
+    idle = [
+        await connect(ws_url(env), subprotocols=PROTOCOLS, additional_headers=away)
+        for _ in range(limit)
+    ]
+    try:
+        one_more = await connect(ws_url(env), subprotocols=PROTOCOLS, additional_headers=away)
+        frames, code = await until_closed(one_more)
+        assert (frames[0]["code"], code) == ("rate_limited", Close.AUTH)
+        # Another address is not held up by it, and neither is the room.
+        other = await connect(
+            ws_url(env), subprotocols=PROTOCOLS,
+            additional_headers={"X-Forwarded-For": "198.51.100.21"},
+        )  # fmt: skip
+        await other.send(pack({"t": "nonsense"}))
+        frames, code = await until_closed(other)
+        assert code == Close.PROTOCOL  # let in, then closed for its own frame
+        await still_serving(fac, a, b)
+    finally:
+        for ws in idle:
+            await ws.close()
+    # One link on the rules screen: at most RULES_PER_LINK (a second tab), then refused.
+    link = await env.link(gid)
+    token = link.split("seat=", 1)[1].split("&", 1)[0]
+    readers = []
+    for n in range(env.app.state.services.config.rules_per_link + 1):
+        ws = await connect(ws_url(env), subprotocols=PROTOCOLS)
+        await ws.send(pack({"t": "hello", "v": VERSION, "role": "member", "link": token,
+                            "name": f"Tab {n}"}))  # fmt: skip
+        readers.append(ws)
+    got = [msgpack.unpackb(await ws.recv(), raw=False) for ws in readers]
+    assert [f["t"] for f in got[:-1]] == ["rules"] * (len(readers) - 1)
+    assert got[-1]["code"] == "rate_limited"
+    for ws in readers:
+        await ws.close()
+    await still_serving(fac, a, b)
