@@ -14,6 +14,8 @@ import asyncio
 import contextlib
 import os
 import sqlite3
+import subprocess
+import sys
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -222,3 +224,31 @@ async def browser() -> AsyncIterator[Any]:
             yield b
         finally:
             await b.close()
+
+
+# Another process (an operator's CLI, a backup) holding the SQLite file in a
+# write transaction: what the store tests put the server through.
+_HOLD = """
+import sqlite3, sys, time
+db = sqlite3.connect(sys.argv[1], isolation_level=None)
+db.execute("BEGIN IMMEDIATE")
+print("locked", flush=True)
+time.sleep(float(sys.argv[2]))
+db.execute("ROLLBACK")
+"""
+
+
+@contextlib.asynccontextmanager
+async def write_lock_held(db_path: Path, seconds: float) -> AsyncIterator[None]:
+    """The file is locked by another process from entry for ``seconds`` (or until exit)."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", _HOLD, str(db_path), str(seconds)], stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert holder.stdout is not None
+        line = await asyncio.wait_for(asyncio.to_thread(holder.stdout.readline), 5)
+        assert line.strip() == "locked"
+        yield
+    finally:
+        holder.kill()
+        holder.wait(5)

@@ -10,27 +10,16 @@ the store, so the next session refuses it too.
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
 
 import pytest
-from conftest import Env
+from conftest import Env, write_lock_held
 
 from chatserver.hub import Hub
 from clients.client import ChatClient, ClientError
 from clients.e2ee import IdentityKey
 from rooms.links import token_from_link
 from rooms.seats import hash_token
-
-HOLD = """
-import sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], isolation_level=None)
-db.execute("BEGIN IMMEDIATE")
-print("locked", flush=True)
-time.sleep(float(sys.argv[2]))
-db.execute("ROLLBACK")
-"""
 
 
 async def test_a_removal_for_good_is_kept_and_reported_while_the_store_is_locked(
@@ -42,13 +31,7 @@ async def test_a_removal_for_good_is_kept_and_reported_while_the_store_is_locked
     link = await server.link(gid)
     ann = await server.member(link, "Ann")
     await fac.next("joined")
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(server.db_path), "6"], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert holder.stdout is not None
-        line = await asyncio.wait_for(asyncio.to_thread(holder.stdout.readline), 5)
-        assert line.strip() == "locked"
+    async with write_lock_held(server.db_path, 6):
         started = time.monotonic()
         await fac.remove(ann.pid, for_good=True)
         assert (await fac.next("removed", timeout=3))["pid"] == ann.pid  # out of the room now
@@ -73,21 +56,12 @@ async def test_a_removal_for_good_is_kept_and_reported_while_the_store_is_locked
         assert seat is not None and seat.revoked_at is not None
         assert not hub.pending_revocations
         print(f"the store had the revocation after {time.monotonic() - started:.1f} s")
-    finally:
-        holder.kill()
-        holder.wait(5)
 
 
 async def test_a_locked_store_answers_503_and_never_keeps_a_facilitator_out(server: Env) -> None:
     gid = await server.group()
     token, _ = await server.app.state.services.auth.issue_token("alex", time.time())
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(server.db_path), "7"], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert holder.stdout is not None
-        line = await asyncio.wait_for(asyncio.to_thread(holder.stdout.readline), 5)
-        assert line.strip() == "locked"
+    async with write_lock_held(server.db_path, 7):
         async with server.http() as http:
             created, fac = await asyncio.gather(
                 http.post(
@@ -103,6 +77,3 @@ async def test_a_locked_store_answers_503_and_never_keeps_a_facilitator_out(serv
         assert int(created.headers["retry-after"]) >= 1
         assert "Traceback" not in created.text
         assert fac.role == "facilitator"  # in the room all the same
-    finally:
-        holder.kill()
-        holder.wait(5)

@@ -3,22 +3,11 @@
 from __future__ import annotations
 
 import asyncio
-import subprocess
-import sys
 import time
 
-from conftest import Env
+from conftest import Env, write_lock_held
 
 from rooms.errors import StoreUnavailable
-
-HOLD = """
-import sqlite3, sys, time
-db = sqlite3.connect(sys.argv[1], isolation_level=None)
-db.execute("BEGIN IMMEDIATE")
-print("locked", flush=True)
-time.sleep(10)
-db.execute("ROLLBACK")
-"""
 
 
 async def test_locked_database_does_not_delay_chat(server: Env) -> None:
@@ -26,13 +15,7 @@ async def test_locked_database_does_not_delay_chat(server: Env) -> None:
     await fac.start()
     await a.next("state")
     await b.next("state")
-    holder = subprocess.Popen(
-        [sys.executable, "-c", HOLD, str(server.db_path)], stdout=subprocess.PIPE, text=True
-    )
-    try:
-        assert holder.stdout is not None
-        line = await asyncio.wait_for(asyncio.to_thread(holder.stdout.readline), 5)
-        assert line.strip() == "locked"
+    async with write_lock_held(server.db_path, 10):
         started = time.monotonic()
         write = asyncio.create_task(server.store.set_identity("alex", b"k" * 32))
         worst = 0.0
@@ -54,6 +37,3 @@ async def test_locked_database_does_not_delay_chat(server: Env) -> None:
             await asyncio.wait_for(write, 12)
         except StoreUnavailable as e:
             assert e.code == "store_unavailable"
-    finally:
-        holder.kill()
-        holder.wait(5)
