@@ -202,6 +202,12 @@ class Terminal:
                 "! This group's content rules are not signed by a facilitator your link names: "
                 "the standard rules apply instead."
             )
+        elif f.get("code") == "not_admitted":
+            name = self.client.name_of(f.get("pid", "?"))
+            self.say(
+                f"! {name} is in the room though your door was locked and you did not let "
+                f"them in: not vouched for, they read nothing. /vouch {name} if you know them."
+            )
         elif f.get("code") == "keys_mismatch":
             self.say(
                 "! The server shows others keys under your name that are not yours: they cannot "

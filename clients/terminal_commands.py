@@ -285,6 +285,8 @@ COMMANDS: tuple[Command, ...] = (
             "read it", _reply, facilitator=True),
     _person("admit", "let NAME in from the knock queue", lambda c, pid: c.admit(pid)),
     _person("refuse", "refuse NAME's knock", lambda c, pid: c.refuse(pid)),
+    _person("vouch", "vouch for NAME, whom the server let in past your locked door",
+            lambda c, pid: c.vouch_for(pid)),
     _person("mute", "mute NAME", lambda c, pid: c.mute(pid)),
     _person("unmute", "unmute NAME", lambda c, pid: c.unmute(pid)),
     Command("timeout", "NAME MINUTES", "mute NAME for MINUTES", _timeout, facilitator=True),

@@ -21,7 +21,7 @@ from clients.e2ee import primitives
 from clients.e2ee.admission import IdentityKey, verify_vouch
 from clients.e2ee.chains import PeerChains, Random, SenderChain
 from clients.e2ee.encoding import KEY_BYTES, NONCE_BYTES, Bundle, context
-from clients.e2ee.errors import CannotOpen, Why
+from clients.e2ee.errors import CannotOpen, CannotSeal, Why
 from clients.e2ee.sealing import open_distribution, seal_distribution
 
 FACILITATOR = "facilitator"
@@ -36,6 +36,11 @@ CHAIN_IDS_REMEMBERED = 4096
 UNVERIFIED_LINK = "unverified_link"
 UNTRUSTED = "untrusted"
 KEYS_MISMATCH = "keys_mismatch"  # the server shows other keys under our own pid
+# A facilitator's client: someone reached the roster while this facilitator's
+# door was locked and nobody this client let in (no vouch given).
+NOT_ADMITTED = "not_admitted"
+# The session states in which the door stands open (docs/protocol.md section 7).
+OPEN_DOOR = frozenset({"lobby", "live_unlocked"})
 
 
 @dataclass(slots=True)
@@ -129,6 +134,12 @@ class KeyRoster:
         # Signing keys each participant was trusted with this session: a report
         # can name someone who has left since.
         self._signing_keys: dict[str, list[bytes]] = {}
+        # A facilitator's own account of the door (docs/e2ee.md section 3): whom
+        # it vouches for by itself. Opened only by its own open and unlock (or
+        # an open door at its arrival); the server's state frames can close it.
+        self._door_open = False
+        self._letting_in: set[str] = set()  # pids this facilitator admitted
+        self._vouched: set[str] = set()  # pids this facilitator vouched for
 
     # ---- the seam ---------------------------------------------------------------------
 
@@ -186,6 +197,7 @@ class KeyRoster:
         group, session = frame["group"]["id"], frame.get("session", "")
         self.me, self.role = str(frame["you"]), str(frame["role"])
         self.ctx = context(str(group), str(session))
+        self._door_open = frame.get("state") in OPEN_DOOR
         # Our own signing key: a report may be about one of our messages.
         self._signing_keys[self.me] = [self._bundle.s_pub]
         for entry in frame["roster"]:
@@ -243,6 +255,10 @@ class KeyRoster:
         with contextlib.suppress(CannotOpen):
             self.accept_distribution(peer.pid, payload)
 
+    def _on_state(self, frame: dict[str, Any]) -> None:
+        if frame.get("state") not in OPEN_DOOR:
+            self._door_open = False  # the server may close our door, never open it
+
     def _on_ended(self, frame: dict[str, Any]) -> None:
         """The session is over: every key, chain and remembered message goes."""
         self._reset()
@@ -258,6 +274,7 @@ class KeyRoster:
         "removed": _on_gone,
         "vouch": _on_vouch,
         "direct": _on_direct,
+        "state": _on_state,
         "ended": _on_ended,
     }
 
@@ -346,9 +363,42 @@ class KeyRoster:
                 return
         elif peer.role != MEMBER:
             return
+        elif not (
+            self._door_open or peer.pid in self._letting_in or peer.pid in self._vouched
+        ):
+            # In while our door was locked, and not by our admit: the lock holds
+            # against the server too. The facilitator may still vouch by hand.
+            self._notices.append({"code": NOT_ADMITTED, "pid": peer.pid})
+            return
+        self._sign_vouch(peer)
+
+    def _sign_vouch(self, peer: Peer) -> None:
+        ident, by = self.identity, self._identity_pub
+        if ident is None or by is None or self.ctx is None or peer.bundle is None:
+            return
         sig = ident.sign(self.ctx, peer.pid, peer.role, peer.keys)
         self._out.append({"t": "vouch", "pid": peer.pid, "by": by, "sig": sig})
         peer.vouches[by] = sig  # as the server will relay it
+        self._vouched.add(peer.pid)
+
+    # ---- a facilitator's own door ------------------------------------------------------
+
+    def door(self, open_: bool) -> None:
+        """This facilitator opened (open, unlock) or closed (start, lock) the door."""
+        self._door_open = open_
+
+    def letting_in(self, pid: str) -> None:
+        """This facilitator admits knocker ``pid``: vouch for them when they arrive."""
+        self._letting_in.add(pid)
+
+    def vouch_for(self, pid: str) -> None:
+        """Vouch by hand for ``pid`` (one the server let in past our locked door)."""
+        peer = self.peers.get(pid)
+        if peer is None or peer.role != MEMBER or peer.bundle is None:
+            raise CannotSeal(Why.NO_RECIPIENT)
+        was = self._trusts(peer)
+        self._sign_vouch(peer)
+        self._changed(peer, was)
 
     def _changed(self, peer: Peer, was: bool) -> None:
         """``peer`` may have become trusted: keys for them, theirs for us."""

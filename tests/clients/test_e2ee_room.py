@@ -751,3 +751,30 @@ def test_only_the_last_200_messages_read_are_kept_for_reports() -> None:
     assert caught.value.why is Why.UNKNOWN_MESSAGE
     room.report(b, ids[1], "still here")
     assert isinstance(fac.last(), Opened) and fac.last().verified is True  # type: ignore[union-attr]
+
+
+# ---- the lock binds the facilitator's client (issue 14) ----------------------------------
+
+
+def test_past_a_locked_door_the_facilitators_client_vouches_only_for_whom_it_let_in() -> None:
+    room, fac, (a,) = room_of("alice")
+    assert a.codec.verified(a.pid) or a.codec.trusted(fac.pid)
+    fac.codec.door(False)  # the facilitator pressed start: the door is locked
+    fac.codec.notices()
+    sneaked = room.member("mallory")  # the server lets in someone who never knocked
+    assert not a.codec.trusted(sneaked.pid)  # alice's client gives mallory nothing
+    assert {"code": "not_admitted", "pid": sneaked.pid} in fac.codec.notices()
+    msg = room.chat(a, "only for those let in")
+    assert sneaked.texts() == [None]
+    # The server's word cannot open the door again; the facilitator's own acts can.
+    room.deliver(fac.pid, {"t": "state", "state": "lobby", "paused": False,
+                           "started_at": None, "slow_mode_seconds": 0.0})  # fmt: skip
+    later = room.member("eve")
+    assert not a.codec.trusted(later.pid)
+    fac.codec.letting_in(f"p{room._pids + 1}")  # the facilitator admits a knocker
+    knocked = room.member("bob")
+    assert a.codec.trusted(knocked.pid)
+    fac.codec.vouch_for(sneaked.pid)  # and may still vouch for someone by hand
+    room.pump()
+    assert a.codec.trusted(sneaked.pid)
+    assert msg["id"] == 1
