@@ -140,11 +140,21 @@ export class ChatClient extends EventTarget {
     return this.#sealed((ref) => this.codec.sealRoom(text, { ref }, { cw }));
   }
 
-  /** A private message to the facilitators who are present. @param {string} text @returns {Promise<number>} */
-  async privateToFacilitators(text) {
-    const ref = await this.#sealed((r) => this.codec.sealPrivate(text, { ref: r }));
-    this.#emit("private", { from: this.me, ts: Date.now() / 1000, text, own: true });
+  /**
+   * A private message to the facilitators who are present; with `to` (a facilitator's
+   * page only) a reply into member `to`'s private thread, which that member reads too.
+   * @param {string} text @param {string} [to] a member's pid @returns {Promise<number>} the frame's ref
+   */
+  async private(text, to = undefined) {
+    const ref = await this.#sealed((r) => this.codec.sealPrivate(text, to, { ref: r }));
+    const thread = to ?? (this.role === "facilitator" ? null : this.me);
+    this.#emit("private", { from: this.me, ts: Date.now() / 1000, text, own: true, thread, ref });
     return ref;
+  }
+
+  /** A private message to the facilitators who are present. @param {string} text @returns {Promise<number>} */
+  privateToFacilitators(text) {
+    return this.private(text);
   }
 
   /** Report a room message to the facilitators. @param {number} msgId @param {string} note @returns {Promise<number>} */
@@ -183,7 +193,11 @@ export class ChatClient extends EventTarget {
     return this.#command({ t: "hand", up: Boolean(up) });
   }
 
-  /** Step out: the seat is kept; the server closes the socket. */
+  /**
+   * Step out for a break: the seat is kept and the connection stays open (the
+   * private thread, alerts and reports still work; `chat` and `hand` get
+   * `stepped_out`) until `back`. Before entry (rules, knocking) the server closes.
+   */
   stepOut() {
     return this.#command({ t: "step_out" });
   }
@@ -360,7 +374,7 @@ export class ChatClient extends EventTarget {
         break;
       }
       case "private":
-        this.#emit("private", { from: e.from, ts: e.ts, text: e.text, own: false, ...(e.reason ? { reason: e.reason } : {}) });
+        this.#emit("private", { from: e.from, thread: e.thread ?? null, ts: e.ts, text: e.text, own: false, ...(e.reason ? { reason: e.reason } : {}) });
         break;
       case "report": {
         const { type, ...rest } = e;

@@ -101,9 +101,14 @@ async function ownEcho(op, payload) {
 
 // ---- section 8: to the facilitators ----
 
-/** A private message to the trusted facilitators present (GroupCodec.sealPrivate). @returns {Promise<Sealed>} */
-export function sealPrivate(op, text, extra) {
-  return sealToFacilitators(op, KIND_PRIVATE, e2ee.textBody(text), { t: "private", ...extra });
+/**
+ * A private message to the trusted facilitators present and, for a facilitator's
+ * reply into one member's thread, to member `to` (GroupCodec.sealPrivate).
+ * @returns {Promise<Sealed>}
+ */
+export function sealPrivate(op, text, to, extra) {
+  const fields = { t: "private", ...extra, ...(to === undefined || to === null ? {} : { to }) };
+  return sealToFacilitators(op, KIND_PRIVATE, e2ee.textBody(text), fields, to ?? undefined);
 }
 
 /** A report of room message `msgId` (GroupCodec.sealReport). @returns {Promise<Sealed>} */
@@ -115,17 +120,31 @@ export async function sealReport(op, msgId, note, extra) {
   return sealToFacilitators(op, KIND_REPORT, body, { t: "report", msg: msgId, ...extra });
 }
 
-async function sealToFacilitators(op, kind, body, frameFields) {
+/**
+ * Sealed pairwise to each trusted facilitator present, and first to member `to`:
+ * a member this page trusts as a member (its role is the one a vouch signed),
+ * present or on a break, and only when this page is a facilitator's.
+ */
+async function sealToFacilitators(op, kind, body, frameFields, to) {
   const { codec } = op;
   if (!codec.ctx) throw new CodecError("not_ready", "Not in the room yet.");
-  const candidates = [...codec.roster.all()].filter(
-    (p) => p.role === "facilitator" && p.trusted && p.present && p.keys && p.pid !== codec.me,
+  const candidates = [];
+  if (to !== undefined) {
+    const member = codec.roster.get(to);
+    if (codec.role !== "facilitator" || !member || member.role !== "member" || !member.trusted || !member.keys || to === codec.me) {
+      throw new CodecError("no_recipient", "Only a facilitator can write to one member, and only to a member who is verified.");
+    }
+    candidates.push(member);
+  }
+  candidates.push(
+    ...[...codec.roster.all()].filter((p) => p.role === "facilitator" && p.trusted && p.present && p.keys && p.pid !== codec.me),
   );
   // One facilitator whose keys fail must not keep the message from the others.
   const recipients = [];
   const skipped = [];
   for (const p of candidates) {
     if (await op.alive(e2ee.agreementWorks(codec.keys.x, p.keys.xPub))) recipients.push({ pid: p.pid, xPub: p.keys.xPub });
+    else if (p.pid === to) throw new CodecError("no_recipient", "This member's keys cannot be used, so nothing can be sealed to them.");
     else skipped.push(warning("keys_unusable", `The keys of ${p.pid} could not be used; they cannot read this.`, p.pid));
   }
   if (recipients.length === 0) {
@@ -162,9 +181,13 @@ async function openForMe(op, frame, kind) {
 
 export async function onPrivate(op, frame) {
   const { codec } = op;
-  const base = { type: "private", from: frame.from, ts: frame.ts };
+  const base = { type: "private", from: frame.from, thread: typeof frame.thread === "string" ? frame.thread : null, ts: frame.ts };
   try {
     const { body, remember: keepNonce } = await openForMe(op, frame, KIND_PRIVATE);
+    // A member's private thread is with the facilitators only: a member's page
+    // opens a private only from a sender it trusts as a facilitator (the role
+    // is the one a vouch signed, docs/e2ee.md section 3).
+    if (codec.role !== "facilitator" && codec.roster.get(frame.from)?.role !== "facilitator") throw new RejectError("untrusted");
     const { text } = e2ee.parseTextBody(body, { cw: false }); // a private body has no cw
     keepNonce();
     return { ...base, text };

@@ -114,11 +114,13 @@ export class GroupCodec {
 
   /**
    * Seal a private message to the trusted facilitators present and queue its `private` frame.
-   * @param {string} text @param {object} [extra]
+   * With `to` (a facilitator's page only): a reply into member `to`'s private thread, sealed
+   * to that member first (a member this page trusts, present or on a break) and the facilitators.
+   * @param {string} text @param {string} [to] a member's pid @param {object} [extra] more frame fields
    * @returns {Promise<Sealed>} throws CodecError("not_ready" | "no_recipient")
    */
-  sealPrivate(text, extra = {}) {
-    return this.#serial(() => messages.sealPrivate(this.#op, text, extra));
+  sealPrivate(text, to = undefined, extra = {}) {
+    return this.#serial(() => messages.sealPrivate(this.#op, text, to ?? undefined, extra));
   }
 
   /**

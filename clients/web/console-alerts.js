@@ -42,9 +42,12 @@ function valid(a) {
 export class OpenAlerts {
   /**
    * @param {{nameOf: (pid: string) => string | null, me: () => string | null,
-   *   client: () => import("./client.js").ChatClient | null}} options
+   *   client: () => import("./client.js").ChatClient | null,
+   *   reply?: import("./console-reply.js").PrivateReply}} options
+   *   `reply`: the private composer, offered for the member who raised each alert
    */
-  constructor({ nameOf, me, client }) {
+  constructor({ nameOf, me, client, reply }) {
+    this.reply = reply;
     this.nameOf = nameOf;
     this.me = me;
     this.client = client;
@@ -170,7 +173,7 @@ export class OpenAlerts {
       el("p", { class: "alert-title", text: title }),
       el("p", { class: "alert-detail", text: detail }),
       el("p", { class: "alert-meta", text: meta, dataset: { testid: "alert-meta" } }),
-      mark,
+      el("p", { class: "alert-actions" }, mark, ...(this.reply ? [" ", this.reply.slot(a.from)] : [])),
       ...(also ? [also] : []),
     );
     if (focused) mark.focus();

@@ -1,7 +1,8 @@
 // The HTTP API of docs/protocol.md section 11, for the facilitator console.
 //
-// The bearer token lives in this object only (memory): never in localStorage,
-// sessionStorage, IndexedDB or a cookie. Reloading the page logs out.
+// The bearer token lives in this object and, so that a reload of the tab
+// comes back logged in, in that tab's sessionStorage (console.js; gone with
+// the tab, cleared on logout): never in localStorage, IndexedDB or a cookie.
 
 /** A refusal from the API: `code`, `message` and, for validation errors, the `field` at fault. */
 export class ApiError extends Error {
@@ -86,6 +87,16 @@ export class Api {
     this.#token = data.token;
     this.account = data.facilitator;
     return data;
+  }
+
+  /**
+   * A token kept from before a reload (still to be proved valid by a call);
+   * `account` is set once the page knows whose it is.
+   * @param {string} token
+   */
+  resume(token) {
+    this.#token = token;
+    this.account = null;
   }
 
   /** Revokes the token on the server; it is forgotten here whatever the answer. */

@@ -69,6 +69,26 @@ export async function loadOrCreateIdentity(account) {
   }
 }
 
+/**
+ * Which of `accounts` has a key kept in this browser: after a reload the page
+ * has its login token (sessionStorage) but not its account name, and finds it
+ * among the facilitators of its groups. Reads only; nothing is stored.
+ * @param {Iterable<string>} accounts @returns {Promise<string[]>}
+ */
+export async function accountsWithKey(accounts) {
+  const db = await openDb();
+  try {
+    const found = [];
+    for (const account of new Set(accounts)) {
+      const rec = await request(db.transaction(STORE).objectStore(STORE).get(await recordId(account)));
+      if (usable(rec)) found.push(account);
+    }
+    return found;
+  } finally {
+    db.close();
+  }
+}
+
 /** @param {Uint8Array} pub @returns {string} base64url without padding, as links and the API carry it */
 export function keyText(pub) {
   return toB64u(pub);

@@ -9,9 +9,15 @@
 import { $, announce, button, clockTime, el, show } from "./console-dom.js";
 
 export class Inbox {
-  /** @param {{nameOf: (pid: string) => string}} options */
-  constructor({ nameOf }) {
+  /**
+   * @param {{nameOf: (pid: string) => string, reply?: import("./console-reply.js").PrivateReply}} options
+   *   `reply`: the private composer, offered on each member's thread and report
+   */
+  constructor({ nameOf, reply }) {
     this.nameOf = nameOf;
+    this.reply = reply;
+    /** member pid -> the inbox item of their private thread with the facilitators */
+    this.threads = new Map();
     this.unread = 0;
     /** inbox item -> its banner at the top of the session */
     this.banners = new Map();
@@ -23,13 +29,42 @@ export class Inbox {
     });
   }
 
-  /** `private` event of ChatClient: {from, ts, text, reason?} */
+  /**
+   * `private` event of ChatClient: {from, thread, ts, text, own, ref?, reason?}. One
+   * item per member's thread (`thread`: the member's pid), labelled "Private with
+   * NAME", with the member's messages and every facilitator's replies in order;
+   * one without a thread (among the facilitators only) stands alone.
+   */
   addPrivate(d) {
-    const text =
-      d.text === null ? "This message could not be opened on this page." : d.text;
-    this.#add("private", `Private message from ${this.nameOf(d.from)}`, d.ts, [
-      el("p", { class: d.text === null ? "item-text unreadable" : "item-text", text }),
-    ]);
+    const text = d.text === null ? "This message could not be opened on this page." : d.text;
+    const line = el(
+      "li",
+      { class: d.text === null ? "thread-line unreadable" : "thread-line", dataset: { testid: "private-line", from: d.from } },
+      el("span", { class: "thread-who", text: `${d.own ? "You" : this.nameOf(d.from)}: ` }),
+      el("span", { class: "thread-text", text }),
+      el("span", { class: "item-time", text: Number.isFinite(d.ts) ? ` ${clockTime(d.ts)}` : "" }),
+    );
+    if (d.own && d.ref !== undefined) this.reply?.shown(d.ref, line, d.thread);
+    if (typeof d.thread !== "string") {
+      this.#add("private", `Private message from ${this.nameOf(d.from)}`, d.ts, [el("ol", { class: "thread-lines" }, line)]);
+      return;
+    }
+    let item = this.threads.get(d.thread);
+    if (!item?.isConnected) {
+      const body = [el("ol", { class: "thread-lines" })];
+      if (this.reply) body.push(el("p", { class: "item-actions" }, this.reply.slot(d.thread)));
+      item = this.#add("private", `Private with ${this.nameOf(d.thread)}`, d.ts, body, { thread: d.thread });
+      this.threads.set(d.thread, item);
+      if (d.own) {
+        // This console began the thread: nothing new to read in it.
+        item.classList.remove("is-unread");
+        this.unread -= 1;
+        this.#count();
+      }
+    } else if (!d.own) {
+      this.#touch(item, d.ts);
+    }
+    item.querySelector(".thread-lines").append(line);
   }
 
   /** `report` event: {from, msg, ts, verified, reported: {from, text} | null, note, reason?} */
@@ -57,6 +92,7 @@ export class Inbox {
       );
     }
     if (d.note) body.push(el("p", { class: "item-label", text: "Their note:" }), el("p", { class: "item-text", text: d.note }));
+    if (this.reply) body.push(el("p", { class: "item-actions" }, this.reply.slot(d.from)));
     this.#add("report", `Report from ${this.nameOf(d.from)}`, d.ts, body, { verified: String(Boolean(d.verified)) });
   }
 
@@ -109,6 +145,17 @@ export class Inbox {
     return item;
   }
 
+  /** A thread's new message: to the top, unread again. */
+  #touch(item, ts) {
+    $("inbox-list").prepend(item);
+    if (Number.isFinite(ts)) item.querySelector(".item-time").textContent = clockTime(ts);
+    if (!item.classList.contains("is-unread")) {
+      item.classList.add("is-unread");
+      this.unread += 1;
+      this.#count();
+    }
+  }
+
   #banner(title, detail) {
     const item = el("div", { class: "alert-item", dataset: { testid: "alert-banner" } });
     item.append(
@@ -141,6 +188,7 @@ export class Inbox {
   /** Forget everything (the session ended, or the facilitator left the console). */
   wipe() {
     $("inbox-list").replaceChildren();
+    this.threads.clear();
     for (const banner of this.banners.values()) banner.remove();
     this.banners.clear();
     show("inbox-empty", true);

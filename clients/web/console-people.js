@@ -6,9 +6,14 @@
 import { $, ask, button, clockTime, el, say, show } from "./console-dom.js";
 
 export class PeopleView {
-  /** @param {{command: (t: string, fields?: object) => void}} options */
-  constructor({ command }) {
+  /**
+   * @param {{command: (t: string, fields?: object) => void, connected?: (pid: string) => boolean,
+   *   reply?: import("./console-reply.js").PrivateReply}} options
+   */
+  constructor({ command, connected = () => true, reply }) {
     this.command = command;
+    this.connected = connected;
+    this.reply = reply;
   }
 
   // ---- knocks ----
@@ -54,7 +59,7 @@ export class PeopleView {
       const tags = [];
       if (p.pid === me) tags.push(["you", ""]);
       if (p.role === "facilitator") tags.push(["facilitator", ""]);
-      if (!p.present) tags.push(["stepped out", "away"]);
+      if (!p.present) tags.push(this.connected(p.pid) ? ["stepped out", "away"] : ["not connected", "away"]);
       if (p.hand) tags.push(["hand raised", "hand"]);
       if (p.muted) tags.push([p.until ? `timed out until ${clockTime(p.until)}` : "muted", "muted"]);
       if (p.pid !== me && !p.trusted) tags.push(["not verified", "warn"]);
@@ -68,6 +73,7 @@ export class PeopleView {
           button("Time-out…", () => this.timeout(p), { kind: "small", label: `Time-out… ${p.name}` }),
           button("Remove…", () => this.remove(p), { kind: "small danger-text", label: `Remove… ${p.name}` }),
         );
+        if (this.reply && p.pid !== me) actions.push(this.reply.slot(p.pid));
       }
       return el(
         "li",

@@ -4,7 +4,8 @@
 // moderation, the decrypted conversation, the session clock and the inbox.
 //
 // The conversation lives in this page's memory only and is wiped when the
-// session ends, when the facilitator leaves the console, and on logout.
+// session ends, when the facilitator leaves the console, and on logout; so a
+// reload, which cannot bring it back, asks first (`beforeunload`).
 
 import { fromB64u } from "./bytes.js";
 import { ChatClient } from "./client.js";
@@ -13,6 +14,7 @@ import { keyText } from "./console-identity.js";
 import { Inbox } from "./console-inbox.js";
 import { OpenAlerts } from "./console-alerts.js";
 import { PeopleView } from "./console-people.js";
+import { PrivateReply } from "./console-reply.js";
 import { evaluate, groupPolicy, labelOf, unionCw } from "./content-policy.js";
 import { encode } from "./vendor/msgpack/index.mjs";
 
@@ -56,12 +58,16 @@ const ALSO_HERE = "This console's own check of the message found it too.";
 export class SessionView {
   /**
    * @param {{api: import("./console-api.js").Api, identity: () => {pub: Uint8Array, key: CryptoKey} | null,
-   *   onBack: () => void}} options
+   *   onBack: () => void, onPlace?: (groupId: string | null) => void}} options
+   *   `onPlace`: the group whose room this page is in now (null: none, the session is over for it)
    */
-  constructor({ api, identity, onBack }) {
+  constructor({ api, identity, onBack, onPlace }) {
     this.api = api;
     this.identity = identity;
     this.onBack = onBack;
+    this.onPlace = onPlace;
+    /** pid -> whether it has a connection now (docs/protocol.md section 6, `connected`) */
+    this.connected = new Map();
     this.client = null;
     this.group = null;
     /** pid -> name, for everyone seen this session (reports may name someone who left) */
@@ -79,13 +85,16 @@ export class SessionView {
     this.visit = 0;
     /** this console's own content alerts of the last minute: {from, category, at, item, paired} */
     this.recentAlerts = [];
-    this.inbox = new Inbox({ nameOf: (pid) => this.nameOf(pid) });
+    const connected = (pid) => this.connected.get(pid) ?? this.client?.roster.get(pid)?.present ?? false;
+    this.reply = new PrivateReply({ nameOf: (pid) => this.nameOf(pid), client: () => this.client, connected });
+    this.inbox = new Inbox({ nameOf: (pid) => this.nameOf(pid), reply: this.reply });
     this.alerts = new OpenAlerts({
       nameOf: (pid) => this.names.get(pid) ?? this.client?.roster.get(pid)?.name ?? null,
       me: () => this.client?.me ?? null,
       client: () => this.client,
+      reply: this.reply,
     });
-    this.people = new PeopleView({ command: (t, fields) => this.#command(t, fields) });
+    this.people = new PeopleView({ command: (t, fields) => this.#command(t, fields), connected, reply: this.reply });
 
     const on = (id, fn) => $(id).addEventListener("click", fn);
     on("open-room", () => this.#command("open"));
@@ -115,6 +124,12 @@ export class SessionView {
     });
     // Closing the tab or navigating away: nothing of the session stays behind.
     addEventListener("pagehide", () => this.wipe());
+    // ... and it cannot come back: ask before leaving or reloading a live session.
+    addEventListener("beforeunload", (ev) => {
+      if (!this.active) return;
+      ev.preventDefault();
+      ev.returnValue = "";
+    });
   }
 
   get active() {
@@ -127,10 +142,15 @@ export class SessionView {
 
   // ---- entering and leaving ----
 
-  /** Enter the room of `group` (creating a `scheduled` session if there is none). */
-  async open(group) {
+  /**
+   * Enter the room of `group` (creating a `scheduled` session if there is none).
+   * `restored`: after a reload, whose earlier private messages and reports are gone.
+   */
+  async open(group, { restored = false } = {}) {
     this.wipe();
     this.group = group;
+    this.onPlace?.(group.id);
+    say("restore-note", restored ? "Earlier private messages and reports were sealed to this page's previous keys and cannot be shown again." : "");
     this.lastError = null;
     $("session-title").textContent = group.title;
     show("session-over", false);
@@ -199,6 +219,8 @@ export class SessionView {
     clearInterval(this.timer);
     this.timer = null;
     this.names.clear();
+    this.connected.clear();
+    this.reply.wipe();
     this.knocks.clear();
     this.skew = null;
     this.content = null;
@@ -222,6 +244,8 @@ export class SessionView {
 
   #over(text, reconnectable) {
     this.wipe();
+    say("restore-note", "");
+    this.onPlace?.(null);
     show("session-live", false);
     show("session-over", true);
     $("over-text").textContent = text;
@@ -251,15 +275,15 @@ export class SessionView {
     on("roster", ({ roster }) => {
       for (const p of roster) this.names.set(p.pid, p.name);
       this.people.renderPeople(roster, client.me);
+      this.reply.refresh();
     });
     on("msg", (m) => this.#addMessage(m));
     on("deleted", ({ id }) => this.#markDeleted(id));
-    on("private", (d) => {
-      if (!d.own) this.inbox.addPrivate(d);
-    });
+    on("private", (d) => this.inbox.addPrivate(d));
     on("report", (d) => this.inbox.addReport(d));
     on("warning", (w) => say("session-note", w.message));
     on("error", (e) => {
+      if (this.reply.error(e)) return; // a private reply refused (e.g. not_connected)
       if (e.code === "no_such_alert") {
         this.alerts.gone(e.ref);
         return;
@@ -284,6 +308,8 @@ export class SessionView {
     switch (f.t) {
       case "welcome":
         for (const p of f.roster ?? []) this.names.set(p.pid, p.name);
+        this.connected.clear();
+        for (const p of f.roster ?? []) this.connected.set(p.pid, p.connected ?? p.present !== false);
         this.knocks.clear();
         for (const p of f.knocks ?? []) this.knocks.set(p.pid, p);
         this.people.renderKnocks(this.knocks);
@@ -291,9 +317,15 @@ export class SessionView {
         break;
       case "joined":
         if (f.p) this.names.set(f.p.pid, f.p.name);
+        if (f.p) this.connected.set(f.p.pid, f.p.connected ?? true);
         break;
       case "presence":
         if (f.present && f.name) this.names.set(f.pid, f.name);
+        this.connected.set(f.pid, typeof f.connected === "boolean" ? f.connected : Boolean(f.present));
+        break;
+      case "left":
+      case "removed":
+        this.connected.set(f.pid, false);
         break;
       case "knock":
         this.knocks.set(f.p.pid, f.p);

@@ -1,17 +1,22 @@
 // The facilitator console (GET /console): log in, keep this browser's
 // identity key, manage groups and seat links, run a session.
 //
-// What is kept where: the login token in memory only; the identity key in
-// IndexedDB (a non-extractable private key and its public half, nothing
-// else); every message, name and report in memory only, for the session.
+// What is kept where: the login token in memory and in this tab's
+// sessionStorage, with the id of the group whose room the tab is in (so a
+// reload comes back to where it was; nothing else is ever put there); the
+// identity key in IndexedDB (a non-extractable private key and its public
+// half, nothing else); every message, name and report in memory only, for
+// the session, so none of them survives a reload.
 
 import { Api } from "./console-api.js";
 import { $, announce, say, show } from "./console-dom.js";
 import { GroupsView } from "./console-groups.js";
-import { fingerprint, keyText, loadOrCreateIdentity } from "./console-identity.js";
+import { accountsWithKey, fingerprint, keyText, loadOrCreateIdentity } from "./console-identity.js";
+import { forgetKept, keepGroup, keepToken, keptGroup, keptToken } from "./console-keep.js";
 import { SessionView } from "./console-session.js";
 
 let identity = null; // {pub, key}
+
 
 const api = new Api({ onExpired: () => expired() });
 
@@ -26,7 +31,11 @@ const groups = new GroupsView({
 const session = new SessionView({
   api,
   identity: () => identity,
-  onBack: () => showView("groups-view", () => groups.load()),
+  onBack: () => {
+    keepGroup(null);
+    showView("groups-view", () => groups.load());
+  },
+  onPlace: (gid) => keepGroup(gid),
 });
 
 function showView(id, then, { focus = true } = {}) {
@@ -44,6 +53,7 @@ function problem(err) {
 }
 
 function expired() {
+  forgetKept();
   session.wipe();
   groups.clear();
   identity = null;
@@ -67,9 +77,8 @@ async function login(ev) {
     $("login-password").value = "";
     identity = await loadOrCreateIdentity(api.account);
     await api.setIdentity(keyText(identity.pub));
-    $("account-name").textContent = api.account;
-    $("fingerprint").textContent = await fingerprint(identity.pub);
-    $("fingerprint").title = keyText(identity.pub);
+    keepToken(api.token);
+    await showAccount();
     showView("groups-view", () => groups.load());
     announce(
       identity.created
@@ -78,6 +87,7 @@ async function login(ev) {
     );
   } catch (err) {
     if (api.loggedIn) await api.logout(); // e.g. the key could not be kept: do not stay half logged in
+    forgetKept();
     identity = null;
     say("login-error", err.message ?? String(err), { error: true });
     $("login-password").focus();
@@ -86,7 +96,52 @@ async function login(ev) {
   }
 }
 
+async function showAccount() {
+  $("account-name").textContent = api.account;
+  $("fingerprint").textContent = await fingerprint(identity.pub);
+  $("fingerprint").title = keyText(identity.pub);
+}
+
+/**
+ * After a reload: the kept token, if the server still takes it, logs this tab
+ * back in, to the groups page or into the room it was in. The account's name
+ * is not kept: it is the one among the groups' facilitators whose key this
+ * browser keeps (console-identity.js, as at login). Anything unclear: log in.
+ */
+async function resume() {
+  const token = keptToken();
+  if (!token) return false;
+  api.resume(token);
+  try {
+    const list = await api.groups();
+    const accounts = await accountsWithKey(list.flatMap((g) => (Array.isArray(g.facilitators) ? g.facilitators : [])));
+    if (accounts.length !== 1) throw new Error("whose token this is cannot be told");
+    api.account = accounts[0];
+    identity = await loadOrCreateIdentity(api.account);
+    await showAccount();
+    const gid = keptGroup();
+    const group = gid && list.find((g) => g.id === gid);
+    if (group) {
+      say("page-error", "");
+      showView("session-view");
+      session.open(group, { restored: true });
+      announce(`Back in the room of ${group.title}.`); // what could not come back: session.open says
+    } else {
+      keepGroup(null);
+      showView("groups-view", () => groups.load());
+    }
+    return true;
+  } catch {
+    if (!api.loggedIn) return false; // expired(): it says so itself
+    api.resume(null);
+    identity = null;
+    forgetKept();
+    return false;
+  }
+}
+
 async function logout() {
+  forgetKept();
   session.leave({ back: false });
   groups.clear();
   identity = null;
@@ -108,3 +163,4 @@ if (!globalThis.crypto?.subtle || !globalThis.indexedDB) {
   say("login-error", "This page needs a secure connection (https) and a current browser to keep your key.", { error: true });
 }
 showView("login-view", null, { focus: false });
+resume();

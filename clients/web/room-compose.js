@@ -11,9 +11,17 @@ export function updateControls() {
   const me = page.roster.find((p) => p.pid === page.me);
   const live = page.connected && page.stage === "in";
   const muted = Boolean(me?.muted);
-  const blocked = !live || muted || page.paused;
+  const blocked = !live || muted || page.paused || page.away;
   for (const id of ["text", "send", "cw", "cw-toggle", "check-send", "check-cw"]) $(id).disabled = blocked;
   for (const id of ["hand", "private", "step-out"]) $(id).disabled = !live;
+  // On a break: the conversation and what only works in it are not offered;
+  // the private thread, support and the crisis numbers stay.
+  $("conversation").hidden = page.away;
+  $("away").hidden = !page.away;
+  $("hand").hidden = page.away;
+  $("step-out").hidden = page.away;
+  $("come-back").disabled = !live || page.comingBack;
+  $("room").classList.toggle("is-away", page.away);
   $("room").classList.toggle("is-offline", !live);
   // Short: the placeholder must fit the box on a phone (the banners say more).
   let reason = null;

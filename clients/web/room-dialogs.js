@@ -4,6 +4,7 @@
 // focus goes back to the button that opened them.
 
 import { $ } from "./room-view.js";
+import { fillCrisisList } from "./room-crisis.js";
 
 const openers = new WeakMap();
 
@@ -136,13 +137,7 @@ export function setUpDialogs(actions) {
      *   before sending; `status`: where the member's request stands (null: none)
      */
     openSupport(resources, { confirm, status, canWrite }) {
-      $("support-crisis").replaceChildren(
-        ...resources.map((r) => {
-          const li = document.createElement("li");
-          li.textContent = r;
-          return li;
-        }),
-      );
+      fillCrisisList($("support-crisis"), resources);
       $("support-none").hidden = resources.length > 0;
       supportConfirm(confirm);
       this.supportStatus(status, { canWrite, canSend: confirm });

@@ -4,11 +4,12 @@
 
 import * as view from "./room-view.js";
 import { $ } from "./room-view.js";
-import { muteText } from "./room-text.js";
+import { awayText, muteText } from "./room-text.js";
 import { BACK_BANNER_MS, banner, page, say, setTitle, show } from "./room-page.js";
 import { composeError, note, updateControls } from "./room-compose.js";
 import { incomingCw, setRules } from "./room-content.js";
 import { onSupportRefused, restoreAlerts } from "./room-support.js";
+import { knowCrisis } from "./room-crisis.js";
 
 /** What room.js lends these: `finish` (the visit is over) and `openReport` (the report dialog). */
 let room;
@@ -28,22 +29,29 @@ export function onWelcome(w) {
   page.session = w.session;
   page.stage = "in";
   page.connected = true;
-  page.away = false;
   page.retries = 0;
   page.me = w.you;
   page.group = w.group ?? page.group;
+  knowCrisis(page.group?.crisis_resources ?? page.rules?.crisis_resources);
   setRules(page.group?.content_rules ?? null, page.group?.id);
   setTitle(page.group?.title ?? page.rules?.group?.title);
   onState(w, { quiet: true });
   if (returning) {
     // A new connection has new keys: what came before cannot be reported from it.
     for (const entry of page.entries.values()) entry.li.querySelector(".msg-report")?.remove();
-    banner("banner-connection", "Back — you are connected again.");
-    $("come-back").hidden = true;
+    banner("banner-connection", page.away && !page.comingBack ? "Connected again." : "Back — you are connected again.");
     $("banner-connection").classList.add("is-back");
     page.bannerTimer = setTimeout(() => banner("banner-connection", null), BACK_BANNER_MS);
-    view.notice(w.last_msg > page.lastId ? "You are back. Messages sent while you were away are not shown." : "You are back.");
-    say("You are back in the room.");
+    if (page.away) {
+      // The connection dropped during a break: a new hello brings the seat back
+      // into the room, so the break goes on unless the member had asked to come back.
+      page.awayCount += Math.max(0, (w.last_msg ?? 0) - page.lastId);
+      if (page.comingBack) returned();
+      else page.client?.stepOut();
+    } else {
+      view.notice(w.last_msg > page.lastId ? "You are back. Messages sent while you were away are not shown." : "You are back.");
+      say("You are back in the room.");
+    }
   } else {
     show("room");
     if (w.last_msg > 0) view.notice("You joined partway through: earlier messages are not shown.");
@@ -54,11 +62,26 @@ export function onWelcome(w) {
   restoreAlerts(w.alerts);
 }
 
+/** The server said we are back from the break (or a reconnect took us back while coming back). */
+export function returned() {
+  const n = page.awayCount;
+  page.away = false;
+  page.comingBack = false;
+  page.awayCount = 0;
+  $("away-status").textContent = "";
+  onState({ state: page.state, paused: page.paused }, { quiet: true });
+  onRoster(page.roster);
+  view.notice(awayText(n));
+  say(n ? awayText(n) : "You are back in the room.");
+  if (!$("text").disabled) $("text").focus();
+}
+
 export function onState(s, { quiet = false } = {}) {
   const was = page.state;
   page.state = s.state;
   page.paused = Boolean(s.paused);
-  banner("banner-lobby", s.state === "lobby" ? $("banner-lobby").textContent : null);
+  // "You can say hello" is not so on a break.
+  banner("banner-lobby", s.state === "lobby" && !page.away ? $("banner-lobby").textContent : null);
   banner("banner-paused", page.paused ? $("banner-paused").textContent : null);
   if (!quiet && was === "lobby" && s.state.startsWith("live")) view.notice("The session has started.");
   updateControls();
@@ -70,7 +93,7 @@ export function onRoster(roster) {
   const up = Boolean(me?.hand);
   $("hand").setAttribute("aria-pressed", String(up));
   $("hand").textContent = up ? "Lower hand" : "Raise hand";
-  const muted = me?.muted ? muteText(me.until) : null;
+  const muted = me?.muted ? muteText(me.until, { away: page.away }) : null;
   if (muted !== ($("banner-muted").hidden ? null : $("banner-muted").textContent)) {
     banner("banner-muted", muted);
     say(muted ?? "A facilitator has unmuted you.");
@@ -91,6 +114,10 @@ export function onRoster(roster) {
 /** Notices in the log about who comes and goes (names as the server gives them). */
 export function onFrame(f) {
   const name = (pid) => page.client?.roster.get(pid)?.name;
+  if (f.t === "presence" && f.pid === page.me && f.present && page.away && page.comingBack) {
+    returned();
+    return;
+  }
   if (f.t === "content_rules" && page.stage === "in") {
     // A facilitator changed the group's content rules during the session.
     if (page.group) page.group = { ...page.group, content_rules: f.rules ?? null };
@@ -98,6 +125,8 @@ export function onFrame(f) {
     view.notice("The group's content rules were updated.");
     return;
   }
+  // On a break the conversation is hidden, and so is who comes and goes in it.
+  if (page.away) return;
   if (f.t === "joined" && f.p && f.p.pid !== page.me && page.stage === "in") {
     view.notice(`${f.p.name} joined${f.p.role === "facilitator" ? " (facilitator)" : ""}.`);
   } else if (f.t === "presence" && f.pid !== page.me && name(f.pid)) {
@@ -110,6 +139,11 @@ export function onFrame(f) {
 export function onMsg(m) {
   page.lastId = Math.max(page.lastId, m.id);
   if (m.own) page.pending.shift();
+  if (page.away) {
+    // Sealed for those in the room (docs/e2ee.md section 7): counted, not shown.
+    if (!m.own) page.awayCount += 1;
+    return;
+  }
   // Shown in order, each behind the body's warning and this page's own labels
   // for it (so a sender that left a label out cannot hide it from this reader).
   const visit = page.visit;

@@ -2,8 +2,8 @@
 // section is on screen, the status line, the banners. Everything here lives in
 // memory only; room.js wipes it.
 
-import * as view from "./room-view.js";
 import { $ } from "./room-view.js";
+import { fillCrisisList } from "./room-crisis.js";
 
 const SECTIONS = ["loading", "landing", "name-step", "waiting", "room", "final"];
 /** Waits between reconnection attempts (ms), then the last one over and over. */
@@ -29,8 +29,15 @@ export const page = {
   /** "start" | "ready" (rules read) | "joining" | "knocking" | "in" (welcomed at least once) */
   stage: "start",
   connected: false,
+  /** on a break (stepped out): still connected, the conversation hidden */
   away: false,
-  /** why we are closing ourselves: "step_out" | "leave" */
+  /** `back` sent, the server's presence not yet here */
+  comingBack: false,
+  /** room messages that came while away (not shown: sealed for those in the room) */
+  awayCount: 0,
+  /** private messages written while no facilitator was here: {text, li}, memory only */
+  privateQueue: [],
+  /** why we are closing ourselves: "leave" */
   intent: null,
   retries: 0,
   timer: null,
@@ -99,6 +106,6 @@ export function showLoading(title, text, { retry = false } = {}) {
 }
 
 export function fillCrisis(id, resources = []) {
-  view.fillList($(id), resources ?? []);
+  fillCrisisList($(id), resources ?? []);
   $(`${id}-box`).hidden = !(resources ?? []).length;
 }

@@ -7,7 +7,8 @@
 // said (that someone "will reach out"): only a facilitator's own words can.
 
 import * as view from "./room-view.js";
-import { $, el } from "./room-view.js";
+import { $ } from "./room-view.js";
+import { fillCrisisList } from "./room-crisis.js";
 import { page } from "./room-page.js";
 
 /** What the member reads about their support request, in each state it can be in. */
@@ -178,7 +179,7 @@ export function renderSupport() {
     const withResources = WITH_RESOURCES.has(status);
     $("support-line-crisis-box").hidden = !withResources;
     if (withResources) {
-      $("support-line-crisis").replaceChildren(...list.map((r) => el("li", "", r)));
+      fillCrisisList($("support-line-crisis"), list);
       $("support-line-crisis").hidden = list.length === 0;
       $("support-line-none").hidden = list.length > 0;
     }

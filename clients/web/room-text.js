@@ -60,9 +60,22 @@ export const FINAL = {
   },
 };
 
+/** At a locked door: a facilitator decides, and may refuse, so nothing is promised. */
+export const KNOCKING = "The meeting has started, so you are knocking. Please wait for a facilitator to answer.";
+
+/** What the room says on return from a break about the room messages that came meanwhile. @param {number} n */
+export function awayText(n) {
+  if (n <= 0) return "You are back. No messages came while you were away.";
+  if (n === 1) return "1 message came while you were away; it was sealed for those in the room and cannot be shown here.";
+  return `${n} messages came while you were away; they were sealed for those in the room and cannot be shown here.`;
+}
+
 /** The banner for a member who is muted (`until` null) or timed out (until an epoch time). */
-export function muteText(until) {
-  const still = "You can still message the facilitators, raise your hand or ask for support.";
+export function muteText(until, { away = false } = {}) {
+  // On a break the hand cannot be raised (docs/protocol.md, step_out): not promised then.
+  const still = away
+    ? "You can still message the facilitators or ask for support."
+    : "You can still message the facilitators, raise your hand or ask for support.";
   if (until) {
     return `A facilitator has given you a short time-out, until ${clock(until)}. Your messages are not being sent until then. ${still}`;
   }

@@ -157,17 +157,6 @@ export function message(m, opts) {
   return li;
 }
 
-/** One's own message to the facilitators, shown only on this page. */
-export function privateNote(text, ts) {
-  const li = el("li", "msg msg-own msg-private");
-  li.dataset.testid = "private-sent";
-  const head = el("p", "msg-head");
-  head.append(el("span", "who", "You"), el("span", "tag tag-private", "To the facilitators only"), el("time", "time", clock(ts)));
-  li.append(head, el("p", "msg-text", text));
-  append(li);
-  return li;
-}
-
 /** Collapse or show every message of `pid`. */
 export function setHidden(pid, hidden) {
   for (const li of log().querySelectorAll("li.msg")) {

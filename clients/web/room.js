@@ -16,11 +16,13 @@ import { suggestName } from "./room-names.js";
 import * as view from "./room-view.js";
 import { $ } from "./room-view.js";
 import { setUpDialogs } from "./room-dialogs.js";
-import { FINAL } from "./room-text.js";
+import { FINAL, KNOCKING } from "./room-text.js";
 import { BACKOFF_MS, NOT_OPEN_RETRY_MS, banner, fillCrisis, page, say, setTitle, show, showLoading } from "./room-page.js";
 import { composeError, note, setUpComposer, toggleCw, updateControls } from "./room-compose.js";
 import { prefetchRules, showCheck } from "./room-content.js";
 import { askForSupport, cancelSupport, onAlertStatus, resetSupport, sendSupport, setUpSupport } from "./room-support.js";
+import { clearPrivate, flushPrivate, onPrivate, onPrivateFrame, writePrivate } from "./room-private.js";
+import { closeCrisis, knowCrisis, setUpCrisis } from "./room-crisis.js";
 import {
   onDeleted,
   onFrame,
@@ -92,6 +94,7 @@ function showLanding(rules, { changed = false } = {}) {
   view.fillList($("rules-list"), rules.rules ?? []);
   $("rules-none").hidden = (rules.rules ?? []).length > 0;
   fillCrisis("landing-crisis", rules.crisis_resources);
+  knowCrisis(rules.crisis_resources);
   show("landing");
   say("Please read the group's ground rules.");
 }
@@ -165,11 +168,17 @@ function connect() {
     onWelcome(w);
   });
   on("state", onState);
-  on("roster", ({ roster }) => onRoster(roster));
-  on("frame", onFrame);
+  on("roster", ({ roster }) => {
+    onRoster(roster);
+    flushPrivate(); // a facilitator may have arrived (joined, presence), or become verified
+  });
+  on("frame", (f) => {
+    onPrivateFrame(f);
+    onFrame(f);
+  });
   on("msg", onMsg);
   on("deleted", onDeleted);
-  on("private", (p) => p.own && view.privateNote(p.text, p.ts));
+  on("private", onPrivate);
   on("warning", onWarning);
   on("alert_status", onAlertStatus);
   on("error", (e) => {
@@ -196,7 +205,7 @@ function onKnocking() {
   page.stage = "knocking";
   page.retries = 0;
   show("waiting");
-  say("The meeting has started; a facilitator will let you in shortly.");
+  say(KNOCKING);
 }
 
 function onClose(code, err) {
@@ -204,7 +213,6 @@ function onClose(code, err) {
   const intent = page.intent;
   page.intent = null;
   if (intent === "leave") return finish("left");
-  if (intent === "step_out" && code === 1000) return steppedOut();
   switch (code) {
     case 4000:
       return finish("ended");
@@ -266,7 +274,6 @@ function connectionLost(delay) {
   if (page.stage === "in") {
     clearTimeout(page.bannerTimer);
     $("banner-connection").classList.remove("is-back");
-    $("come-back").hidden = true;
     banner("banner-connection", "Connection lost. Reconnecting…");
     say("Connection lost. Reconnecting…");
     updateControls();
@@ -302,36 +309,37 @@ function retryNow() {
 
 // ---- stepping out, leaving, the end ----
 
+/**
+ * A break, not a goodbye (docs/protocol.md, step_out): the connection stays
+ * open, the room's conversation is hidden, and the private thread, support and
+ * the crisis numbers keep working. Closing the tab on a break is stepping out
+ * too; the server sees to that.
+ */
 function stepOut() {
-  if (!page.connected) return;
-  page.intent = "step_out";
+  if (!page.connected || page.stage !== "in" || page.away) return;
   page.client.stepOut();
-  // The server keeps a member on a break connected now (docs/protocol.md,
-  // step_out); until this page shows the break itself, it steps out by
-  // closing, as before, and comes back by reconnecting.
-  page.client.disconnect();
-}
-
-function steppedOut() {
   page.away = true;
-  clearTimeout(page.bannerTimer);
-  $("banner-connection").classList.remove("is-back");
-  banner("banner-connection", "You have stepped out. Your place is kept; come back whenever you are ready.");
-  $("come-back").hidden = false;
+  page.comingBack = false;
+  page.awayCount = 0;
   view.notice("You stepped out.");
-  say("You have stepped out.");
-  updateControls();
-  $("come-back").focus();
+  $("away-status").textContent = "";
+  onState({ state: page.state, paused: page.paused }, { quiet: true });
+  onRoster(page.roster); // the banners and controls of a break
+  $("away-title").focus();
+  say("You have stepped out. Your place is kept.");
 }
 
+/** `back` on the same connection; the room shows again on the server's presence (room-events.js returned). */
 function comeBack() {
-  $("come-back").hidden = true;
-  banner("banner-connection", "Coming back…");
-  connect();
+  if (!page.connected || !page.away || page.comingBack) return;
+  page.comingBack = true;
+  $("away-status").textContent = "Coming back…";
+  page.client.back();
+  updateControls();
 }
 
 function leave() {
-  // In the room or knocking: say so (a stepped-out seat has no connection to say it on).
+  // In the room (on a break too) or knocking: say so on the connection.
   if (page.client && !page.client.closed) {
     page.intent = "leave";
     page.client.leave();
@@ -344,12 +352,13 @@ function finish(kind, message) {
   clearTimer();
   clearTimeout(page.bannerTimer);
   page.gen += 1; // whatever the old connection still says is ignored
-  const crisis = page.group?.crisis_resources ?? page.rules?.crisis_resources ?? [];
+  const crisis = page.group?.crisis_resources ?? page.rules?.crisis_resources ?? null;
   wipe();
   const f = FINAL[kind] ?? FINAL.error;
   $("final-title").textContent = f.title;
   $("final-text").textContent = f.useMessage && message ? message : f.text;
-  fillCrisis("final-crisis", crisis);
+  fillCrisis("final-crisis", crisis ?? []);
+  if (crisis) knowCrisis(crisis);
   $("final-again").hidden = !f.again;
   show("final");
   say(f.title);
@@ -371,6 +380,8 @@ function wipe() {
   page.stage = "start";
   page.connected = false;
   page.away = false;
+  page.comingBack = false;
+  page.awayCount = 0;
   page.lastId = 0;
   page.visit += 1;
   page.shown = Promise.resolve();
@@ -379,6 +390,8 @@ function wipe() {
   page.content = null;
   page.rulesGen += 1;
   resetSupport();
+  clearPrivate();
+  closeCrisis();
   showCheck(null);
   view.clearLog();
   $("people").replaceChildren();
@@ -411,15 +424,13 @@ function wire() {
       await page.client.report(m.id, noteText);
       view.notice("Your report went to the facilitators. Thank you for telling them.");
     },
-    writePrivate: async (text) => {
-      if (!page.connected) throw new Error("You are not connected right now.");
-      await page.client.privateToFacilitators(text);
-    },
+    writePrivate,
     sendSupport,
     cancelSupport,
     leave,
   });
   setUpSupport(dialogs);
+  setUpCrisis();
   setUpRoomEvents({ finish, openReport: (e) => dialogs.openReport(e) });
   $("accept").addEventListener("click", onAccept);
   $("decline").addEventListener("click", onDecline);

@@ -301,7 +301,10 @@ test("no message text is ever put in browser storage, cookies or the URL", () =>
   // identity key (a non-extractable CryptoKey), never text. It is checked
   // on its own below.
   const KEY_STORE = "console-identity.js";
-  for (const file of readdirSync(dir).filter((f) => f.endsWith(".js") && f !== KEY_STORE)) {
+  // And one file may use sessionStorage, for a reload of the console's tab:
+  // the API token and a group id, under two keys, and nothing else.
+  const TAB_STORE = "console-keep.js";
+  for (const file of readdirSync(dir).filter((f) => f.endsWith(".js") && f !== KEY_STORE && f !== TAB_STORE)) {
     const code = readFileSync(join(dir, file), "utf8").replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
     assert.doesNotMatch(code, forbidden, file);
   }
@@ -313,4 +316,10 @@ test("no message text is ever put in browser storage, cookies or the URL", () =>
   for (const put of puts) {
     assert.match(put, /^\{ ?(pub: [\w.]+, key: [\w.]+|key: [\w.]+, pub: [\w.]+) ?\}, \w+$/, put);
   }
+  const tabStore = readFileSync(join(dir, TAB_STORE), "utf8").replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
+  assert.doesNotMatch(tabStore, /localStorage|indexedDB|document\.cookie|location\.(hash|search)\s*=/);
+  // One setItem, whose key is one of the two names below, each put() by one export.
+  assert.deepEqual([...tabStore.matchAll(/sessionStorage\.setItem\((\w+),/g)].map((m) => m[1]), ["key"]);
+  assert.deepEqual([...tabStore.matchAll(/= \(\w+\) => put\((\w+), \w+\)/g)].map((m) => m[1]).sort(), ["GROUP", "TOKEN"]);
+  assert.deepEqual([...tabStore.matchAll(/"([^"]*)"/g)].map((m) => m[1]).sort(), ["safespace.console.group", "safespace.console.token"]);
 });

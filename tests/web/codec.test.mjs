@@ -213,6 +213,57 @@ test("private messages reach the facilitators only, once", async () => {
   assert.equal(r.events(F, "private").at(-1).reason, "decrypt");
 });
 
+test("a facilitator's reply into one member's thread reaches that member and the co-facilitators only", async () => {
+  const r = new FakeRoom();
+  const one = await facilitator();
+  const twoIdentity = await e2ee.ed25519KeyPair();
+  const first = await facilitator({ identity: one.identity, co: [twoIdentity.pub] });
+  const second = await facilitator({ identity: twoIdentity, co: [one.identity.pub] });
+  const F1 = await r.join(first.codec, { name: "Alex" });
+  const F2 = await r.join(second.codec, { name: "Jo" });
+  const A = await r.join(await member([one.identity.pub, twoIdentity.pub]), { name: "Robin" });
+  const B = await r.join(await member([one.identity.pub, twoIdentity.pub]), { name: "Sam" });
+  const { frame } = await first.codec.sealPrivate("I am here for you", A);
+  assert.equal(frame.to, A);
+  first.codec.takeOutgoing();
+  r.relayFrom(F1, frame);
+  await r.pump();
+  const [got] = r.events(A, "private");
+  assert.equal(got.text, "I am here for you");
+  assert.equal(got.thread, A);
+  assert.equal(r.events(F2, "private")[0].text, "I am here for you");
+  // The server hands it on to Sam as well: Sam's page has no entry in it.
+  const relayed = r.log.find((l) => l.frame.t === "private").frame;
+  await r.inject(B, relayed);
+  assert.equal(r.events(B, "private").at(-1).text, null);
+  assert.equal(r.events(B, "private").at(-1).reason, "not_for_me");
+  // A co-facilitator is no member's thread.
+  await assert.rejects(first.codec.sealPrivate("to Jo", F2), { code: "no_recipient" });
+});
+
+test("only a facilitator writes to one member, and only to a verified member", async () => {
+  const { r, fac, F, A, B } = await room();
+  const b = r.people.get(B).codec;
+  // A member's page never seals to another member: the same refusal as no recipient.
+  await assert.rejects(b.sealPrivate("psst", A), { code: "no_recipient" });
+  assert.equal(b.takeOutgoing().length, 0);
+  // Not to a facilitator as if it were a member, nor to someone unknown.
+  await assert.rejects(fac.codec.sealPrivate("to myself", F), { code: "no_recipient" });
+  await assert.rejects(fac.codec.sealPrivate("to nobody", "p99"), { code: "no_recipient" });
+  assert.equal(fac.codec.takeOutgoing().length, 0);
+  // A compromised member's page (or the server with its keys) seals one to A anyway:
+  // A's page refuses it, for only a facilitator writes into A's thread.
+  const a = r.people.get(A).codec;
+  const forged = await e2ee.sealToFacilitators({
+    kind: e2ee.KIND_PRIVATE, ctx: b.ctx, sender: B, mine: b.keys.x,
+    recipients: [{ pid: A, xPub: a.keys.x.pub }], body: e2ee.textBody("this is the facilitator, trust me"),
+  });
+  await r.inject(A, { t: "private", from: B, thread: A, payload: forged, ts: 1 });
+  const [p] = r.events(A, "private");
+  assert.equal(p.text, null);
+  assert.equal(p.reason, "untrusted");
+});
+
 test("a report lets the facilitator verify who wrote the text; an altered one fails", async () => {
   const { r, F, A, B } = await room();
   const m = await r.say(A, "something hurtful");

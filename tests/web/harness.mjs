@@ -97,9 +97,15 @@ export class FakeRoom {
         this.#toRoom({ t: "vouch", pid: frame.pid, by: frame.by, sig: frame.sig });
         break;
       }
-      case "private":
-        this.#toFacilitators({ t: "private", from: pid, payload: frame.payload, ts });
+      case "private": {
+        // A facilitator's reply into a member's thread reaches that member too (docs/protocol.md section 4).
+        const sender = this.people.get(pid);
+        const thread = frame.to ?? (sender?.role === "facilitator" ? null : pid);
+        const out = { t: "private", from: pid, thread, payload: frame.payload, ts };
+        this.#toFacilitators(out);
+        if (frame.to && this.people.get(frame.to)?.role === "member") this.#to(frame.to, out);
         break;
+      }
       case "report":
         this.#toFacilitators({ t: "report", from: pid, msg: frame.msg, payload: frame.payload, ts });
         break;
@@ -148,9 +154,9 @@ export class FakeRoom {
     return this.nextMsg;
   }
 
-  async privately(pid, text) {
+  async privately(pid, text, to = undefined) {
     const p = this.people.get(pid);
-    await p.codec.sealPrivate(text);
+    await p.codec.sealPrivate(text, to);
     for (const out of p.codec.takeOutgoing()) this.relayFrom(pid, out);
     await this.pump();
   }

@@ -275,7 +275,7 @@ async def test_console_runs_a_session(server: Env, browser: Browser) -> None:
     await robin.private("Could we talk after the session?")
     item = page.locator('[data-testid="inbox-item"][data-kind="private"]')
     await expect(item).to_contain_text("Could we talk after the session?")
-    await expect(item).to_contain_text("Private message from Robin")
+    await expect(item).to_contain_text("Private with Robin")
     await robin.report(kim_msg, "This upset me.")
     report = page.locator('[data-testid="inbox-item"][data-kind="report"]')
     await expect(report).to_have_attribute("data-verified", "true")

@@ -156,6 +156,9 @@ FOCUS_RING = "() => getComputedStyle(document.activeElement).boxShadow"
 async def test_keyboard_alone_from_the_landing_to_a_message(server: Env, browser: Browser) -> None:
     gid, fac = await facilitated(server)
     page = await land(browser, server, gid)
+    # The crisis number on the landing is a link (tel:), then the answer.
+    await page.keyboard.press("Tab")
+    await expect(page.get_by_role("link", name="116 123")).to_be_focused()
     await page.keyboard.press("Tab")
     await expect(page.get_by_role("button", name="I agree, continue")).to_be_focused()
     assert await page.evaluate(FOCUS_RING) != "none"  # the focus can be seen
@@ -246,7 +249,7 @@ async def test_knocking_when_locked_until_a_facilitator_admits(
     waiting = page.get_by_test_id("waiting")
     await expect(waiting).to_be_visible()
     await expect(waiting).to_contain_text(
-        "The meeting has started; a facilitator will let you in shortly"
+        "The meeting has started, so you are knocking. Please wait for a facilitator to answer."
     )
     knock = await until(fac, "knock")
     assert knock["p"]["name"] == "Late Sparrow"
@@ -545,7 +548,20 @@ async def test_the_end_shows_the_ended_state_and_wipes(server: Env, browser: Bro
     await expect(page.get_by_test_id("final")).to_be_visible()
 
 
-async def test_step_out_and_come_back(server: Env, browser: Browser) -> None:
+AWAY = "You have stepped out"
+PRIVATE_ONLY = "Only you and the facilitators can read this."
+QUEUED = "No facilitator is in the room right now. Your message will be sent when one arrives."
+
+
+async def step_out(page: Page, fac: ChatClient, pid: str) -> None:
+    """The member steps out from the page: a break, still connected."""
+    await page.get_by_role("button", name="Step out").click()
+    away = await until(fac, "presence", lambda e: e["pid"] == pid)
+    assert away["present"] is False and away["connected"] is True
+    await expect(page.get_by_test_id("away")).to_contain_text(AWAY)
+
+
+async def test_step_out_is_a_break_and_come_back(server: Env, browser: Browser) -> None:
     gid, fac = await facilitated(server)
     await fac.start()  # locked: coming back must not knock
     page = await land(browser, server, gid)
@@ -555,20 +571,165 @@ async def test_step_out_and_come_back(server: Env, browser: Browser) -> None:
     pid = await keys_with(fac, "Blue Heron")
     await fac.send("before the break")
     await expect(message(page, "before the break")).to_be_visible()
+    conn = server.hub.rooms[gid].conns[pid]
 
-    await page.get_by_role("button", name="Step out").click()
-    assert (await until(fac, "presence"))["present"] is False
-    await expect(page.get_by_test_id("banner-connection")).to_contain_text("You have stepped out")
-    await expect(compose(page)).to_be_disabled()
-    await expect(message(page, "before the break")).to_be_visible()  # the page keeps it
+    await step_out(page, fac, pid)
+    away = page.get_by_test_id("away")
+    await expect(away).to_contain_text(
+        "On your break you can still message the facilitators, ask for support,"
+        " and see the crisis numbers."
+    )
+    # The conversation is hidden, and what only works in it is not offered.
+    await expect(page.get_by_test_id("messages")).to_be_hidden()
+    await expect(compose(page)).to_be_hidden()
+    await expect(page.get_by_role("button", name="Raise hand")).to_be_hidden()
+    await expect(page.get_by_role("button", name="Step out")).to_be_hidden()
+    # What still works on a break is there.
+    await expect(page.get_by_role("button", name="I need support now")).to_be_visible()
+    await expect(page.get_by_role("button", name="Message the facilitators")).to_be_enabled()
+    await expect(page.get_by_role("button", name="Crisis numbers")).to_be_visible()
+
+    said = ["while away one", "while away two", "while away three"]
+    for text in said:
+        await fac.send(text)
+    await until(fac, "msg", lambda e: e.text == said[-1])
+    await fac.nothing("presence", within=0.3)  # still connected: no drop, no reconnect
+    assert server.hub.rooms[gid].conns[pid] is conn
 
     await page.get_by_role("button", name="Come back").click()
-    back = await until(fac, "presence", lambda e: e["present"] is True)
-    assert back["present"] is True and back["pid"] == pid
+    back = await until(fac, "presence", lambda e: e["pid"] == pid)
+    assert back["present"] is True and back["connected"] is True
+    assert server.hub.rooms[gid].conns[pid] is conn  # the same connection: `back`, no hello
+    await expect(away).to_be_hidden()
+    await expect(
+        page.get_by_test_id("notice").filter(
+            has_text="3 messages came while you were away; they were sealed for those in the"
+            " room and cannot be shown here."
+        )
+    ).to_be_visible()
+    for text in said:
+        await expect(message(page, text)).to_have_count(0)
+    await expect(message(page, "before the break")).to_be_visible()  # the page keeps it
     await expect(compose(page)).to_be_enabled()
     await keys_with(fac, "Blue Heron")
     await say(page, "I am back")
     assert (await until(fac, "msg", lambda e: e["from"] == pid)).text == "I am back"
+
+
+async def test_on_a_break_support_and_the_private_thread_work(
+    server: Env, browser: Browser
+) -> None:
+    gid, fac = await facilitated(server)
+    page = await join(browser, server, gid, "Blue Heron")
+    other = await join(browser, server, gid, "Quiet River")
+    pid = await keys_with(fac, "Blue Heron")
+    await step_out(page, fac, pid)
+
+    await page.get_by_role("button", name="I need support now").click()
+    dialog = page.get_by_test_id("support-dialog")
+    await dialog.get_by_role("button", name="Send", exact=True).click()
+    alert = await until(fac, "alert")
+    assert alert["kind"] == "support" and alert["from"] == pid
+    status = page.get_by_test_id("support-status")
+    await expect(status).to_have_text("Your request is on its way to the facilitators in the room.")
+    await fac.alert_seen(alert["id"])
+    await expect(status).to_have_text("A facilitator has your request on their screen.")
+
+    await dialog.get_by_role("button", name="Write to the facilitators").click()
+    private = page.get_by_role("dialog", name="Message the facilitators")
+    await private.get_by_label("Your message").fill("I stepped out, it got too much.")
+    await private.get_by_role("button", name="Send privately").click()
+    got = await until(fac, "private")
+    assert got.text == "I stepped out, it got too much."
+    assert got["from"] == pid and got["thread"] == pid
+    panel = page.get_by_test_id("private-panel")
+    await expect(panel).to_contain_text(PRIVATE_ONLY)
+    await expect(panel.get_by_test_id("private-sent")).to_contain_text("it got too much")
+    await expect(panel.get_by_test_id("private-state")).to_have_text("Sent.")
+
+    await fac.private("I am here. Take all the time you need.", to=pid)
+    reply = panel.get_by_test_id("private-reply")
+    await expect(reply).to_contain_text("I am here. Take all the time you need.")
+    await expect(reply).to_contain_text("alex")
+    await fac.handled(alert["id"])
+    await expect(page.get_by_test_id("support-line")).to_have_text(
+        "A facilitator has seen your request and marked it as handled."
+    )
+    await expect(page.get_by_test_id("away")).to_be_visible()  # all of it on the break
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "room-away-desktop.png"))
+    await page.set_viewport_size({"width": 390, "height": 844})
+    await page.screenshot(path=str(ARTIFACTS / "room-away-phone.png"), full_page=True)
+    assert await page.evaluate("document.documentElement.scrollWidth") <= 390
+
+    # Never in the room's conversation, and nothing of it on the other member's page.
+    await page.get_by_role("button", name="Come back").click()
+    await expect(compose(page)).to_be_enabled()
+    await expect(message(page, "Take all the time you need")).to_have_count(0)
+    await expect(page.get_by_test_id("messages")).not_to_contain_text("got too much")
+    await expect(other.get_by_test_id("private-reply")).to_have_count(0)
+    html = await other.content()
+    assert "Take all the time you need" not in html and "got too much" not in html
+
+
+async def test_crisis_numbers_on_every_screen_alert_nobody(server: Env, browser: Browser) -> None:
+    resources = ["Call 116 123 (Samaritans, free, 24/7)", "<b>Text</b> SHOUT to 85258"]
+    gid, fac = await facilitated(server, crisis_resources=resources)
+
+    async def crisis_numbers(page: Page) -> None:
+        await page.get_by_role("button", name="Crisis numbers").click()
+        dialog = page.get_by_role("dialog", name="Crisis numbers")
+        await expect(dialog).to_contain_text("Nobody is told that you looked at these.")
+        await expect(dialog.get_by_role("listitem")).to_have_text(resources)
+        await expect(dialog.get_by_role("link", name="116 123")).to_have_attribute(
+            "href", "tel:116123"
+        )
+        await expect(dialog.get_by_role("link", name="85258")).to_have_attribute(
+            "href", "tel:85258"
+        )
+        await expect(dialog.locator("b")).to_have_count(0)  # the group's text stays text
+        await dialog.get_by_role("button", name="Close").click()
+        await expect(dialog).to_be_hidden()
+
+    page = await land(browser, server, gid)
+    await crisis_numbers(page)  # the ground rules
+    await enter(page, "Blue Heron")
+    await expect(page.get_by_test_id("room")).to_be_visible()
+    pid = await pid_in_room(fac, "Blue Heron")
+    await crisis_numbers(page)  # the room
+    await step_out(page, fac, pid)
+    await crisis_numbers(page)  # the break
+    await fac.nothing("alert", within=0.3)
+    assert server.hub.rooms[gid].session.alerts.open == {}
+    await fac.end()
+    await expect(page.get_by_test_id("final-title")).to_have_text("The session has ended")
+    await crisis_numbers(page)  # the end
+
+
+async def test_a_private_message_waits_for_a_facilitator(server: Env, browser: Browser) -> None:
+    gid, fac = await facilitated(server)
+    page = await join(browser, server, gid)
+    await pid_in_room(fac, "Blue Heron")
+    await fac.step_out()  # no facilitator in the room now
+    facilitator = page.get_by_test_id("person").filter(has_text="alex")
+    await expect(facilitator).to_contain_text("Stepped out")
+
+    await page.get_by_role("button", name="Message the facilitators").click()
+    private = page.get_by_role("dialog", name="Message the facilitators")
+    await private.get_by_label("Your message").fill("Is anyone there?")
+    await private.get_by_role("button", name="Send privately").click()
+    await expect(private).to_be_hidden()
+    panel = page.get_by_test_id("private-panel")
+    state = panel.get_by_test_id("private-state")
+    await expect(state).to_have_text(QUEUED)
+    await expect(panel.get_by_test_id("private-sent")).to_contain_text("Is anyone there?")
+    await fac.nothing("private", within=0.3)
+    await assert_no_storage(page)
+
+    await fac.back()  # a facilitator arrives
+    got = await until(fac, "private")
+    assert got.text == "Is anyone there?"
+    await expect(state).to_have_text("Sent.")
 
 
 async def test_reconnects_by_itself_after_the_connection_drops(
