@@ -101,6 +101,10 @@ class Server:
             assert self.fixture is not None
             env["STORE_URL"] = self.fixture.store_url
             env["PUBLIC_URL"] = f"http://127.0.0.1:{self.port}"
+            # Every simulated member comes from 127.0.0.1, hundreds at once: the
+            # per-address bound on connections on their way in is for real
+            # clients (docs/operations.md), not for one load generator.
+            env["WAITING_PER_ADDRESS"] = "100000"
         argv = procs.pinned(procs.SERVER_CPU, self.target.argv(self.port))
         self.proc = self.registry.start(self.name, argv, env=env, cwd=self.target.root)
         procs.wait_ready(self.port, self.proc, 30.0, "/healthz" if self.target.ours else None)

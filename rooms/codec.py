@@ -28,12 +28,24 @@ def _no_ext(code: int, data: bytes) -> object:
 
 
 def _string_keys(value: object) -> bool:
-    """Every map key, at any depth, is a str (msgpack also allows bin and ints)."""
-    if isinstance(value, dict):
-        return all(type(k) is str and _string_keys(v) for k, v in value.items())
-    if isinstance(value, list):
-        return all(_string_keys(v) for v in value)
+    """Every map key, at any depth, is a str (msgpack also allows bin and ints).
+
+    Written for the chat path: a flat frame costs one loop and no calls.
+    """
+    if type(value) is dict:
+        for k, v in value.items():
+            if type(k) is not str:
+                return False
+            if type(v) in _CONTAINERS and not _string_keys(v):
+                return False
+    elif type(value) is list:
+        for v in value:
+            if type(v) in _CONTAINERS and not _string_keys(v):
+                return False
     return True
+
+
+_CONTAINERS = (dict, list)
 
 
 def decode(data: bytes) -> object:
