@@ -1,5 +1,9 @@
 """One live session of a group: the roster, the door, and facilitator actions.
 
+Who comes in and goes out (joining, knocks, breaks, leaving, the welcome) is
+the base class ``Arrivals`` in rooms/arrivals.py; this module is what people
+may do once in, and the session's time.
+
 Sans-I/O: every method takes the current time ``now`` (epoch seconds) where it
 matters and returns a list of ``Outcome``; nothing here sleeps, reads a socket
 or a clock. A method that refuses raises a ``SafespaceError`` *before* it
@@ -24,35 +28,25 @@ from moderation import pipeline
 from moderation.rate import SenderRate
 from rooms import wire
 from rooms.alerts import Alerts
+from rooms.arrivals import Arrivals
 from rooms.commands import COMMANDS, GOODBYES
-from rooms.errors import AuthError, Code, DomainError, SafespaceError
-from rooms.events import Admitted, Deliver, Disconnect, Outcome, RevokeSeat, SessionOver
+from rooms.errors import Code, DomainError
+from rooms.events import Deliver, Disconnect, Outcome, RevokeSeat, SessionOver
 from rooms.group import Group
-from rooms.lifecycle import LIVE, OPEN_DOOR, RUNNING, Action, State, next_state
-from rooms.roster import Participant, Role, clean_name
+from rooms.lifecycle import LIVE, RUNNING, Action, State, next_state
+from rooms.roster import Participant
 from rooms.wire import Audience, Close, Inbound
 
 # Minutes before the planned end at which facilitators get a reminder.
 REMINDERS = (10, 5, 0)
 MAX_SLOW_MODE_SECONDS = 600.0
 MAX_CATEGORY_CHARS = 40
-# At the locked door at once; beyond, a newcomer hears the group is full. With
-# the capacity, the facilitators' bound and the alerts' (rooms/alerts.py) it
-# keeps a facilitator's welcome under wire.MAX_SERVER_FRAME_BYTES.
-MAX_KNOCKS = 16
-MAX_FACILITATORS = 8
-# Entries per seat (arrivals, returns, knocks) in any minute. Each one makes
-# every other client in the room hand out new keys, so a seat that loops
-# hello-and-close must not be able to flood the whole room with key traffic;
-# a phone on a bad network reconnects far less often than this.
-ENTRIES_PER_MINUTE = 12
-ENTRY_WINDOW_SECONDS = 60.0
 # A session nobody is connected to is dropped after this long, so that a
 # facilitator who forgets to press "end" does not leave live state behind.
 IDLE_DROP_SECONDS = 30 * 60.0
 
 
-class Session:
+class Session(Arrivals):
     def __init__(self, group: Group, idle_drop_seconds: float = IDLE_DROP_SECONDS) -> None:
         self.group = group
         self.idle_drop_seconds = idle_drop_seconds
@@ -87,12 +81,6 @@ class Session:
 
     # ---- queries ----------------------------------------------------------
 
-    def members(self) -> list[Participant]:
-        return [p for p in self.participants.values() if not p.is_facilitator]
-
-    def roster(self) -> list[dict[str, Any]]:
-        return [p.public() for p in self.participants.values()]
-
     def state_frame(self) -> dict[str, Any]:
         return wire.frame(
             "state",
@@ -100,45 +88,6 @@ class Session:
             paused=self.paused,
             started_at=self.started_at,
             slow_mode_seconds=self.slow_mode_seconds,
-        )
-
-    def welcome(self, p: Participant) -> dict[str, Any]:
-        g = self.group
-        out = wire.frame(
-            "welcome",
-            you=p.pid,
-            role=str(p.role),
-            session=self.id,
-            state=str(self.state),
-            paused=self.paused,
-            started_at=self.started_at,
-            slow_mode_seconds=self.slow_mode_seconds,
-            last_msg=self.last_msg_id,
-            group={
-                "id": g.id,
-                "title": g.title,
-                "capacity": g.capacity,
-                "duration_minutes": g.duration_minutes,
-                "crisis_resources": list(g.crisis_resources),
-                "content_rules": g.content_rules,
-            },
-            roster=self.roster(),
-            # Facilitators: every open alert; a member: their own, so that a
-            # reload shows what became of them.
-            alerts=self.alerts.all() if p.is_facilitator else self.alerts.of(p.pid),
-        )
-        if p.is_facilitator:
-            out["knocks"] = [k.public() for k in self.knocks.values()]
-        return out
-
-    def rules_frame(self) -> dict[str, Any]:
-        g = self.group
-        return wire.frame(
-            "rules",
-            group={"id": g.id, "title": g.title},
-            rules=list(g.ground_rules),
-            digest=g.rules_digest(),
-            crisis_resources=list(g.crisis_resources),
         )
 
     # ---- frames ----------------------------------------------------------------
@@ -182,173 +131,6 @@ class Session:
             out = self._away(p)
         self._note_empty(now)
         return out
-
-    # ---- arriving and leaving ---------------------------------------------
-
-    def check_door(self, seat: str, now: float | None = None) -> None:
-        """Refuse a member early (before the rules), with the reason they would meet.
-
-        ``now`` given: a seat that came in ``ENTRIES_PER_MINUTE`` times in the
-        last minute waits (``rate_limited``, with ``retry_after``), alone.
-        """
-        if self.state is State.SCHEDULED:
-            raise AuthError(Code.ROOM_NOT_OPEN)
-        if self.state is State.ENDED:
-            raise AuthError(Code.SESSION_ENDED)
-        barred = self._barred.get(seat)
-        if barred is not None:
-            raise AuthError(barred)
-        if seat not in self._pid_of_seat and len(self.members()) >= self.group.capacity:
-            raise AuthError(Code.ROOM_FULL)
-        if seat not in self._pid_of_seat and len(self.knocks) >= MAX_KNOCKS:
-            raise AuthError(Code.ROOM_FULL)
-        entries = self._entries.get(seat)
-        if now is not None and entries is not None:
-            while entries and entries[0] <= now - ENTRY_WINDOW_SECONDS:
-                entries.popleft()
-            if len(entries) >= ENTRIES_PER_MINUTE:
-                wait = math.ceil(entries[0] + ENTRY_WINDOW_SECONDS - now)
-                raise AuthError(Code.RATE_LIMITED, retry_after=max(1, wait))
-
-    def is_knocking(self, pid: str) -> bool:
-        return pid in self.knocks
-
-    def join_member(
-        self,
-        seat: str,
-        name: str,
-        keys: bytes,
-        rules_digest: str | None,
-        now: float | None = None,
-    ) -> tuple[Participant, list[Outcome]]:
-        """A member with a valid seat link who has (or has not) accepted the rules.
-
-        ``now`` given, the entry counts toward the seat's ``ENTRIES_PER_MINUTE``.
-        """
-        self.check_door(seat, now)
-        if rules_digest != self.group.rules_digest():
-            raise AuthError(Code.RULES_NOT_ACCEPTED)
-        name = self._free_name(clean_name(name), seat)
-        if now is not None:
-            self._entries.setdefault(seat, deque()).append(now)
-        pid = self._pid_of_seat.get(seat)
-        if pid in self.participants:  # stepped out earlier: back without knocking
-            p = self.participants[pid]
-            p.name, p.present, p.connected = name, True, True
-            p.set_keys(keys)
-            return p, self._arrived(p, returning=True)
-        if pid in self.knocks:  # knocking again from a new connection
-            p = self.knocks[pid]
-            p.name = name
-            p.set_keys(keys)
-            return p, [
-                Deliver(p.pid, wire.frame("knocking")),
-                Deliver(Audience.FACILITATORS, wire.frame("knock", p=p.public())),
-            ]
-        p = Participant(self._new_pid(), name, Role.MEMBER, seat, keys)
-        p.muted_until = self._mutes.get(seat)
-        self._pid_of_seat[seat] = p.pid
-        if self.state in OPEN_DOOR:
-            self.participants[p.pid] = p
-            return p, self._arrived(p, returning=False)
-        self.knocks[p.pid] = p
-        return p, [
-            Deliver(p.pid, wire.frame("knocking")),
-            Deliver(Audience.FACILITATORS, wire.frame("knock", p=p.public())),
-        ]
-
-    def join_facilitator(
-        self, account: str, name: str, keys: bytes
-    ) -> tuple[Participant, list[Outcome]]:
-        if self.state is State.ENDED:
-            raise AuthError(Code.SESSION_ENDED)
-        name = self._free_name(clean_name(name), account)
-        pid = self._pid_of_seat.get(account)
-        if pid is not None:
-            p = self.participants[pid]
-            p.name, p.present, p.connected = name, True, True
-            p.set_keys(keys)
-            reached = self.alerts.reach(True)  # before the welcome, which lists them
-            return p, self._arrived(p, returning=True) + reached
-        if sum(p.is_facilitator for p in self.participants.values()) >= MAX_FACILITATORS:
-            raise AuthError(Code.ROOM_FULL)
-        p = Participant(self._new_pid(), name, Role.FACILITATOR, account, keys)
-        self._pid_of_seat[account] = p.pid
-        self.participants[p.pid] = p
-        reached = self.alerts.reach(True)
-        return p, self._arrived(p, returning=False) + reached
-
-    def step_out(self, pid: str) -> list[Outcome]:
-        """A break: out of the room, still connected, the seat kept (a knocker withdraws).
-
-        The connection stays for what a break must not cut off: the private
-        thread with the facilitators, "I need support now", reports of
-        earlier messages. The room is told the member stepped out.
-        """
-        if pid in self.knocks:
-            knock = self.knocks.pop(pid)
-            del self._pid_of_seat[knock.seat]
-            return [Deliver(Audience.FACILITATORS, wire.frame("knock_gone", pid=pid))]
-        p = self.participants.get(pid)
-        if p is None or not p.present:
-            return []
-        return self._away(p)
-
-    def back(self, pid: str) -> list[Outcome]:
-        """Back in the room from a break, on the same connection."""
-        p = self.participants[pid]  # the pipeline let only the admitted through
-        if p.present:
-            raise DomainError(Code.ILLEGAL_TRANSITION, "You are already in the room.")
-        p.present = True
-        return [Deliver(Audience.ROOM, self._presence(p)), *self.alerts.reach(p.is_facilitator)]
-
-    def _away(self, p: Participant) -> list[Outcome]:
-        """Out of the room (stepped out, or the connection is gone): the room is told."""
-        p.present, p.hand = False, False
-        return [Deliver(Audience.ROOM, self._presence(p)), *self._facilitators_changed(p)]
-
-    def _presence(self, p: Participant) -> dict[str, Any]:
-        if not p.present:
-            return wire.frame("presence", pid=p.pid, present=False, connected=p.connected)
-        return wire.frame(
-            "presence", pid=p.pid, present=True, connected=True, name=p.name, keys=p.keys
-        )
-
-    def leave(self, pid: str) -> list[Outcome]:
-        """Gone for this session: the seat is given up; coming back after the lock knocks."""
-        if pid in self.knocks:
-            return self.step_out(pid)
-        p = self.participants.pop(pid, None)
-        if p is None:
-            return []
-        del self._pid_of_seat[p.seat]
-        return [Deliver(Audience.ROOM, wire.frame("left", pid=pid)), *self._facilitators_changed(p)]
-
-    # ---- the door: knocks ---------------------------------------------------
-
-    def admit(self, actor: str, pid: str) -> list[Outcome]:
-        self._facilitator(actor)
-        p = self._knock(pid)
-        if len(self.members()) >= self.group.capacity:
-            raise DomainError(Code.ROOM_FULL)
-        del self.knocks[pid]
-        self.participants[pid] = p
-        return [
-            Deliver(Audience.FACILITATORS, wire.frame("knock_gone", pid=pid)),
-            *self._arrived(p, returning=False),
-            Admitted(pid),
-        ]
-
-    def refuse(self, actor: str, pid: str) -> list[Outcome]:
-        self._facilitator(actor)
-        p = self._knock(pid)
-        del self.knocks[pid]
-        del self._pid_of_seat[p.seat]
-        self._barred[p.seat] = Code.REFUSED
-        return [
-            Deliver(Audience.FACILITATORS, wire.frame("knock_gone", pid=pid)),
-            Disconnect(pid, Close.REFUSED, _error(Code.REFUSED)),
-        ]
 
     # ---- the lifecycle ----------------------------------------------------
 
@@ -438,7 +220,7 @@ class Session:
             out.append(Deliver(Audience.ROOM, wire.frame("removed", pid=pid, for_good=for_good)))
         del self._pid_of_seat[p.seat]
         self._barred[p.seat] = Code.REMOVED
-        out.append(Disconnect(pid, Close.REMOVED, _error(Code.REMOVED, for_good=for_good)))
+        out.append(Disconnect(pid, Close.REMOVED, wire.refusal(Code.REMOVED, for_good=for_good)))
         if for_good:
             out.append(RevokeSeat(p.seat))
         return out
@@ -560,7 +342,7 @@ class Session:
                 del self._pid_of_seat[p.seat]
                 out.append(Deliver(Audience.ROOM, wire.frame("left", pid=p.pid)))
                 if p.connected:
-                    out.append(Disconnect(p.pid, Close.REMOVED, _error(Code.NOT_FACILITATOR)))
+                    out.append(Disconnect(p.pid, Close.REMOVED, wire.refusal(Code.NOT_FACILITATOR)))
                 out += self._facilitators_changed(p)
         if group.slow_mode_seconds != self.group.slow_mode_seconds:
             self.slow_mode_seconds = group.slow_mode_seconds
@@ -637,58 +419,9 @@ class Session:
             return None
         return self.started_at + (self.group.duration_minutes - minutes_left) * 60.0
 
-    def _new_pid(self) -> str:
-        return f"p{next(self._counter)}"
-
-    def _arrived(self, p: Participant, *, returning: bool) -> list[Outcome]:
-        note = self._presence(p) if returning else wire.frame("joined", p=p.public())
-        return [Deliver(p.pid, self.welcome(p)), Deliver(Audience.ROOM, note)]
-
-    def _facilitator_here(self) -> bool:
-        return any(p.is_facilitator and p.present for p in self.participants.values())
-
-    def _facilitators_changed(self, p: Participant) -> list[Outcome]:
-        """``p`` went: if it was the last facilitator here, sent alerts wait again."""
-        return self.alerts.reach(self._facilitator_here()) if p.is_facilitator else []
-
-    def _free_name(self, name: str, seat: str) -> str:
-        folded = name.casefold()
-        for other in itertools.chain(self.participants.values(), self.knocks.values()):
-            if other.seat != seat and other.name.casefold() == folded:
-                raise DomainError(Code.NAME_TAKEN)
-        return name
-
-    def _facilitator(self, pid: str) -> Participant:
-        p = self.participants.get(pid)
-        if p is None:
-            raise DomainError(Code.NOT_IN_ROOM)
-        # The group's current list decides: one taken off it mid-session
-        # keeps the seat in the room but loses the powers at once.
-        if not p.is_facilitator or not self.group.run_by(p.seat):
-            raise DomainError(Code.FORBIDDEN)
-        return p
-
-    def _present(self, pid: str) -> Participant:
-        p = self.participants.get(pid)
-        if p is None:
-            raise DomainError(Code.NO_SUCH_PARTICIPANT)
-        return p
-
-    def _member(self, pid: str) -> Participant:
-        p = self._present(pid)
-        if p.is_facilitator:
-            raise DomainError(Code.NOT_A_MEMBER)
-        return p
-
     def _message(self, msg_id: int) -> None:
         if not 1 <= msg_id <= self.last_msg_id:
             raise DomainError(Code.NO_SUCH_MESSAGE)
-
-    def _knock(self, pid: str) -> Participant:
-        p = self.knocks.get(pid)
-        if p is None:
-            raise DomainError(Code.NO_SUCH_KNOCK)
-        return p
 
     def _transition(self, actor: str, action: Action) -> list[Outcome]:
         self._facilitator(actor)
@@ -713,7 +446,3 @@ class Session:
         p.muted_until = self._mutes[p.seat] = until
         shown = None if until == math.inf else until
         return [Deliver(Audience.ROOM, wire.frame("muted", pid=pid, until=shown))]
-
-
-def _error(code: Code, **detail: Any) -> dict[str, Any]:
-    return wire.error(SafespaceError(code, **detail))

@@ -338,6 +338,11 @@ def error(err: SafespaceError, ref: int | None = None) -> dict[str, Any]:
     )
 
 
+def refusal(code: Code, **detail: Any) -> dict[str, Any]:
+    """The error frame sent before a close the session orders (removed, refused, ...)."""
+    return error(SafespaceError(code, **detail))
+
+
 def message(msg_id: int, sender: str, payload: bytes, ts: float) -> dict[str, Any]:
     # The hot path: built without the check of ``frame`` (a test checks its
     # shape against OUTBOUND["msg"]).

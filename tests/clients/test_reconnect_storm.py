@@ -20,7 +20,7 @@ from test_e2ee_live import verified_room
 
 from clients.client import ChatClient, ClientError
 from clients.payload import PlainCodec
-from rooms.session import ENTRIES_PER_MINUTE
+from rooms.arrivals import ENTRIES_PER_MINUTE
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "5"))
 

@@ -1093,7 +1093,7 @@ def test_end_from_any_state(setup: str) -> None:
 
 
 def test_a_seat_that_keeps_coming_back_waits_alone() -> None:
-    from rooms.session import ENTRIES_PER_MINUTE, ENTRY_WINDOW_SECONDS
+    from rooms.arrivals import ENTRIES_PER_MINUTE, ENTRY_WINDOW_SECONDS
 
     s, f, (ann, ben) = live()
     digest = s.group.rules_digest()

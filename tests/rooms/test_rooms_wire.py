@@ -293,9 +293,10 @@ def test_the_codec_refuses_extension_types_and_non_string_keys(data: bytes) -> N
 def test_a_full_rooms_welcome_stays_below_what_clients_accept() -> None:
     """The largest welcome the limits allow, built through the session and measured."""
     from rooms.alerts import MAX_OPEN
+    from rooms.arrivals import MAX_FACILITATORS, MAX_KNOCKS
     from rooms.codec import encode
     from rooms.group import MAX_CAPACITY, MAX_SHOWN_BYTES, MAX_TUNING_CHARS, Group
-    from rooms.session import MAX_FACILITATORS, MAX_KNOCKS, Session
+    from rooms.session import Session
 
     facilitators = tuple(f"fac{n}" for n in range(MAX_FACILITATORS))
     resource = "☎" * 100
