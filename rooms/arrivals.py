@@ -216,7 +216,10 @@ class Arrivals:
         if p.present:
             raise DomainError(Code.ILLEGAL_TRANSITION, "You are already in the room.")
         p.present = True
-        return [Deliver(Audience.ROOM, self._presence(p)), *self.alerts.reach(p.is_facilitator)]
+        # A facilitator back on duty: what was waiting is sent. A member's
+        # return changes nothing for the alerts.
+        reached = self.alerts.reach(True) if p.is_facilitator else []
+        return [Deliver(Audience.ROOM, self._presence(p)), *reached]
 
     def _away(self, p: Participant) -> list[Outcome]:
         """Out of the room (stepped out, or the connection is gone): the room is told."""

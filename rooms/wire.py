@@ -45,8 +45,8 @@ MAX_VOUCHES = 4
 class Audience:
     """Who an outbound frame is for; any other value is one participant id."""
 
-    ROOM = "*"  # every admitted participant who is present
-    FACILITATORS = "f"  # the facilitators who are present
+    ROOM = "*"  # every admitted participant who is connected (on a break too)
+    FACILITATORS = "f"  # every facilitator who is connected (on a break too)
 
 
 # Inbound: frame type -> {field: (python type, required)}.

@@ -134,3 +134,13 @@ def test_no_alert_holds_any_text() -> None:
     s, f, (ann, _) = live()
     s.alert(ann, "support", None, STARTED + 1)
     assert set(s.alerts.all()[0]) == {"id", "from", "kind", "category", "ts", "count", "status"}
+
+
+def test_a_member_back_from_a_break_changes_nobodys_request() -> None:
+    s, f, (ann, ben) = live()
+    s.alert(ann, "support", None, STARTED + 1)
+    s.step_out(ben)
+    assert told(s.back(ben), ann) == []  # a facilitator is still here: still "sent"
+    assert [a["status"] for a in s.alerts.all()] == ["sent"]
+    s.step_out(f)  # the last facilitator takes a break: it waits ...
+    assert told(s.back(f), ann) == ["sent"]  # ... and goes out again on the return
