@@ -26,32 +26,25 @@ class FacilitatorCommands:
         raise NotImplementedError  # ChatClient's
 
     async def open(self) -> int:
-        self._door(True)
+        self.codec.door(True)
         return await self._send("open")
 
     async def start(self) -> int:
-        self._door(False)
+        self.codec.door(False)
         return await self._send("start")
 
     async def lock(self) -> int:
-        self._door(False)
+        self.codec.door(False)
         return await self._send("lock")
-
-    def _door(self, open_: bool) -> None:
-        """Tell an encrypting codec what this facilitator did with the door: whom it
-        vouches for by itself follows this, not the server (docs/e2ee.md section 3)."""
-        door = getattr(self.codec, "door", None)
-        if door is not None:
-            door(open_)
 
     async def vouch_for(self, pid: str) -> None:
         """Vouch by hand for ``pid``, whom the server let in past this facilitator's lock."""
         async with self._sending:
-            self.codec.vouch_for(pid)  # type: ignore[attr-defined]
+            self.codec.vouch_for(pid)
             await self._send_queued()
 
     async def unlock(self) -> int:
-        self._door(True)
+        self.codec.door(True)
         return await self._send("unlock")
 
     async def pause(self) -> int:
@@ -64,9 +57,7 @@ class FacilitatorCommands:
         return await self._send("end")
 
     async def admit(self, pid: str) -> int:
-        letting_in = getattr(self.codec, "letting_in", None)
-        if letting_in is not None:
-            letting_in(pid)
+        self.codec.letting_in(pid)
         return await self._send("admit", pid=pid)
 
     async def refuse(self, pid: str) -> int:

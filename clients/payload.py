@@ -92,6 +92,19 @@ class PayloadCodec(Protocol):
         """Open a ``msg``, ``private`` or ``report`` frame; ``ValueError`` if it cannot be."""
         ...
 
+    # A facilitator's own acts, which decide whom it vouches for by itself.
+    def door(self, open_: bool) -> None:
+        """This facilitator opened (open, unlock) or closed (start, lock) the door."""
+        ...
+
+    def letting_in(self, pid: str) -> None:
+        """This facilitator admits knocker ``pid``."""
+        ...
+
+    def vouch_for(self, pid: str) -> None:
+        """Vouch by hand for ``pid``."""
+        ...
+
 
 class PlainCodec:
     """No protection at all: for tests of the relay itself."""
@@ -125,6 +138,16 @@ class PlainCodec:
 
     def seal_private(self, text: str, to: str | None = None) -> bytes:
         return text.encode("utf-8")
+
+    # Nobody is vouched for without encryption: the door's acts change nothing.
+    def door(self, open_: bool) -> None:
+        pass
+
+    def letting_in(self, pid: str) -> None:
+        pass
+
+    def vouch_for(self, pid: str) -> None:
+        pass
 
     def seal_report(self, msg_id: int, note: str) -> bytes:
         return note.encode("utf-8")

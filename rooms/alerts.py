@@ -95,11 +95,7 @@ class Alerts:
             None,
         )
         if alert is None:
-            if (
-                len(self.open) >= MAX_OPEN
-                or sum(a.pid == pid for a in self.open.values()) >= MAX_OPEN_PER_SENDER
-            ):
-                raise DomainError(Code.FLOOD)
+            self._make_room(pid, kind)
             alert = Alert(next(self._ids), pid, kind, category, now)
             self.open[alert.id] = alert
         else:
@@ -110,6 +106,25 @@ class Alerts:
             Deliver(Audience.FACILITATORS, wire.frame("alert", **alert.public())),
             Deliver(pid, alert.status_frame()),
         ]
+
+    def _make_room(self, pid: str, kind: str) -> None:
+        """Keep the bounds; a support request is never refused for them.
+
+        A support request is one per member (repeats count on it), so only
+        content alerts can fill the session: when it is full, the oldest
+        content alert makes room for a support request (its facilitators had
+        its ``alert`` frame already); a content alert over the bounds is
+        refused with ``flood``.
+        """
+        if kind == "support":
+            if len(self.open) >= MAX_OPEN:
+                oldest = next((a for a in self.open.values() if a.kind != "support"), None)
+                if oldest is not None:
+                    del self.open[oldest.id]
+            return
+        mine = sum(a.pid == pid for a in self.open.values())
+        if len(self.open) >= MAX_OPEN or mine >= MAX_OPEN_PER_SENDER:
+            raise DomainError(Code.FLOOD)
 
     def seen(self, alert_id: int) -> list[Outcome]:
         """A facilitator's client shows the alert; unknown or already seen: nothing."""

@@ -124,11 +124,13 @@ class Session(Arrivals):
     def disconnected(self, pid: str, now: float) -> list[Outcome]:
         """``pid``'s connection is gone: out of the room if it was in, keeping its seat."""
         p = self.participants.get(pid)
-        if p is None or not p.connected:
+        if p is None:
             out = self.step_out(pid)  # a knocker withdraws
-        else:
+        elif p.connected:
             p.connected = False
             out = self._away(p)
+        else:
+            out = []
         self._note_empty(now)
         return out
 

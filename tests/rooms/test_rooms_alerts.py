@@ -144,3 +144,16 @@ def test_a_member_back_from_a_break_changes_nobodys_request() -> None:
     assert [a["status"] for a in s.alerts.all()] == ["sent"]
     s.step_out(f)  # the last facilitator takes a break: it waits ...
     assert told(s.back(f), ann) == ["sent"]  # ... and goes out again on the return
+
+
+def test_a_support_request_is_never_refused_for_a_full_session() -> None:
+    from rooms.alerts import MAX_OPEN
+
+    s, f, members = live(tuple(f"M{n}" for n in range(6)))
+    for n in range(MAX_OPEN):
+        s.alert(members[n % 5], "content", f"c{n:02}", STARTED + n)
+    refused(s, Code.FLOOD, lambda: s.alert(members[5], "content", "more", STARTED + 99))
+    out = s.alert(members[5], "support", None, STARTED + 100)
+    assert told(out, members[5]) == ["sent"]  # in, and the member is told so
+    kinds = [a["kind"] for a in s.alerts.all()]
+    assert len(kinds) == MAX_OPEN and kinds.count("support") == 1  # the oldest content gave way
