@@ -73,7 +73,9 @@ class FacilitatorCommands:
         return await self._send("timeout", pid=pid, seconds=seconds)
 
     async def remove(self, pid: str, for_good: bool = False) -> int:
-        return await self._send("remove", pid=pid, for_good=for_good)
+        """Remove ``pid``; our device signs it, so every client bars their keys (e2ee 3.3)."""
+        proof = self.codec.removal_proof(pid, for_good)
+        return await self._send("remove", pid=pid, for_good=for_good, **proof)
 
     async def delete(self, msg_id: int) -> int:
         return await self._send("delete", msg=msg_id)

@@ -29,6 +29,9 @@ class Reported:
     sender: str
     text: str | None = field(repr=False)  # None when the reported body is not a text body
     cw: str | None = field(default=None, repr=False)  # its sender's content warning, if any
+    # Our own client opened another message under this id: the server showed
+    # the reporter (or us) one message under another's number. Not verified.
+    id_mismatch: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,6 +108,10 @@ class PayloadCodec(Protocol):
         """Vouch by hand for ``pid``."""
         ...
 
+    def removal_proof(self, pid: str, for_good: bool) -> dict[str, bytes]:
+        """``by`` and ``proof`` for a ``remove`` of ``pid``, signed by this device (or none)."""
+        ...
+
 
 class PlainCodec:
     """No protection at all: for tests of the relay itself."""
@@ -148,6 +155,9 @@ class PlainCodec:
 
     def vouch_for(self, pid: str) -> None:
         pass
+
+    def removal_proof(self, pid: str, for_good: bool) -> dict[str, bytes]:
+        return {}
 
     def seal_report(self, msg_id: int, note: str) -> bytes:
         return note.encode("utf-8")

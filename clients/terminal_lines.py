@@ -85,6 +85,11 @@ def _report(term: Terminal, event: Event, who: str) -> None:
         term.say(
             f"  verified: message {r.msg}: {term.client.name_of(r.sender)} wrote: {cw}{r.text}"
         )
+    elif r is not None and r.id_mismatch:
+        term.say(
+            f"  NOT verified: the message you saw as number {r.msg} is another one; "
+            f"the server numbered them differently for you and the reporter: {cw}{r.text}"
+        )
     elif r is not None:
         term.say(f"  NOT verified (could not be checked): {cw}{r.text}")
 

@@ -18,10 +18,17 @@ if TYPE_CHECKING:
 
 Command = Callable[["Session", str, dict[str, Any], float], list[Outcome]]
 
+
+def _proof(f: dict[str, Any]) -> tuple[bytes, bytes] | None:
+    """A removal's signature and its signer, only when the frame carries both."""
+    by, proof = f.get("by"), f.get("proof")
+    return (by, proof) if by is not None and proof is not None else None
+
+
 COMMANDS: dict[str, Command] = {
     "chat": lambda s, pid, f, now: s.chat(pid, f["payload"], now),
     "direct": lambda s, pid, f, now: s.direct(pid, f["to"], f["payload"]),
-    "vouch": lambda s, pid, f, now: s.vouch(pid, f["pid"], f["by"], f["sig"]),
+    "vouch": lambda s, pid, f, now: s.vouch(pid, f["pid"], f["by"], f["anchor"], f["sig"]),
     "private": lambda s, pid, f, now: s.private(pid, f["payload"], now, f.get("to")),
     "report": lambda s, pid, f, now: s.report(pid, f["msg"], f["payload"], now),
     "alert": lambda s, pid, f, now: s.alert(pid, f["kind"], f.get("category"), now),
@@ -43,7 +50,9 @@ COMMANDS: dict[str, Command] = {
     "mute": lambda s, pid, f, now: s.mute(pid, f["pid"]),
     "unmute": lambda s, pid, f, now: s.unmute(pid, f["pid"]),
     "timeout": lambda s, pid, f, now: s.time_out(pid, f["pid"], f["seconds"], now),
-    "remove": lambda s, pid, f, now: s.remove(pid, f["pid"], bool(f.get("for_good", False))),
+    "remove": lambda s, pid, f, now: s.remove(
+        pid, f["pid"], bool(f.get("for_good", False)), _proof(f)
+    ),
     "delete": lambda s, pid, f, now: s.delete_message(pid, f["msg"]),
     "slow": lambda s, pid, f, now: s.set_slow_mode(pid, f["seconds"]),
 }

@@ -42,9 +42,10 @@ class Participant:
     hand: bool = False
     muted_until: float | None = None
     # Facilitators' signed admissions of this participant's keys, by the
-    # signer's identity key. Opaque to the server: it relays them, and can
-    # neither make one nor check one (docs/e2ee.md section 3).
-    vouches: dict[bytes, bytes] = field(default_factory=dict)
+    # signer's identity key: (anchor, signature), the latest per signer.
+    # Opaque to the server: it relays them, and can neither make one nor
+    # check one (docs/e2ee.md section 3).
+    vouches: dict[bytes, tuple[bytes, bytes]] = field(default_factory=dict)
 
     def set_keys(self, keys: bytes) -> None:
         """New keys (a new connection): the old vouches were for the old keys."""
@@ -70,7 +71,10 @@ class Participant:
             # with muted=True means "until a facilitator unmutes".
             "until": None if until is None or until == float("inf") else until,
             "keys": self.keys,
-            "vouches": [{"by": by, "sig": sig} for by, sig in self.vouches.items()],
+            "vouches": [
+                {"by": by, "anchor": anchor, "sig": sig}
+                for by, (anchor, sig) in self.vouches.items()
+            ],
         }
 
 

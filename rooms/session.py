@@ -208,9 +208,25 @@ class Session(Arrivals):
         self._mutes.pop(p.seat, None)
         return [Deliver(Audience.ROOM, wire.frame("unmuted", pid=pid))]
 
-    def remove(self, actor: str, pid: str, for_good: bool) -> list[Outcome]:
-        """Out for this session (the seat is barred) or for good (the link is revoked too)."""
+    def remove(
+        self, actor: str, pid: str, for_good: bool, proof: tuple[bytes, bytes] | None = None
+    ) -> list[Outcome]:
+        """Out for this session (the seat is barred) or for good (the link is revoked too).
+
+        ``proof``: the remover's identity key and its signature over the
+        removal (docs/e2ee.md section 3.3), relayed in ``removed`` so that
+        every client bars those keys whatever the server says later. Opaque
+        here, like a vouch.
+        """
         self._facilitator(actor)
+        signed: dict[str, bytes] = {}
+        if proof is not None:
+            by, sig = proof
+            if len(by) != wire.VOUCH_KEY_BYTES or len(sig) != wire.VOUCH_SIG_BYTES:
+                raise DomainError(
+                    Code.BAD_FIELD, "A removal proof is a 32-byte key and a 64-byte signature."
+                )
+            signed = {"by": by, "proof": sig}
         knocking = pid in self.knocks
         p = self.knocks[pid] if knocking else self._member(pid)
         out: list[Outcome] = []
@@ -219,7 +235,9 @@ class Session(Arrivals):
             out.append(Deliver(Audience.FACILITATORS, wire.frame("knock_gone", pid=pid)))
         else:
             del self.participants[pid]
-            out.append(Deliver(Audience.ROOM, wire.frame("removed", pid=pid, for_good=for_good)))
+            out.append(
+                Deliver(Audience.ROOM, wire.frame("removed", pid=pid, for_good=for_good, **signed))
+            )
         del self._pid_of_seat[p.seat]
         self._barred[p.seat] = Code.REMOVED
         out.append(Disconnect(pid, Close.REMOVED, wire.refusal(Code.REMOVED, for_good=for_good)))
@@ -255,7 +273,7 @@ class Session(Arrivals):
             raise DomainError(Code.NO_SUCH_PARTICIPANT)
         return [Deliver(to, wire.frame("direct", **{"from": actor, "payload": payload}))]
 
-    def vouch(self, actor: str, pid: str, by: bytes, sig: bytes) -> list[Outcome]:
+    def vouch(self, actor: str, pid: str, by: bytes, anchor: bytes, sig: bytes) -> list[Outcome]:
         """A facilitator's client signed ``pid``'s keys; relayed, never checked here.
 
         The server cannot verify a vouch (the signer's key reaches members only
@@ -265,14 +283,21 @@ class Session(Arrivals):
         p = self.participants.get(pid)  # admitted only: knockers are vouched once let in
         if p is None:
             raise DomainError(Code.NO_SUCH_PARTICIPANT)
-        if len(by) != wire.VOUCH_KEY_BYTES or len(sig) != wire.VOUCH_SIG_BYTES:
-            raise DomainError(Code.BAD_FIELD, "A vouch is a 32-byte key and a 64-byte signature.")
+        if (
+            len(by) != wire.VOUCH_KEY_BYTES
+            or len(anchor) != wire.VOUCH_ANCHOR_BYTES
+            or len(sig) != wire.VOUCH_SIG_BYTES
+        ):
+            raise DomainError(
+                Code.BAD_FIELD,
+                "A vouch is a 32-byte key, a 16-byte anchor and a 64-byte signature.",
+            )
         if by not in p.vouches and len(p.vouches) >= wire.MAX_VOUCHES:
             raise DomainError(Code.BAD_FIELD, "This participant has all the vouches it can hold.")
-        if p.vouches.get(by) == sig:
+        if p.vouches.get(by) == (anchor, sig):
             return []
-        p.vouches[by] = sig
-        return [Deliver(Audience.ROOM, wire.frame("vouch", pid=pid, by=by, sig=sig))]
+        p.vouches[by] = (anchor, sig)
+        return [Deliver(Audience.ROOM, wire.frame("vouch", pid=pid, by=by, anchor=anchor, sig=sig))]
 
     def private(
         self, actor: str, payload: bytes, now: float, to: str | None = None

@@ -39,6 +39,9 @@ MAX_KEYS_BYTES = 1024
 # a participant holds one per signing facilitator, a few at most.
 VOUCH_KEY_BYTES = 32
 VOUCH_SIG_BYTES = 64
+# The signer's anchor: a value its own client chose for this session, so that
+# no vouch from another session or from before a removal verifies again.
+VOUCH_ANCHOR_BYTES = 16
 MAX_VOUCHES = 4
 
 
@@ -74,7 +77,7 @@ INBOUND: dict[str, dict[str, tuple[type | tuple[type, ...], bool]]] = {
     "alert": {"kind": (str, True), "category": (str, False)},
     "alert_seen": {"id": (int, True)},
     "handled": {"id": (int, True)},
-    "vouch": {"pid": _PID, "by": (bytes, True), "sig": (bytes, True)},
+    "vouch": {"pid": _PID, "by": (bytes, True), "anchor": (bytes, True), "sig": (bytes, True)},
     "hand": {"up": (bool, True), "pid": (str, False)},
     "step_out": {},
     "back": {},
@@ -92,7 +95,12 @@ INBOUND: dict[str, dict[str, tuple[type | tuple[type, ...], bool]]] = {
     "mute": {"pid": _PID},
     "unmute": {"pid": _PID},
     "timeout": {"pid": _PID, "seconds": (int, True)},
-    "remove": {"pid": _PID, "for_good": (bool, False)},
+    "remove": {
+        "pid": _PID,
+        "for_good": (bool, False),
+        "by": (bytes, False),
+        "proof": (bytes, False),
+    },
     "delete": {"msg": (int, True)},
     "slow": {"seconds": ((int, float), True)},
 }
@@ -183,6 +191,7 @@ class ListOf:
 
 
 _STR = (str, True)
+_VOUCH: Spec = {"by": (bytes, True), "anchor": (bytes, True), "sig": (bytes, True)}
 PARTICIPANT: Spec = {
     "pid": _STR,
     "name": _STR,
@@ -193,7 +202,7 @@ PARTICIPANT: Spec = {
     "muted": (bool, True),
     "until": ((*_FLOAT, _NIL), True),
     "keys": (bytes, True),
-    "vouches": (ListOf({"by": (bytes, True), "sig": (bytes, True)}), True),
+    "vouches": (ListOf(_VOUCH), True),
 }
 _STATE: Spec = {
     "state": _STR,
@@ -249,7 +258,12 @@ OUTBOUND: dict[str, Spec] = {
         "keys": (bytes, False),  # with present: true
     },
     "left": {"pid": _STR},
-    "removed": {"pid": _STR, "for_good": (bool, True)},
+    "removed": {
+        "pid": _STR,
+        "for_good": (bool, True),
+        "by": (bytes, False),
+        "proof": (bytes, False),
+    },
     "knock": {"p": (PARTICIPANT, True)},
     "knock_gone": {"pid": _STR},
     "state": _STATE,
@@ -261,7 +275,7 @@ OUTBOUND: dict[str, Spec] = {
     "ended": {"reason": _STR},
     "msg": {"id": (int, True), "from": _STR, "payload": (bytes, True), "ts": (_FLOAT, True)},
     "direct": {"from": _STR, "payload": (bytes, True)},
-    "vouch": {"pid": _STR, "by": (bytes, True), "sig": (bytes, True)},
+    "vouch": {"pid": _STR, **_VOUCH},
     "content_rules": {"rules": ((dict, _NIL), True)},
     "private": {
         "from": _STR,

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from clients.e2ee import primitives
-from clients.e2ee.encoding import KEY_BYTES, LABEL_ADMIT, lp
+from clients.e2ee.encoding import KEY_BYTES, LABEL_ADMIT, LABEL_REMOVE, lp
 from clients.e2ee.errors import E2EEError, Why
 from rooms import links
 from rooms.errors import Invalid
@@ -24,19 +24,36 @@ ROLES = ("member", "facilitator")
 FILE_MAGIC = "safespace-identity-v1"
 
 
-def vouch_statement(ctx: bytes, pid: str, role: str, bundle: bytes) -> bytes:
-    return lp(LABEL_ADMIT) + ctx + lp(pid) + lp(role) + lp(bundle)
+def vouch_statement(ctx: bytes, anchor: bytes, pid: str, role: str, bundle: bytes) -> bytes:
+    return lp(LABEL_ADMIT) + ctx + lp(anchor) + lp(pid) + lp(role) + lp(bundle)
 
 
-def sign_vouch(identity_priv: bytes, ctx: bytes, pid: str, role: str, bundle: bytes) -> bytes:
-    return primitives.ed25519_sign(identity_priv, vouch_statement(ctx, pid, role, bundle))
+def sign_vouch(
+    identity_priv: bytes, ctx: bytes, anchor: bytes, pid: str, role: str, bundle: bytes
+) -> bytes:
+    return primitives.ed25519_sign(identity_priv, vouch_statement(ctx, anchor, pid, role, bundle))
 
 
 def verify_vouch(
-    identity_pub: bytes, sig: bytes, ctx: bytes, pid: str, role: str, bundle: bytes
+    identity_pub: bytes, sig: bytes, ctx: bytes, anchor: bytes, pid: str, role: str, bundle: bytes
 ) -> bool:
-    """Does ``sig`` admit exactly these keys, as this pid and role, in this room and session?"""
-    return primitives.ed25519_verify(identity_pub, sig, vouch_statement(ctx, pid, role, bundle))
+    """Does ``sig`` admit exactly these keys, as this pid and role, here, under this anchor?"""
+    return primitives.ed25519_verify(
+        identity_pub, sig, vouch_statement(ctx, anchor, pid, role, bundle)
+    )
+
+
+def removal_statement(ctx: bytes, pid: str, bundle: bytes, for_good: bool) -> bytes:
+    """What a facilitator signs when it removes ``pid`` (docs/e2ee.md section 3.3)."""
+    return lp(LABEL_REMOVE) + ctx + lp(pid) + lp(bundle) + bytes([1 if for_good else 0])
+
+
+def verify_removal(
+    identity_pub: bytes, proof: bytes, ctx: bytes, pid: str, bundle: bytes, for_good: bool
+) -> bool:
+    return primitives.ed25519_verify(
+        identity_pub, proof, removal_statement(ctx, pid, bundle, for_good)
+    )
 
 
 # ---- links -----------------------------------------------------------------------------
@@ -79,8 +96,11 @@ class IdentityKey:
         """What to append to a member's link: ``f=B64U(public)``."""
         return f"f={b64u_encode(self.public)}"
 
-    def sign(self, ctx: bytes, pid: str, role: str, bundle: bytes) -> bytes:
-        return sign_vouch(self.private, ctx, pid, role, bundle)
+    def sign(self, ctx: bytes, anchor: bytes, pid: str, role: str, bundle: bytes) -> bytes:
+        return sign_vouch(self.private, ctx, anchor, pid, role, bundle)
+
+    def sign_removal(self, ctx: bytes, pid: str, bundle: bytes, for_good: bool) -> bytes:
+        return primitives.ed25519_sign(self.private, removal_statement(ctx, pid, bundle, for_good))
 
     def save(self, path: str | os.PathLike[str]) -> None:
         """Write the key readable by its owner only (mode 0600, directory 0700 if made)."""

@@ -262,15 +262,22 @@ class E2EECodec(KeyRoster):
         report = ReportBody.parse(body)
         remember(peer.nonces, nonce, None, NONCES_REMEMBERED)
         same_msg = type(frame_msg) is int and frame_msg == report.msg
-        verified = same_msg and verify_report(
-            report, self.ctx, self._signing_keys.get(report.sender, [])
+        # Our own copy of that id, if we still hold it, must be this very message.
+        ours = self._received.get(report.msg)
+        mismatch = ours is not None and ours.payload != report.payload
+        verified = (
+            same_msg
+            and not mismatch
+            and verify_report(report, self.ctx, self._signing_keys.get(report.sender, []))
         )
         try:
             reported: Body | None = parse_text_body(report.body)
         except CannotOpen:
             reported = None
         text, cw = (reported.text, reported.cw) if reported is not None else (None, None)
-        return Opened(report.note, verified, Reported(report.msg, report.sender, text, cw))
+        return Opened(
+            report.note, verified, Reported(report.msg, report.sender, text, cw, mismatch)
+        )
 
     def _own_echo(self, raw: bytes) -> Opened:
         """A facilitator sees its own private or report come back: shown from memory."""

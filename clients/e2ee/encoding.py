@@ -37,7 +37,9 @@ MAX_LP = 0xFFFF
 MAX_U32 = 0xFFFFFFFF
 MAX_ENTRIES = 0xFF
 
-LABEL_ADMIT = "safespace/v1/admit"
+LABEL_ADMIT = "safespace/v2/admit"  # v2: the signer's anchor is part of the statement
+LABEL_REMOVE = "safespace/v1/remove"
+ANCHOR_BYTES = 16
 LABEL_MESSAGE = b"safespace/v1/message"  # HKDF info as is, not length-prefixed
 LABEL_COMMIT = "safespace/v1/commit"
 LABEL_SIGN = "safespace/v1/sign"

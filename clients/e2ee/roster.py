@@ -18,9 +18,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clients.e2ee import primitives
-from clients.e2ee.admission import IdentityKey, verify_vouch
+from clients.e2ee.admission import IdentityKey, verify_removal, verify_vouch
 from clients.e2ee.chains import PeerChains, Random, SenderChain
-from clients.e2ee.encoding import KEY_BYTES, NONCE_BYTES, Bundle, context
+from clients.e2ee.encoding import ANCHOR_BYTES, KEY_BYTES, NONCE_BYTES, Bundle, context
 from clients.e2ee.errors import CannotOpen, CannotSeal, Why
 from clients.e2ee.sealing import open_distribution, seal_distribution
 
@@ -31,6 +31,9 @@ MEMBER = "member"
 # starts a new chain at each departure, so a session uses a handful; past the
 # cap the oldest are forgotten first.
 CHAIN_IDS_REMEMBERED = 4096
+# Valid vouches kept per participant and signer, one per anchor: the signer's
+# new vouches may arrive before or after the one for us that moves its anchor.
+ANCHORS_KEPT = 4
 
 # Warning codes (``notices()``, ``warnings()``).
 UNVERIFIED_LINK = "unverified_link"
@@ -39,6 +42,8 @@ KEYS_MISMATCH = "keys_mismatch"  # the server shows other keys under our own pid
 # A facilitator's client: someone reached the roster while this facilitator's
 # door was locked and nobody this client let in (no vouch given).
 NOT_ADMITTED = "not_admitted"
+# Keys a facilitator's signed removal barred, shown again by the server.
+KEYS_BARRED = "keys_barred"
 # The session states in which the door stands open (docs/protocol.md section 7).
 OPEN_DOOR = frozenset({"lobby", "live_unlocked"})
 
@@ -52,16 +57,14 @@ class Peer:
     keys: bytes
     bundle: Bundle | None  # None: unusable keys, never trusted
     present: bool = True
-    # Only vouches that verify, by identities we trust: identity -> signature.
-    vouches: dict[bytes, bytes] = field(default_factory=dict)
+    # Only vouches that verify, by identities we trust: identity -> anchor ->
+    # signature (the last ANCHORS_KEPT anchors). Which of them count depends
+    # on each signer's current anchor (``KeyRoster._current_anchor``).
+    vouches: dict[bytes, OrderedDict[bytes, bytes]] = field(default_factory=dict)
     chains: PeerChains = field(default_factory=PeerChains, repr=False)
     # A distribution that came before its sender was trusted.
     held: bytes | None = field(default=None, repr=False)
     nonces: OrderedDict[bytes, None] = field(default_factory=OrderedDict, repr=False)
-
-    @property
-    def verified(self) -> bool:
-        return self.bundle is not None and bool(self.vouches)
 
 
 def _bundle(keys: object, x_priv: bytes) -> Bundle | None:
@@ -93,6 +96,8 @@ class KeyRoster:
 
     ``trusted``, ``identity``, ``x_priv``, ``s_priv`` and ``rng``: as for
     ``E2EECodec``, which is this roster with sealing and opening added.
+    ``anchor`` fixes a facilitator's first anchor (the vectors); later ones
+    come from ``rng``.
     """
 
     def __init__(
@@ -103,8 +108,10 @@ class KeyRoster:
         x_priv: bytes | None = None,
         s_priv: bytes | None = None,
         rng: Random | None = None,
+        anchor: bytes | None = None,
     ) -> None:
         self._rng: Random = rng or primitives.random_bytes
+        self._first_anchor = anchor
         self.identity = identity
         self._identity_pub = identity.public if identity is not None else None
         ids = ([self._identity_pub] if self._identity_pub else []) + list(trusted)
@@ -120,7 +127,21 @@ class KeyRoster:
         # Per sender signing key, the chain ids we took up: kept for the whole
         # session, through departures, returns and new welcomes.
         self._taken: dict[bytes, OrderedDict[bytes, None]] = {}
+        # Keys a facilitator's signed removal barred (docs/e2ee.md section
+        # 3.3): never trusted again while this codec lives, whatever the server says.
+        self._barred: set[bytes] = set()
+        self._session: bytes | None = None  # the ctx the memory below belongs to
+        self._forget_session()
         self._reset()
+
+    def _forget_session(self) -> None:
+        """What a client keeps for one session, through a repeated welcome."""
+        # Our anchor (a facilitator's; docs/e2ee.md section 3.1) and, per other
+        # identity, its current anchor: the one its vouch for us named.
+        self._anchor: bytes | None = None
+        self._anchors: dict[bytes, bytes] = {}
+        self._letting_in: set[str] = set()  # pids this facilitator admitted
+        self._vouched: set[str] = set()  # pids this facilitator vouched for
 
     def _reset(self) -> None:
         self.me: str | None = None
@@ -138,8 +159,6 @@ class KeyRoster:
         # it vouches for by itself. Opened only by its own open and unlock (or
         # an open door at its arrival); the server's state frames can close it.
         self._door_open = False
-        self._letting_in: set[str] = set()  # pids this facilitator admitted
-        self._vouched: set[str] = set()  # pids this facilitator vouched for
 
     # ---- the seam ---------------------------------------------------------------------
 
@@ -160,7 +179,7 @@ class KeyRoster:
 
     def verified(self, pid: str) -> bool:
         peer = self.peers.get(pid)
-        return peer is not None and peer.verified
+        return peer is not None and self._verified(peer)
 
     def trusted(self, pid: str) -> bool:
         peer = self.peers.get(pid)
@@ -197,6 +216,11 @@ class KeyRoster:
         group, session = frame["group"]["id"], frame.get("session", "")
         self.me, self.role = str(frame["you"]), str(frame["role"])
         self.ctx = context(str(group), str(session))
+        if self.ctx != self._session:
+            self._session = self.ctx
+            self._forget_session()
+        if self.identity is not None and self._anchor is None:
+            self._anchor, self._first_anchor = self._first_anchor or self._rng(ANCHOR_BYTES), None
         self._door_open = frame.get("state") in OPEN_DOOR
         # Our own signing key: a report may be about one of our messages.
         self._signing_keys[self.me] = [self._bundle.s_pub]
@@ -232,17 +256,37 @@ class KeyRoster:
             self._send_chain(peer)  # back: our chain as it stands, nothing earlier
 
     def _on_gone(self, frame: dict[str, Any]) -> None:
-        if self.peers.pop(frame["pid"], None) is not None and frame["pid"] != self.me:
-            self._rekey()
+        pid = frame["pid"]
+        peer = self.peers.get(pid)
+        if peer is None or pid == self.me:
+            return
+        if frame["t"] == "removed":
+            self._bar_if_signed(peer, frame)
+        del self.peers[pid]
+        self._rekey()
+        if pid in self._vouched:
+            self._vouched.discard(pid)
+            self._renew_anchor()
+
+    def _bar_if_signed(self, peer: Peer, frame: dict[str, Any]) -> None:
+        """A removal signed by a facilitator we trust bars those keys for good."""
+        by, proof = frame.get("by"), frame.get("proof")
+        if not isinstance(by, bytes) or not isinstance(proof, bytes) or self.ctx is None:
+            return
+        if by in self.trusted_identities and verify_removal(
+            by, proof, self.ctx, peer.pid, peer.keys, bool(frame.get("for_good"))
+        ):
+            self._barred.add(peer.keys)
 
     def _on_vouch(self, frame: dict[str, Any]) -> None:
         peer = self.peers.get(frame["pid"])
-        by, sig = frame["by"], frame["sig"]
-        if peer is not None and isinstance(by, bytes) and isinstance(sig, bytes):
-            was = self._trusts(peer)
-            if self._valid_vouch(peer, by, sig):
-                peer.vouches[by] = sig
-                self._changed(peer, was)
+        v = {"by": frame["by"], "anchor": frame["anchor"], "sig": frame["sig"]}
+        if peer is None:
+            return
+        before = self._trusted_pids()
+        if self._take_vouch(peer, v) and peer.role == FACILITATOR:
+            self._vouch_if_needed(peer)  # a co-facilitator now shown as one
+        self._reconsider(before)
 
     def _on_direct(self, frame: dict[str, Any]) -> None:
         peer = self.peers.get(frame["from"])
@@ -281,7 +325,36 @@ class KeyRoster:
     # ---- the roster and trust (section 3) ------------------------------------------------
 
     def _trusts(self, peer: Peer) -> bool:
-        return peer.bundle is not None and (self.unverified or peer.verified)
+        if peer.bundle is None or peer.keys in self._barred:
+            return False
+        return self.unverified or self._verified(peer)
+
+    def _current_anchor(self, by: bytes) -> bytes | None:
+        """The anchor under which ``by``'s vouches count for us (docs/e2ee.md 3.2)."""
+        if by == self._identity_pub:
+            return self._anchor
+        return self._anchors.get(by)
+
+    def _verified(self, peer: Peer) -> bool:
+        """A vouch by a trusted identity, under that identity's current anchor."""
+        if peer.bundle is None or peer.keys in self._barred:
+            return False
+        for by, by_anchor in peer.vouches.items():
+            anchor = self._current_anchor(by)
+            if anchor is not None and anchor in by_anchor:
+                return True
+        return False
+
+    def _trusted_pids(self) -> set[str]:
+        return {p.pid for p in self._others() if self._trusts(p)}
+
+    def _reconsider(self, before: set[str]) -> None:
+        """Trust moved (a vouch, an anchor): keys for the newly trusted; lost: a new chain."""
+        after = self._trusted_pids()
+        if before - after:
+            self._rekey()
+        for pid in sorted(after - before):
+            self._changed(self.peers[pid], was=False)
 
     def _others(self) -> list[Peer]:
         return [p for p in self.peers.values() if p.pid != self.me]
@@ -289,10 +362,21 @@ class KeyRoster:
     def _untrusted_present(self) -> list[str]:
         return [p.pid for p in self._others() if p.present and not self._trusts(p)]
 
-    def _valid_vouch(self, peer: Peer, by: bytes, sig: bytes) -> bool:
+    def _take_vouch(self, peer: Peer, v: Any) -> bool:
+        """Keep vouch ``v`` for ``peer`` if it verifies; one for us moves its signer's anchor."""
+        by, anchor, sig = v.get("by"), v.get("anchor"), v.get("sig")
+        if not (isinstance(by, bytes) and isinstance(anchor, bytes) and isinstance(sig, bytes)):
+            return False
         if by not in self.trusted_identities or peer.bundle is None or self.ctx is None:
             return False
-        return verify_vouch(by, sig, self.ctx, peer.pid, peer.role, peer.keys)
+        if not verify_vouch(by, sig, self.ctx, anchor, peer.pid, peer.role, peer.keys):
+            return False
+        remember(peer.vouches.setdefault(by, OrderedDict()), anchor, sig, ANCHORS_KEPT)
+        if peer.pid == self.me and by != self._identity_pub:
+            # Signed for our own fresh keys: only a live device in this session
+            # could have, so this is the signer's anchor now.
+            self._anchors[by] = anchor
+        return True
 
     def _check_own_keys(self, keys: object) -> bool:
         """Does the server show our own keys under our pid? If not, say so."""
@@ -341,31 +425,34 @@ class KeyRoster:
             self._rekey()
         peer.keys = keys if isinstance(keys, bytes) else b""
         peer.bundle = _bundle(peer.keys, self._x_priv)
+        if peer.keys in self._barred:
+            self._notices.append({"code": KEYS_BARRED, "pid": peer.pid})
+        before = self._trusted_pids() - {peer.pid}
         for v in vouches:
-            by, sig = v.get("by"), v.get("sig")
-            if not isinstance(by, bytes) or not isinstance(sig, bytes):
-                continue
-            if self._valid_vouch(peer, by, sig):
-                peer.vouches[by] = sig
+            with contextlib.suppress(AttributeError):
+                self._take_vouch(peer, v)
         self._vouch_if_needed(peer)
-        self._changed(peer, was=False)
+        self._reconsider(before)
 
     def _vouch_if_needed(self, peer: Peer) -> None:
-        """A facilitator admits itself and every member that reaches its roster."""
+        """A facilitator admits itself, its co-facilitators, and the members its door lets in."""
         ident, by = self.identity, self._identity_pub
         if ident is None or by is None or self.ctx is None or peer.bundle is None:
             return
-        if by in peer.vouches:
+        if self._anchor in peer.vouches.get(by, {}) or peer.keys in self._barred:
             return
         if peer.pid == self.me:
             # Ourselves: only as a facilitator, and only ever our own keys.
             if self.role != FACILITATOR or peer.keys != self.public_keys():
                 return
+        elif peer.role == FACILITATOR:
+            # A co-facilitator: vouched for by an identity we trust (its own,
+            # under its own anchor), so that it learns our anchor and we its.
+            if not any(signer != by for signer in peer.vouches):
+                return
         elif peer.role != MEMBER:
             return
-        elif not (
-            self._door_open or peer.pid in self._letting_in or peer.pid in self._vouched
-        ):
+        elif not (self._door_open or peer.pid in self._letting_in or peer.pid in self._vouched):
             # In while our door was locked, and not by our admit: the lock holds
             # against the server too. The facilitator may still vouch by hand.
             self._notices.append({"code": NOT_ADMITTED, "pid": peer.pid})
@@ -376,10 +463,37 @@ class KeyRoster:
         ident, by = self.identity, self._identity_pub
         if ident is None or by is None or self.ctx is None or peer.bundle is None:
             return
-        sig = ident.sign(self.ctx, peer.pid, peer.role, peer.keys)
-        self._out.append({"t": "vouch", "pid": peer.pid, "by": by, "sig": sig})
-        peer.vouches[by] = sig  # as the server will relay it
+        anchor = self._anchor
+        if anchor is None:
+            return
+        sig = ident.sign(self.ctx, anchor, peer.pid, peer.role, peer.keys)
+        self._out.append({"t": "vouch", "pid": peer.pid, "by": by, "anchor": anchor, "sig": sig})
+        # As the server will relay it.
+        remember(peer.vouches.setdefault(by, OrderedDict()), anchor, sig, ANCHORS_KEPT)
         self._vouched.add(peer.pid)
+
+    def _renew_anchor(self) -> None:
+        """Someone we vouched for left: a new anchor, and our vouches again under it.
+
+        Every earlier vouch of ours, the leaver's included, stops counting on
+        every client that gets its own new vouch (docs/e2ee.md section 3.2).
+        """
+        if self.identity is None or self._anchor is None:
+            return
+        before = self._trusted_pids()
+        self._anchor = self._rng(ANCHOR_BYTES)
+        for peer in list(self.peers.values()):
+            if peer.pid == self.me or peer.pid in self._vouched:
+                self._sign_vouch(peer)
+        self._reconsider(before)
+
+    def removal_proof(self, pid: str, for_good: bool) -> dict[str, bytes]:
+        """The ``by`` and ``proof`` fields of a ``remove`` of ``pid`` (docs/e2ee.md 3.3)."""
+        peer = self.peers.get(pid)
+        if self.identity is None or self._identity_pub is None or peer is None or self.ctx is None:
+            return {}
+        proof = self.identity.sign_removal(self.ctx, pid, peer.keys, for_good)
+        return {"by": self._identity_pub, "proof": proof}
 
     # ---- a facilitator's own door ------------------------------------------------------
 
@@ -396,9 +510,11 @@ class KeyRoster:
         peer = self.peers.get(pid)
         if peer is None or peer.role != MEMBER or peer.bundle is None:
             raise CannotSeal(Why.NO_RECIPIENT)
-        was = self._trusts(peer)
+        if peer.keys in self._barred:
+            raise CannotSeal(Why.NO_RECIPIENT)
+        before = self._trusted_pids()
         self._sign_vouch(peer)
-        self._changed(peer, was)
+        self._reconsider(before)
 
     def _changed(self, peer: Peer, was: bool) -> None:
         """``peer`` may have become trusted: keys for them, theirs for us."""
@@ -411,7 +527,7 @@ class KeyRoster:
         if held is not None:
             with contextlib.suppress(CannotOpen):
                 self.accept_distribution(peer.pid, held)
-        if peer.present:
+        if peer.present and peer.pid not in self._sent:
             self._send_chain(peer)
 
     # ---- our chain (sections 6 and 7) ---------------------------------------------------

@@ -455,7 +455,7 @@ def _forbidden_frame(kind: str, target: str) -> dict[str, Any]:
         "remove": {"pid": target, "for_good": True},
         "delete": {"msg": 1},
         "slow": {"seconds": 600},
-        "vouch": {"pid": target, "by": b"i" * 32, "sig": b"s" * 64},
+        "vouch": {"pid": target, "by": b"i" * 32, "anchor": b"a" * 16, "sig": b"s" * 64},
         "alert_seen": {"id": 1},
         "handled": {"id": 1},
     }.get(kind, {})

@@ -32,7 +32,7 @@ class Seat:
     role: str
     codec: E2EECodec
     present: bool = True
-    vouches: dict[bytes, bytes] = field(default_factory=dict)
+    vouches: dict[bytes, tuple[bytes, bytes]] = field(default_factory=dict)  # by: (anchor, sig)
     inbox: list[dict[str, Any]] = field(default_factory=list)
     # What each text frame opened to: (frame, Opened) or (frame, the exception).
     got: list[tuple[dict[str, Any], Opened | Exception]] = field(default_factory=list)
@@ -51,7 +51,10 @@ class Seat:
             "muted": False,
             "until": None,
             "keys": self.keys,
-            "vouches": [{"by": by, "sig": sig} for by, sig in self.vouches.items()],
+            "vouches": [
+                {"by": by, "anchor": anchor, "sig": sig}
+                for by, (anchor, sig) in self.vouches.items()
+            ],
         }
 
     def texts(self, kind: str = "msg") -> list[str | None]:
@@ -156,9 +159,11 @@ class Room:
         self.to_room({"t": "left", "pid": seat.pid})
         self.pump()
 
-    def remove(self, seat: Seat) -> None:
+    def remove(self, seat: Seat, by: Seat | None = None, for_good: bool = False) -> None:
+        """``seat`` is removed; ``by`` (a facilitator's seat) signs the removal."""
+        proof = by.codec.removal_proof(seat.pid, for_good) if by is not None else {}
         del self.seats[seat.pid]
-        self.to_room({"t": "removed", "pid": seat.pid, "for_good": False})
+        self.to_room({"t": "removed", "pid": seat.pid, "for_good": for_good, **proof})
         self.pump()
 
     # ---- frames ------------------------------------------------------------------
@@ -201,11 +206,18 @@ class Room:
         if kind == "vouch":
             assert sender.role == "facilitator"
             target = self.seats.get(frame["pid"])
-            if target is None or target.vouches.get(frame["by"]) == frame["sig"]:
+            signed = (frame["anchor"], frame["sig"])
+            if target is None or target.vouches.get(frame["by"]) == signed:
                 return
-            target.vouches[frame["by"]] = frame["sig"]
+            target.vouches[frame["by"]] = signed
             self.to_room(
-                {"t": "vouch", "pid": frame["pid"], "by": frame["by"], "sig": frame["sig"]}
+                {
+                    "t": "vouch",
+                    "pid": frame["pid"],
+                    "by": frame["by"],
+                    "anchor": frame["anchor"],
+                    "sig": frame["sig"],
+                }
             )
         elif kind == "direct":
             if frame["to"] in self.seats:

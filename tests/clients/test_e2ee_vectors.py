@@ -14,7 +14,12 @@ import pytest
 
 from clients.e2ee import CannotOpen, CannotSeal, E2EECodec, IdentityKey
 from clients.e2ee import primitives as p
-from clients.e2ee.admission import verify_vouch, vouch_statement
+from clients.e2ee.admission import (
+    removal_statement,
+    verify_removal,
+    verify_vouch,
+    vouch_statement,
+)
 from clients.e2ee.chains import message_key, step
 from clients.e2ee.encoding import Body, ChainState, context, parse_text_body, text_body
 from clients.payload import Opened
@@ -102,9 +107,26 @@ def test_vouches_verify_and_fixed_statements() -> None:
     ctx = h(CTX["bytes"])
     by = h(PEOPLE["fac"]["identity_pub"])
     for v in V["vouches"]:
-        statement = vouch_statement(ctx, v["pid"], v["role"], h(v["bundle"]))
+        anchor = h(v["anchor"])
+        statement = vouch_statement(ctx, anchor, v["pid"], v["role"], h(v["bundle"]))
         assert statement.hex() == v["statement"]
-        assert verify_vouch(by, h(v["sig"]), ctx, v["pid"], v["role"], h(v["bundle"]))
+        assert verify_vouch(by, h(v["sig"]), ctx, anchor, v["pid"], v["role"], h(v["bundle"]))
+
+
+def test_removals_verify_and_fixed_statements() -> None:
+    ctx = h(CTX["bytes"])
+    by = h(PEOPLE["fac"]["identity_pub"])
+    assert [r["for_good"] for r in V["removals"]] == [False, True]
+    for r in V["removals"]:
+        statement = removal_statement(ctx, r["pid"], h(r["bundle"]), r["for_good"])
+        assert statement.hex() == r["statement"]
+        assert verify_removal(by, h(r["proof"]), ctx, r["pid"], h(r["bundle"]), r["for_good"])
+        # The same proof does not stand for the other scope, or other keys.
+        assert not verify_removal(
+            by, h(r["proof"]), ctx, r["pid"], h(r["bundle"]), not r["for_good"]
+        )
+        other = h(PEOPLE["bob"]["bundle"])
+        assert not verify_removal(by, h(r["proof"]), ctx, r["pid"], other, r["for_good"])
 
 
 # ---- a receiver, through the real codec -------------------------------------------------
@@ -115,7 +137,10 @@ def receiver(name: str) -> E2EECodec:
     me = PEOPLE[name]
     if name == "fac":
         codec = E2EECodec.facilitator(
-            IdentityKey(h(me["identity_priv"])), x_priv=h(me["x_priv"]), s_priv=h(me["s_priv"])
+            IdentityKey(h(me["identity_priv"])),
+            x_priv=h(me["x_priv"]),
+            s_priv=h(me["s_priv"]),
+            anchor=h(me["anchor"]),
         )
     else:
         codec = E2EECodec(
@@ -124,7 +149,7 @@ def receiver(name: str) -> E2EECodec:
             s_priv=h(me["s_priv"]),
         )
     sigs = {v["pid"]: h(v["sig"]) for v in V["vouches"]}
-    by = h(PEOPLE["fac"]["identity_pub"])
+    by, anchor = h(PEOPLE["fac"]["identity_pub"]), h(PEOPLE["fac"]["anchor"])
     roster = [
         {
             "pid": person["pid"],
@@ -132,7 +157,7 @@ def receiver(name: str) -> E2EECodec:
             "role": person["role"],
             "present": True,
             "keys": h(person["bundle"]),
-            "vouches": [{"by": by, "sig": sigs[person["pid"]]}],
+            "vouches": [{"by": by, "anchor": anchor, "sig": sigs[person["pid"]]}],
         }
         for pname, person in PEOPLE.items()
     ]
@@ -276,7 +301,10 @@ def test_private_rejects(case: dict[str, Any]) -> None:
 def test_vouch_rejects(case: dict[str, Any]) -> None:
     by = h(PEOPLE[case["signer"]]["identity_pub"])
     ctx = h(CTX["bytes"])
-    assert not verify_vouch(by, h(case["sig"]), ctx, case["pid"], case["role"], h(case["bundle"]))
+    anchor = h(case["anchor"])
+    assert not verify_vouch(
+        by, h(case["sig"]), ctx, anchor, case["pid"], case["role"], h(case["bundle"])
+    )
 
 
 def test_every_reject_says_what_a_consumer_needs() -> None:

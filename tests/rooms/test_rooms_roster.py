@@ -86,9 +86,9 @@ def test_new_keys_void_the_vouches() -> None:
     # A vouch signs one bundle of keys; the server must not carry it over to
     # another, or clients would see a stale (failing) vouch as the only one.
     p = Participant("p1", "Ann", Role.MEMBER, "seat_1", keys=b"k")
-    p.vouches[b"f" * 32] = b"s" * 64
+    p.vouches[b"f" * 32] = (b"a" * 16, b"s" * 64)
     p.set_keys(b"k")
-    assert p.public()["vouches"] == [{"by": b"f" * 32, "sig": b"s" * 64}]
+    assert p.public()["vouches"] == [{"by": b"f" * 32, "anchor": b"a" * 16, "sig": b"s" * 64}]
     p.set_keys(b"k2")
     assert p.public()["vouches"] == []
     assert p.keys == b"k2"

@@ -22,37 +22,53 @@ def test_direct_goes_to_one_admitted_participant() -> None:
     refused(s, Code.NO_SUCH_PARTICIPANT, lambda: s.direct(ann, late, b"x"))
 
 
-BY, SIG = b"i" * 32, b"s" * 64
+BY, ANCHOR, SIG = b"i" * 32, b"a" * 16, b"s" * 64
 
 
 def test_a_vouch_is_kept_on_the_participant_and_relayed_to_the_room() -> None:
     s, f, (ann, _) = live()
-    assert s.vouch(f, ann, BY, SIG) == [
-        Deliver(ROOM, {"t": "vouch", "pid": ann, "by": BY, "sig": SIG})
+    assert s.vouch(f, ann, BY, ANCHOR, SIG) == [
+        Deliver(ROOM, {"t": "vouch", "pid": ann, "by": BY, "anchor": ANCHOR, "sig": SIG})
     ]
-    assert s.participants[ann].public()["vouches"] == [{"by": BY, "sig": SIG}]
-    assert s.vouch(f, ann, BY, SIG) == []  # the same again: nothing new to tell
-    s.vouch(f, ann, BY, b"t" * 64)  # a new signature by the same key replaces the old
-    assert s.participants[ann].public()["vouches"] == [{"by": BY, "sig": b"t" * 64}]
-    assert s.vouch(f, f, b"j" * 32, SIG)  # a facilitator vouches for itself too
+    assert s.participants[ann].public()["vouches"] == [{"by": BY, "anchor": ANCHOR, "sig": SIG}]
+    assert s.vouch(f, ann, BY, ANCHOR, SIG) == []  # the same again: nothing new to tell
+    # A new anchor (the facilitator's client renewed it) replaces the old vouch.
+    s.vouch(f, ann, BY, b"b" * 16, b"t" * 64)
+    assert s.participants[ann].public()["vouches"] == [
+        {"by": BY, "anchor": b"b" * 16, "sig": b"t" * 64}
+    ]
+    assert s.vouch(f, f, b"j" * 32, ANCHOR, SIG)  # a facilitator vouches for itself too
 
 
 def test_vouches_come_from_facilitators_for_admitted_participants_only() -> None:
     s, f, (ann, ben) = live()
-    refused(s, Code.FORBIDDEN, lambda: s.vouch(ann, ben, BY, SIG))
+    refused(s, Code.FORBIDDEN, lambda: s.vouch(ann, ben, BY, ANCHOR, SIG))
     late = knock(s, "Lee")
-    refused(s, Code.NO_SUCH_PARTICIPANT, lambda: s.vouch(f, late, BY, SIG))
-    refused(s, Code.NO_SUCH_PARTICIPANT, lambda: s.vouch(f, "p99", BY, SIG))
-    refused(s, Code.BAD_FIELD, lambda: s.vouch(f, ann, b"short", SIG))
-    refused(s, Code.BAD_FIELD, lambda: s.vouch(f, ann, BY, SIG + b"x"))
+    refused(s, Code.NO_SUCH_PARTICIPANT, lambda: s.vouch(f, late, BY, ANCHOR, SIG))
+    refused(s, Code.NO_SUCH_PARTICIPANT, lambda: s.vouch(f, "p99", BY, ANCHOR, SIG))
+    refused(s, Code.BAD_FIELD, lambda: s.vouch(f, ann, b"short", ANCHOR, SIG))
+    refused(s, Code.BAD_FIELD, lambda: s.vouch(f, ann, BY, b"short", SIG))
+    refused(s, Code.BAD_FIELD, lambda: s.vouch(f, ann, BY, ANCHOR, SIG + b"x"))
     for i in range(4):
-        s.vouch(f, ann, bytes([i]) * 32, SIG)
-    refused(s, Code.BAD_FIELD, lambda: s.vouch(f, ann, b"z" * 32, SIG))
+        s.vouch(f, ann, bytes([i]) * 32, ANCHOR, SIG)
+    refused(s, Code.BAD_FIELD, lambda: s.vouch(f, ann, b"z" * 32, ANCHOR, SIG))
+
+
+def test_a_signed_removal_is_relayed_to_the_room_and_an_unsigned_one_still_removes() -> None:
+    s, f, (ann, ben) = live()
+    out = s.remove(f, ann, True, (BY, SIG))
+    assert (
+        Deliver(ROOM, {"t": "removed", "pid": ann, "for_good": True, "by": BY, "proof": SIG}) in out
+    )
+    assert Deliver(ROOM, {"t": "removed", "pid": ben, "for_good": False}) in s.remove(f, ben, False)
+    s2, f2, (cat, _) = live()
+    refused(s2, Code.BAD_FIELD, lambda: s2.remove(f2, cat, False, (BY, b"short")))
+    assert cat in s2.participants  # a malformed proof removes nobody
 
 
 def test_coming_back_with_new_keys_drops_the_vouches() -> None:
     s, f, (ann, _) = live()
-    s.vouch(f, ann, BY, SIG)
+    s.vouch(f, ann, BY, ANCHOR, SIG)
     s.step_out(ann)
     p, out = s.join_member("seat-ann", "Ann", b"new keys", s.group.rules_digest())
     assert p.pid == ann and p.vouches == {}

@@ -323,7 +323,7 @@ def test_a_full_rooms_welcome_stays_below_what_clients_accept() -> None:
     ]
     for pid in facs + members:
         for v in range(wire.MAX_VOUCHES):
-            s.vouch(facs[0], pid, bytes([v]) * 32, b"s" * 64)
+            s.vouch(facs[0], pid, bytes([v]) * 32, b"a" * 16, b"s" * 64)
     s.start(facs[0], 1.0)
     for n in range(MAX_KNOCKS):
         s.join_member(f"late{n}", name(50 + n), bundle, group.rules_digest())

@@ -9,14 +9,15 @@ that the checked-in file equals what this script builds, and that the codec
 accepts every message and rejects every reject; the browser's tests check the
 same file against clients/web/e2ee.js. All byte values are lowercase hex.
 
-How to replay (for a consumer): a receiver starts from the participants'
-keys, the ``ctx``, and a roster in which ``fac`` vouched for everyone
-(``vouches``). It applies every distribution addressed to it, in list order,
-then opens ``messages`` in list order (each with the frame's ``from`` = the
-sender's pid and ``id``). A reject names its ``recipient``, the ``from`` its
-frame claims, and ``after``: the positions in ``messages`` (or ``privates``)
-the recipient accepted first, on top of its distributions. Every reject must
-be refused, and refusing it must change nothing.
+How to replay (for a consumer): a receiver starts from the participants' keys,
+the ``ctx``, and a roster in which ``fac`` vouched for everyone (``vouches``,
+all under fac's ``anchor``, docs/e2ee.md section 3). It applies every
+distribution addressed to it, in list order, then opens ``messages`` in list
+order (each with the frame's ``from`` = the sender's pid and ``id``). A reject
+names its ``recipient``, the ``from`` its frame claims, and ``after``: the
+positions in ``messages`` (or ``privates``) the recipient accepted first, on
+top of its distributions. Every reject must be refused, and refusing it must
+change nothing.
 
 Content warnings (section 5) came later, and were appended so that every
 earlier entry stays byte for byte as it was: the last ``messages`` carry a
@@ -24,6 +25,11 @@ earlier entry stays byte for byte as it was: the last ``messages`` carry a
 is not a string of 1 to 80 characters, and ``bodies`` (at the end) gives
 ``text_body(text, cw)`` for a ``cw`` as a sender typed it: the body, with the
 warning trimmed (``cw_in_body``), or the sealing refusal (``refused``).
+
+Anchors and signed removals (sections 3.1 to 3.3) came later still: the
+vouches name ``anchor`` (fac's, fixed) and their statements changed with the
+label ``safespace/v2/admit``; ``removals`` gives fac's signed removal of alice
+for the session and for good; the vouch rejects gained ``other_anchor``.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ if __package__ in (None, ""):  # run as a script: make the repository importable
     sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
 from clients.e2ee import primitives
-from clients.e2ee.admission import sign_vouch, vouch_statement
+from clients.e2ee.admission import removal_statement, sign_vouch, vouch_statement
 from clients.e2ee.chains import MAX_SKIP, MessageKey, next_chain_key, step
 from clients.e2ee.encoding import (
     KIND_MESSAGE,
@@ -166,10 +172,12 @@ def build() -> dict[str, Any]:
     fac, alice, bob, carol = (people[n] for n in ("fac", "alice", "bob", "carol"))
     identity_priv = fixed("fac identity_priv")
     identity_pub = primitives.ed25519_public(identity_priv)
+    anchor = fixed("fac anchor", 16)
     participants = {name: p.json() for name, p in people.items()}
     participants["fac"] |= {
         "identity_priv": identity_priv.hex(),
         "identity_pub": identity_pub.hex(),
+        "anchor": anchor.hex(),
     }
 
     # ---- chain steps (section 4) ----
@@ -193,15 +201,31 @@ def build() -> dict[str, Any]:
     # ---- vouches (section 3) ----
     vouches = []
     for p in (fac, alice, bob, carol):
-        statement = vouch_statement(ctx, p.pid, p.role, p.bundle)
+        statement = vouch_statement(ctx, anchor, p.pid, p.role, p.bundle)
         vouches.append(
             {
                 "signer": "fac",
+                "anchor": anchor.hex(),
                 "pid": p.pid,
                 "role": p.role,
                 "bundle": p.bundle.hex(),
                 "statement": statement.hex(),
-                "sig": sign_vouch(identity_priv, ctx, p.pid, p.role, p.bundle).hex(),
+                "sig": sign_vouch(identity_priv, ctx, anchor, p.pid, p.role, p.bundle).hex(),
+            }
+        )
+
+    # ---- signed removals (section 3.3) ----
+    removals = []
+    for for_good in (False, True):
+        statement = removal_statement(ctx, alice.pid, alice.bundle, for_good)
+        removals.append(
+            {
+                "signer": "fac",
+                "pid": alice.pid,
+                "bundle": alice.bundle.hex(),
+                "for_good": for_good,
+                "statement": statement.hex(),
+                "proof": primitives.ed25519_sign(identity_priv, statement).hex(),
             }
         )
 
@@ -371,6 +395,7 @@ def build() -> dict[str, Any]:
         "reports": reports,
         "rejects": rejects,
         "bodies": _bodies(),
+        "removals": removals,
     }
 
 
@@ -593,7 +618,8 @@ def _rejects(
     )
     private("not_for_me", private_payload, "bob", "alice", "bob has no entry in it")
 
-    alice_sig = sign_vouch(identity_priv, ctx, alice.pid, alice.role, alice.bundle)
+    anchor = fixed("fac anchor", 16)
+    alice_sig = sign_vouch(identity_priv, ctx, anchor, alice.pid, alice.role, alice.bundle)
     other_session = context(GROUP, "ffeeddccbbaa99887766554433221100")
     for case, pid, role, bundle, sig, note in (
         (
@@ -618,8 +644,18 @@ def _rejects(
             alice.pid,
             "member",
             alice.bundle,
-            sign_vouch(identity_priv, other_session, alice.pid, "member", alice.bundle),
+            sign_vouch(identity_priv, other_session, anchor, alice.pid, "member", alice.bundle),
             "a vouch for alice made in another session",
+        ),
+        (
+            "other_anchor",
+            alice.pid,
+            "member",
+            alice.bundle,
+            sign_vouch(
+                identity_priv, ctx, fixed("an old anchor", 16), alice.pid, "member", alice.bundle
+            ),
+            "a vouch for alice under an older anchor, shown under fac's current one",
         ),
         (
             "not_by_signer",
@@ -627,7 +663,7 @@ def _rejects(
             "member",
             alice.bundle,
             primitives.ed25519_sign(
-                carol.s_priv, vouch_statement(ctx, alice.pid, "member", alice.bundle)
+                carol.s_priv, vouch_statement(ctx, anchor, alice.pid, "member", alice.bundle)
             ),
             "signed by carol's key, claimed as fac's",
         ),
@@ -637,6 +673,7 @@ def _rejects(
                 "what": "vouch",
                 "case": case,
                 "signer": "fac",
+                "anchor": anchor.hex(),
                 "pid": pid,
                 "role": role,
                 "bundle": bundle.hex(),
