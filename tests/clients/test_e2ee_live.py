@@ -173,6 +173,35 @@ async def test_a_removed_member_cannot_read_what_follows(env: Env) -> None:
             cat.codec.open(got.fields)
 
 
+async def test_a_removed_member_the_server_puts_back_is_trusted_by_nobody(env: Env) -> None:
+    """A hostile server replays the removed member's old roster entry (keys, vouches).
+
+    The server is real; the test has it send the room the ``joined`` frame it
+    kept from before the removal, and lets the removed client listen again.
+    The facilitator's device signed the removal and moved its anchor, so no
+    member's client trusts those keys again or hands them a chain.
+    """
+    gid, fac, (ann, ben, cat), _ = await verified_room(env, ["Ann", "Ben", "Cat"])
+    room = env.hub.rooms[gid]
+    old_entry = room.session.participants[cat.pid].public()
+    await fac.remove(cat.pid)
+    await cat.closed()
+    for c in (fac, ann, ben):
+        removed = await c.next("removed")
+        assert removed["by"] == fac.identity.public  # type: ignore[union-attr]
+    await ready(fac, ann, ben)
+    await env.hub.carry_out(room, [Deliver(Audience.ROOM, {"t": "joined", "p": old_entry})])
+    for c in (ann, ben):
+        await c.next("joined")
+        assert c.roster[cat.pid]["verified"] is False
+        assert not c.codec.trusted(cat.pid)
+    await ann.send("the group, after Cat")
+    got = await read(ben, sender=ann.pid)
+    assert got.text == "the group, after Cat"
+    with pytest.raises(ValueError):
+        cat.codec.open(got.fields)
+
+
 async def test_private_messages_and_reports_reach_only_the_facilitators_and_verify(
     env: Env, wire: Wire
 ) -> None:
