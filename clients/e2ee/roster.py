@@ -19,6 +19,7 @@ from typing import Any
 
 from clients.e2ee import primitives
 from clients.e2ee.admission import IdentityKey, verify_removal, verify_vouch
+from clients.e2ee.anchor_memory import AnchorMemory, InMemory, SessionMemory
 from clients.e2ee.chains import PeerChains, Random, SenderChain
 from clients.e2ee.encoding import ANCHOR_BYTES, KEY_BYTES, NONCE_BYTES, Bundle, context
 from clients.e2ee.errors import CannotOpen, CannotSeal, Why
@@ -97,7 +98,9 @@ class KeyRoster:
     ``trusted``, ``identity``, ``x_priv``, ``s_priv`` and ``rng``: as for
     ``E2EECodec``, which is this roster with sealing and opening added.
     ``anchor`` fixes a facilitator's first anchor (the vectors); later ones
-    come from ``rng``.
+    come from ``rng``. ``memory`` is where a facilitator's device keeps its
+    anchor and admissions per session (``anchor_memory``; default: this
+    process only).
     """
 
     def __init__(
@@ -109,9 +112,11 @@ class KeyRoster:
         s_priv: bytes | None = None,
         rng: Random | None = None,
         anchor: bytes | None = None,
+        memory: AnchorMemory | None = None,
     ) -> None:
         self._rng: Random = rng or primitives.random_bytes
         self._first_anchor = anchor
+        self._memory: AnchorMemory = memory or InMemory()
         self.identity = identity
         self._identity_pub = identity.public if identity is not None else None
         ids = ([self._identity_pub] if self._identity_pub else []) + list(trusted)
@@ -219,8 +224,16 @@ class KeyRoster:
         if self.ctx != self._session:
             self._session = self.ctx
             self._forget_session()
+            kept = self._memory.load(self.ctx) if self.identity is not None else None
+            if kept is not None:  # this device was here before (a restart)
+                self._anchor, self._vouched, self._letting_in = (
+                    kept.anchor,
+                    kept.vouched,
+                    kept.letting_in,
+                )
         if self.identity is not None and self._anchor is None:
             self._anchor, self._first_anchor = self._first_anchor or self._rng(ANCHOR_BYTES), None
+            self._remember()
         self._door_open = frame.get("state") in OPEN_DOOR
         # Our own signing key: a report may be about one of our messages.
         self._signing_keys[self.me] = [self._bundle.s_pub]
@@ -305,6 +318,8 @@ class KeyRoster:
 
     def _on_ended(self, frame: dict[str, Any]) -> None:
         """The session is over: every key, chain and remembered message goes."""
+        if self.ctx is not None and self.identity is not None:
+            self._memory.forget(self.ctx)
         self._reset()
         self._taken = {}
         self._x_priv = self._s_priv = b""
@@ -470,7 +485,16 @@ class KeyRoster:
         self._out.append({"t": "vouch", "pid": peer.pid, "by": by, "anchor": anchor, "sig": sig})
         # As the server will relay it.
         remember(peer.vouches.setdefault(by, OrderedDict()), anchor, sig, ANCHORS_KEPT)
-        self._vouched.add(peer.pid)
+        if peer.pid not in self._vouched:
+            self._vouched.add(peer.pid)
+            self._remember()
+
+    def _remember(self) -> None:
+        """Keep our anchor and admissions on this device (a restart must not lose them)."""
+        if self.ctx is not None and self._anchor is not None:
+            self._memory.save(
+                self.ctx, SessionMemory(self._anchor, set(self._vouched), set(self._letting_in))
+            )
 
     def _renew_anchor(self) -> None:
         """Someone we vouched for left: a new anchor, and our vouches again under it.
@@ -482,6 +506,7 @@ class KeyRoster:
             return
         before = self._trusted_pids()
         self._anchor = self._rng(ANCHOR_BYTES)
+        self._remember()
         for peer in list(self.peers.values()):
             if peer.pid == self.me or peer.pid in self._vouched:
                 self._sign_vouch(peer)
@@ -504,6 +529,7 @@ class KeyRoster:
     def letting_in(self, pid: str) -> None:
         """This facilitator admits knocker ``pid``: vouch for them when they arrive."""
         self._letting_in.add(pid)
+        self._remember()
 
     def vouch_for(self, pid: str) -> None:
         """Vouch by hand for ``pid`` (one the server let in past our locked door)."""

@@ -74,6 +74,7 @@ class Room:
         self.group, self.session = group, session
         self.seats: dict[str, Seat] = {}
         self.last_msg = 0
+        self.state = "lobby"  # what welcomes say (a facilitator's client reads its door from it)
         self._pids = 0
         self.log: list[tuple[str, dict[str, Any]]] = []  # (recipient, frame) in order
 
@@ -123,7 +124,7 @@ class Room:
             "you": seat.pid,
             "role": seat.role,
             "session": self.session,
-            "state": "lobby",
+            "state": self.state,
             "paused": False,
             "started_at": None,
             "slow_mode_seconds": 0.0,

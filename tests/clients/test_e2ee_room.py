@@ -7,13 +7,16 @@ relays frames as the server does; no event loop, no network.
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 import pytest
 from e2ee_room import Room, Seat
 
 from clients.e2ee import CannotOpen, CannotSeal, E2EECodec, IdentityKey, Why
 from clients.e2ee.admission import verify_vouch
+from clients.e2ee.anchor_memory import AnchorFile, SessionMemory
 from clients.e2ee.codec import MESSAGES_REMEMBERED
 from clients.e2ee.encoding import (
     KIND_PRIVATE,
@@ -792,3 +795,56 @@ def test_past_a_locked_door_the_facilitators_client_vouches_only_for_whom_it_let
     room.pump()
     assert a.codec.trusted(sneaked.pid)
     assert msg["id"] == 1
+
+
+def test_a_facilitator_back_on_a_new_page_past_its_lock_remembers_whom_it_let_in(
+    tmp_path: Path,
+) -> None:
+    """The terminal client restarted mid-session: its anchor and admissions were kept."""
+    identity = IdentityKey.generate()
+    kept = AnchorFile(tmp_path / "alex.anchors")
+    room = Room()
+    fac = room.facilitator(identity=identity, memory=kept)
+    a, b = room.member("alice"), room.member("bob")
+    fac.codec.door(False)
+    room.state = "live_locked"
+    anchor = fac.codec._anchor
+    assert (tmp_path / "alex.anchors").stat().st_mode & 0o777 == 0o600
+    room.come_back(fac, E2EECodec.facilitator(identity, memory=AnchorFile(kept.path)))
+    assert fac.codec._anchor == anchor
+    assert [n for n in fac.codec.notices() if n["code"] == "not_admitted"] == []
+    assert all(x.codec.trusted(y.pid) for x in (a, b, fac) for y in (a, b, fac) if x is not y)
+    room.chat(fac, "still here")
+    assert a.texts()[-1] == b.texts()[-1] == "still here"
+
+
+def test_without_its_memory_a_facilitator_past_its_lock_vouches_for_nobody_by_itself() -> None:
+    identity = IdentityKey.generate()
+    room = Room()
+    fac = room.facilitator(identity=identity)
+    a = room.member("alice")
+    fac.codec.door(False)
+    room.state = "live_locked"
+    room.come_back(fac, E2EECodec.facilitator(identity))  # another device, no memory
+    assert {"code": "not_admitted", "pid": a.pid} in fac.codec.notices()
+    assert not a.codec.trusted(fac.pid)  # its new keys, under an anchor alice never saw
+    fac.codec.vouch_for(a.pid)  # the facilitator knows alice: one vouch and all is well
+    room.pump()
+    assert a.codec.trusted(fac.pid) and fac.codec.trusted(a.pid)
+
+
+def test_a_kept_anchor_is_forgotten_when_the_session_ends_or_grows_old(tmp_path: Path) -> None:
+    kept = AnchorFile(tmp_path / "f.anchors")
+    kept.save(b"ctx", SessionMemory(b"a" * 16, {"p2"}, set()))
+    assert kept.load(b"ctx") == SessionMemory(b"a" * 16, {"p2"}, set())
+    assert kept.load(b"other") is None
+    data = json.loads(kept.path.read_text())
+    assert "ctx" not in kept.path.read_text() and len(data) == 1  # only a digest names it
+    data[next(iter(data))]["at"] -= 13 * 3600
+    kept.path.write_text(json.dumps(data))
+    assert kept.load(b"ctx") is None  # a server reusing the id next week finds nothing
+    kept.save(b"ctx", SessionMemory(b"a" * 16))
+    kept.forget(b"ctx")
+    assert kept.load(b"ctx") is None
+    kept.path.write_text("not json")
+    assert kept.load(b"ctx") is None  # a damaged file is started afresh
