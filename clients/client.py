@@ -28,7 +28,7 @@ import asyncio
 import contextlib
 import dataclasses
 import itertools
-from collections import deque
+from collections import OrderedDict, deque
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from typing import Any
 from urllib.parse import urlsplit
@@ -44,6 +44,8 @@ from clients.content import (
     ContentNeedsConfirmation,
 )
 from clients.e2ee import E2EECodec, E2EEError, IdentityKey
+from clients.e2ee.anchor_memory import AnchorMemory
+from clients.e2ee.peer import remember
 from clients.facilitating import FacilitatorCommands
 from clients.payload import PayloadCodec
 from clients.room_view import Event as Event
@@ -55,6 +57,9 @@ from rooms.wire import MAX_SERVER_FRAME_BYTES, SUBPROTOCOL, VERSION, check_outbo
 
 TEXT_FRAMES = frozenset({"msg", "private", "report"})
 ALERTED_REMEMBERED = 1024  # message ids a facilitator's client flagged, not to flag twice
+KEY_FRAMES_REMEMBERED = 1024  # the codec's frames sent, by ref, until a refusal could name them
+RETRY_CODES = frozenset({Code.FLOOD, Code.RATE_LIMITED})  # spent budgets: try again later
+KEY_RETRY_MAX_SECONDS = 10.0
 
 __all__ = [
     "ChatClient",
@@ -117,6 +122,10 @@ class ChatClient(FacilitatorCommands, RoomView):
         self.dropped = 0  # frames from the server that were not the protocol
         self._inbox: asyncio.Queue[Event] = asyncio.Queue()
         self._refs = itertools.count(1)
+        # The codec's frames by ref, so that a refusal can be told to the codec.
+        self._key_frames: OrderedDict[int, dict[str, Any]] = OrderedDict()
+        self._retry: asyncio.TimerHandle | None = None
+        self._tasks: set[asyncio.Future[None]] = set()
         self._reader: asyncio.Task[None] | None = None
         # Held around "seal, send what the codec queued, send the payload", so
         # that key frames always precede the payloads that need them.
@@ -211,6 +220,7 @@ class ChatClient(FacilitatorCommands, RoomView):
         identity: IdentityKey | None = None,
         co_facilitators: Sequence[bytes] = (),
         content_rules: bool | None = None,
+        anchor_memory: AnchorMemory | None = None,
     ) -> ChatClient:
         """Join a group's room as one of its facilitators (by password or API token).
 
@@ -223,12 +233,15 @@ class ChatClient(FacilitatorCommands, RoomView):
         its private half is gone with the process, and a link carrying it
         would never verify anyone again. ``co_facilitators`` are the identity
         keys of the other facilitators this one trusts (their signed content
-        rules too). ``content_rules``: as for ``join``.
+        rules too). ``content_rules``: as for ``join``. ``anchor_memory``: where
+        this device keeps its anchor and admissions per session, so that a
+        restart mid-session remembers whom it let in (``AnchorFile``; default:
+        this process only).
         """
         registered = identity
         if codec is None:
             identity = identity or IdentityKey.generate()
-            codec = E2EECodec.facilitator(identity, co_facilitators)
+            codec = E2EECodec.facilitator(identity, co_facilitators, memory=anchor_memory)
         client = await cls._connect(ws_url(server), codec, content_rules=content_rules)
         client.identity = identity
         creds: dict[str, Any] = {"token": token} if token else {"user": user, "password": password}
@@ -311,6 +324,8 @@ class ChatClient(FacilitatorCommands, RoomView):
 
     def _absorb(self, raw: Event) -> None:
         frame = raw.fields
+        if frame.get("t") == "error" and "ref" in frame:
+            self._key_frame_refused(frame)
         self.codec.on_frame(frame)
         kind = frame.get("t", "?")
         opened = None
@@ -428,8 +443,34 @@ class ChatClient(FacilitatorCommands, RoomView):
     async def _send_queued(self) -> None:
         """Send what the codec queued, in order (the caller holds ``_sending``)."""
         for frame in self.codec.outgoing():
-            kind = frame.pop("t")
-            await self._send(kind, **frame)
+            fields = {k: v for k, v in frame.items() if k != "t"}
+            ref = await self._send(frame["t"], **fields)
+            remember(self._key_frames, ref, frame, KEY_FRAMES_REMEMBERED)
+
+    def _key_frame_refused(self, error: dict[str, Any]) -> None:
+        """The server refused one of the codec's frames: not delivered; retried later.
+
+        A spent budget (``flood``) says when to try again (``retry_after``); the
+        codec then sends what is still wanted (our current chain, a vouch for
+        the same keys), once, whatever number of frames were refused meanwhile.
+        """
+        frame = self._key_frames.pop(error.get("ref"), None)  # type: ignore[arg-type]
+        if frame is None:
+            return
+        self.codec.refused(frame)
+        if error.get("code") not in RETRY_CODES or self._retry is not None:
+            return
+        detail = error.get("detail") or {}
+        delay = min(max(float(detail.get("retry_after") or 1.0), 0.1), KEY_RETRY_MAX_SECONDS)
+        self._retry = asyncio.get_running_loop().call_later(delay, self._retry_key_frames)
+
+    def _retry_key_frames(self) -> None:
+        self._retry = None
+        self.codec.retry()
+        if not self.ws.close_code:
+            task = asyncio.ensure_future(self._flush())
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
 
     async def _flush(self) -> None:
         try:
@@ -544,6 +585,8 @@ class ChatClient(FacilitatorCommands, RoomView):
 
     async def close(self) -> None:
         await self.ws.close()
+        if self._retry is not None:
+            self._retry.cancel()
         if self._reader is not None:
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(self._reader, 2)

@@ -112,6 +112,15 @@ class PayloadCodec(Protocol):
         """``by`` and ``proof`` for a ``remove`` of ``pid``, signed by this device (or none)."""
         ...
 
+    # The server refused one of the codec's own frames (a budget was spent).
+    def refused(self, frame: dict[str, Any]) -> None:
+        """``frame`` (from ``outgoing()``) never reached anyone: not counted as delivered."""
+        ...
+
+    def retry(self) -> None:
+        """Queue again what was refused and is still wanted (after the server's retry_after)."""
+        ...
+
 
 class PlainCodec:
     """No protection at all: for tests of the relay itself."""
@@ -158,6 +167,12 @@ class PlainCodec:
 
     def removal_proof(self, pid: str, for_good: bool) -> dict[str, bytes]:
         return {}
+
+    def refused(self, frame: dict[str, Any]) -> None:
+        pass
+
+    def retry(self) -> None:
+        pass
 
     def seal_report(self, msg_id: int, note: str) -> bytes:
         return note.encode("utf-8")

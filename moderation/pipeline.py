@@ -94,7 +94,10 @@ def _check_rate(
             # Rounded up: a member who waits as told always gets through.
             raise Rejected(Code.SLOW_MODE, retry_after=math.ceil(wait * 10) / 10)
         g = session.group
-        if rate.flooding(g.flood_messages, g.flood_window_seconds, now):
-            raise Rejected(Code.FLOOD)
-    elif frame.type != "chat" and rate.over_budget(now, keys=frame.type in KEY_FRAMES):
-        raise Rejected(Code.FLOOD)
+        wait = rate.flood_wait(g.flood_messages, g.flood_window_seconds, now)
+        if wait > 0:
+            raise Rejected(Code.FLOOD, retry_after=math.ceil(wait * 10) / 10)
+    elif frame.type != "chat":
+        wait = rate.budget_wait(now, keys=frame.type in KEY_FRAMES)
+        if wait > 0:
+            raise Rejected(Code.FLOOD, retry_after=math.ceil(wait * 10) / 10)

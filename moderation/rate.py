@@ -35,13 +35,23 @@ class SenderRate:
         return max(0.0, self.last_chat + gap - now)
 
     def flooding(self, most: int, window: float, now: float) -> bool:
-        _forget(self.recent_chats, now - window)
-        return len(self.recent_chats) >= most
+        return self.flood_wait(most, window, now) > 0
+
+    def flood_wait(self, most: int, window: float, now: float) -> float:
+        """Seconds until one more chat fits in the flood window (0: it fits now)."""
+        return _wait(self.recent_chats, most, window, now)
 
     def over_budget(self, now: float, keys: bool = False) -> bool:
+        return self.budget_wait(now, keys) > 0
+
+    def budget_wait(self, now: float, keys: bool = False) -> float:
+        """Seconds until the budget has room for one more frame (0: it has now).
+
+        Told to the sender as ``retry_after``, so that a client retrying its
+        keys waits as long as it must instead of spending refusals.
+        """
         recent = self.recent_keys if keys else self.recent_frames
-        _forget(recent, now - FRAME_WINDOW_SECONDS)
-        return len(recent) >= (KEY_BUDGET if keys else FRAME_BUDGET)
+        return _wait(recent, KEY_BUDGET if keys else FRAME_BUDGET, FRAME_WINDOW_SECONDS, now)
 
     def count_frame(self, now: float, keys: bool = False) -> None:
         (self.recent_keys if keys else self.recent_frames).append(now)
@@ -49,6 +59,14 @@ class SenderRate:
     def count_chat(self, now: float) -> None:
         self.last_chat = now
         self.recent_chats.append(now)
+
+
+def _wait(times: deque[float], most: int, window: float, now: float) -> float:
+    _forget(times, now - window)
+    if len(times) < most:
+        return 0.0
+    # The oldest counted time leaving the window makes room for one more.
+    return max(times[len(times) - most] + window - now, 1e-3)
 
 
 def _forget(times: deque[float], before: float) -> None:

@@ -34,14 +34,8 @@ from clients.e2ee.encoding import (
     text_body,
 )
 from clients.e2ee.errors import CannotOpen, CannotSeal, Why
-from clients.e2ee.roster import (
-    FACILITATOR,
-    UNTRUSTED,
-    UNVERIFIED_LINK,
-    KeyRoster,
-    Peer,
-    remember,
-)
+from clients.e2ee.peer import FACILITATOR, Peer, remember
+from clients.e2ee.roster import UNTRUSTED, UNVERIFIED_LINK, KeyRoster
 from clients.e2ee.sealing import (
     Recipient,
     decrypt_message,

@@ -14,58 +14,32 @@ from __future__ import annotations
 import contextlib
 from collections import OrderedDict
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 from clients.e2ee import primitives
 from clients.e2ee.admission import IdentityKey, verify_removal, verify_vouch
-from clients.e2ee.anchor_memory import AnchorMemory, InMemory, SessionMemory
+from clients.e2ee.anchor_memory import AnchorMemory, InMemory
 from clients.e2ee.chains import PeerChains, Random, SenderChain
 from clients.e2ee.encoding import ANCHOR_BYTES, KEY_BYTES, NONCE_BYTES, Bundle, context
-from clients.e2ee.errors import CannotOpen, CannotSeal, Why
+from clients.e2ee.errors import CannotOpen, Why
+from clients.e2ee.peer import ANCHORS_KEPT, FACILITATOR, MEMBER, Peer, remember
 from clients.e2ee.sealing import open_distribution, seal_distribution
+from clients.e2ee.vouching import Vouching
 
-FACILITATOR = "facilitator"
-MEMBER = "member"
 # Chain ids taken up, remembered per sender signing key for the whole session
 # (a replayed distribution must not bring back a chain we dropped). A sender
 # starts a new chain at each departure, so a session uses a handful; past the
 # cap the oldest are forgotten first.
 CHAIN_IDS_REMEMBERED = 4096
-# Valid vouches kept per participant and signer, one per anchor: the signer's
-# new vouches may arrive before or after the one for us that moves its anchor.
-ANCHORS_KEPT = 4
 
 # Warning codes (``notices()``, ``warnings()``).
 UNVERIFIED_LINK = "unverified_link"
 UNTRUSTED = "untrusted"
 KEYS_MISMATCH = "keys_mismatch"  # the server shows other keys under our own pid
-# A facilitator's client: someone reached the roster while this facilitator's
-# door was locked and nobody this client let in (no vouch given).
-NOT_ADMITTED = "not_admitted"
 # Keys a facilitator's signed removal barred, shown again by the server.
 KEYS_BARRED = "keys_barred"
 # The session states in which the door stands open (docs/protocol.md section 7).
 OPEN_DOOR = frozenset({"lobby", "live_unlocked"})
-
-
-@dataclass(slots=True)
-class Peer:
-    """A roster entry as the encryption layer sees it."""
-
-    pid: str
-    role: str
-    keys: bytes
-    bundle: Bundle | None  # None: unusable keys, never trusted
-    present: bool = True
-    # Only vouches that verify, by identities we trust: identity -> anchor ->
-    # signature (the last ANCHORS_KEPT anchors). Which of them count depends
-    # on each signer's current anchor (``KeyRoster._current_anchor``).
-    vouches: dict[bytes, OrderedDict[bytes, bytes]] = field(default_factory=dict)
-    chains: PeerChains = field(default_factory=PeerChains, repr=False)
-    # A distribution that came before its sender was trusted.
-    held: bytes | None = field(default=None, repr=False)
-    nonces: OrderedDict[bytes, None] = field(default_factory=OrderedDict, repr=False)
 
 
 def _bundle(keys: object, x_priv: bytes) -> Bundle | None:
@@ -85,14 +59,7 @@ def _bundle(keys: object, x_priv: bytes) -> Bundle | None:
     return bundle
 
 
-def remember(memory: OrderedDict[Any, Any], key: Any, value: Any, most: int) -> None:
-    memory[key] = value
-    memory.move_to_end(key)
-    while len(memory) > most:
-        memory.popitem(last=False)
-
-
-class KeyRoster:
+class KeyRoster(Vouching):
     """The encryption layer's view of the room: peers, trust, and our sender chain.
 
     ``trusted``, ``identity``, ``x_priv``, ``s_priv`` and ``rng``: as for
@@ -164,6 +131,9 @@ class KeyRoster:
         # it vouches for by itself. Opened only by its own open and unlock (or
         # an open door at its arrival); the server's state frames can close it.
         self._door_open = False
+        # Our frames the server refused (a spent budget), to send again on retry().
+        self._refused_chains: set[str] = set()
+        self._refused_vouches: dict[str, dict[str, Any]] = {}
 
     # ---- the seam ---------------------------------------------------------------------
 
@@ -449,98 +419,36 @@ class KeyRoster:
         self._vouch_if_needed(peer)
         self._reconsider(before)
 
-    def _vouch_if_needed(self, peer: Peer) -> None:
-        """A facilitator admits itself, its co-facilitators, and the members its door lets in."""
-        ident, by = self.identity, self._identity_pub
-        if ident is None or by is None or self.ctx is None or peer.bundle is None:
-            return
-        if self._anchor in peer.vouches.get(by, {}) or peer.keys in self._barred:
-            return
-        if peer.pid == self.me:
-            # Ourselves: only as a facilitator, and only ever our own keys.
-            if self.role != FACILITATOR or peer.keys != self.public_keys():
-                return
-        elif peer.role == FACILITATOR:
-            # A co-facilitator: vouched for by an identity we trust (its own,
-            # under its own anchor), so that it learns our anchor and we its.
-            if not any(signer != by for signer in peer.vouches):
-                return
-        elif peer.role != MEMBER:
-            return
-        elif not (self._door_open or peer.pid in self._letting_in or peer.pid in self._vouched):
-            # In while our door was locked, and not by our admit: the lock holds
-            # against the server too. The facilitator may still vouch by hand.
-            self._notices.append({"code": NOT_ADMITTED, "pid": peer.pid})
-            return
-        self._sign_vouch(peer)
+    # ---- frames the server refused ----------------------------------------------------
 
-    def _sign_vouch(self, peer: Peer) -> None:
-        ident, by = self.identity, self._identity_pub
-        if ident is None or by is None or self.ctx is None or peer.bundle is None:
-            return
-        anchor = self._anchor
-        if anchor is None:
-            return
-        sig = ident.sign(self.ctx, anchor, peer.pid, peer.role, peer.keys)
-        self._out.append({"t": "vouch", "pid": peer.pid, "by": by, "anchor": anchor, "sig": sig})
-        # As the server will relay it.
-        remember(peer.vouches.setdefault(by, OrderedDict()), anchor, sig, ANCHORS_KEPT)
-        if peer.pid not in self._vouched:
-            self._vouched.add(peer.pid)
-            self._remember()
+    def refused(self, frame: dict[str, Any]) -> None:
+        """The server refused ``frame`` (``flood``): whoever it was for has not got it.
 
-    def _remember(self) -> None:
-        """Keep our anchor and admissions on this device (a restart must not lose them)."""
-        if self.ctx is not None and self._anchor is not None:
-            self._memory.save(
-                self.ctx, SessionMemory(self._anchor, set(self._vouched), set(self._letting_in))
-            )
-
-    def _renew_anchor(self) -> None:
-        """Someone we vouched for left: a new anchor, and our vouches again under it.
-
-        Every earlier vouch of ours, the leaver's included, stops counting on
-        every client that gets its own new vouch (docs/e2ee.md section 3.2).
+        A chain handed out is counted as held only once it could have arrived:
+        counting a refused one would leave that peer without our keys for good.
         """
-        if self.identity is None or self._anchor is None:
-            return
-        before = self._trusted_pids()
-        self._anchor = self._rng(ANCHOR_BYTES)
-        self._remember()
-        for peer in list(self.peers.values()):
-            if peer.pid == self.me or peer.pid in self._vouched:
-                self._sign_vouch(peer)
-        self._reconsider(before)
+        if frame.get("t") == "direct":
+            self._sent.discard(frame["to"])
+            self._refused_chains.add(frame["to"])
+        elif frame.get("t") == "vouch":
+            self._refused_vouches[frame["pid"]] = frame
 
-    def removal_proof(self, pid: str, for_good: bool) -> dict[str, bytes]:
-        """The ``by`` and ``proof`` fields of a ``remove`` of ``pid`` (docs/e2ee.md 3.3)."""
-        peer = self.peers.get(pid)
-        if self.identity is None or self._identity_pub is None or peer is None or self.ctx is None:
-            return {}
-        proof = self.identity.sign_removal(self.ctx, pid, peer.keys, for_good)
-        return {"by": self._identity_pub, "proof": proof}
-
-    # ---- a facilitator's own door ------------------------------------------------------
-
-    def door(self, open_: bool) -> None:
-        """This facilitator opened (open, unlock) or closed (start, lock) the door."""
-        self._door_open = open_
-
-    def letting_in(self, pid: str) -> None:
-        """This facilitator admits knocker ``pid``: vouch for them when they arrive."""
-        self._letting_in.add(pid)
-        self._remember()
-
-    def vouch_for(self, pid: str) -> None:
-        """Vouch by hand for ``pid`` (one the server let in past our locked door)."""
-        peer = self.peers.get(pid)
-        if peer is None or peer.role != MEMBER or peer.bundle is None:
-            raise CannotSeal(Why.NO_RECIPIENT)
-        if peer.keys in self._barred:
-            raise CannotSeal(Why.NO_RECIPIENT)
-        before = self._trusted_pids()
-        self._sign_vouch(peer)
-        self._reconsider(before)
+    def retry(self) -> None:
+        """Send again what was refused: our current chain, and vouches for the same keys."""
+        chains, self._refused_chains = self._refused_chains, set()
+        for pid in sorted(chains):
+            peer = self.peers.get(pid)
+            if peer is not None and peer.present and self._trusts(peer) and pid not in self._sent:
+                self._send_chain(peer)
+        vouches, self._refused_vouches = self._refused_vouches, {}
+        for pid, frame in vouches.items():
+            peer = self.peers.get(pid)
+            kept: dict[bytes, bytes] = {}
+            if peer is not None:
+                kept = peer.vouches.get(frame["by"], kept)
+            # Still our anchor's vouch for these keys (new keys dropped it).
+            if self._anchor == frame["anchor"] and kept.get(frame["anchor"]) == frame["sig"]:
+                self._out.append(frame)
 
     def _changed(self, peer: Peer, was: bool) -> None:
         """``peer`` may have become trusted: keys for them, theirs for us."""

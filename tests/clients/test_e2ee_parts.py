@@ -46,7 +46,7 @@ from clients.e2ee.encoding import (
     parse_text_body,
     text_body,
 )
-from clients.e2ee.roster import Peer
+from clients.e2ee.peer import Peer
 from clients.e2ee.sealing import Recipient, open_private, seal_private
 from clients.payload import Opened, Reported
 from rooms.errors import SafespaceError

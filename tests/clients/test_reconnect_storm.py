@@ -15,11 +15,13 @@ import asyncio
 import os
 import time
 
+import pytest
 from conftest import Env
 from test_e2ee_live import verified_room
 
 from clients.client import ChatClient, ClientError
 from clients.payload import PlainCodec
+from moderation import rate
 from rooms.arrivals import ENTRIES_PER_MINUTE
 
 SECONDS = float(os.environ.get("SOAK_SECONDS", "5"))
@@ -67,3 +69,43 @@ async def test_a_seat_reconnecting_in_a_loop_leaves_the_others_connected(env: En
     assert refused > 0
     assert all(c.close_code is None for c in honest)  # nobody else was closed
     assert all(n == said for n in read.values())  # and everyone read everyone
+
+
+async def test_keys_the_server_refused_for_a_spent_budget_are_sent_again_and_arrive(
+    env: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A ``direct`` or ``vouch`` refused (``flood``) is not counted as delivered.
+
+    The key budget is made tiny so that one departure spends it: the clients
+    are told ``flood`` with a ``retry_after``, wait that long, and send again
+    what is still wanted. Nobody is closed, and everyone reads everyone.
+    """
+    gid, fac, members, _ = await verified_room(env, ["Ann", "Ben", "Cy", "Dee"])
+    monkeypatch.setattr(rate, "KEY_BUDGET", 2)
+    monkeypatch.setattr(rate, "FRAME_WINDOW_SECONDS", 1.0)
+    leaving, *staying = members
+    await leaving.leave()
+    honest = [fac, *staying]
+    for c in honest:
+        await c.next("left")
+    # Settled: a full pass in which every client trusts and holds every other
+    # (vouches refused are sent again too) and no sender's chain moved on.
+    for _ in range(20):
+        epochs = [c.codec.chain.epoch for c in honest]  # type: ignore[attr-defined]
+        for c in honest:
+            await c.keys_ready([o.pid for o in honest if o is not c], timeout=15)
+        if epochs == [c.codec.chain.epoch for c in honest]:  # type: ignore[attr-defined]
+            break
+        await asyncio.sleep(0.5)
+    floods = [e for c in honest for e in c.history if e.type == "error" and e["code"] == "flood"]
+    assert floods, "the tiny budget was spent: some keys were refused"
+    assert all(e["detail"]["retry_after"] > 0 for e in floods)
+    for speaker in honest:
+        await speaker.send(f"from {speaker.pid}")
+        for c in honest:
+            if c is not speaker:
+                got = await c.next("msg", timeout=10)
+                while got["from"] != speaker.pid:
+                    got = await c.next("msg", timeout=10)
+                assert got.text == f"from {speaker.pid}"
+    assert all(c.close_code is None for c in honest)
