@@ -24,7 +24,6 @@ kind and category, when, how often, and the status. Never any text.
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -79,7 +78,7 @@ class Alerts:
 
     def __init__(self) -> None:
         self.open: dict[int, Alert] = {}
-        self._ids = itertools.count(1)
+        self.last_id = 0  # a plain int, so that a snapshot can carry it
 
     def of(self, pid: str) -> list[dict[str, Any]]:
         return [a.public() for a in self.open.values() if a.pid == pid]
@@ -96,7 +95,8 @@ class Alerts:
         )
         if alert is None:
             self._make_room(pid, kind)
-            alert = Alert(next(self._ids), pid, kind, category, now)
+            self.last_id += 1
+            alert = Alert(self.last_id, pid, kind, category, now)
             self.open[alert.id] = alert
         else:
             alert.count += 1

@@ -14,7 +14,6 @@ from __future__ import annotations
 import itertools
 import math
 from collections import deque
-from collections.abc import Iterator
 from typing import Any
 
 from rooms import wire
@@ -54,7 +53,7 @@ class Arrivals:
     _barred: dict[str, Code]
     _mutes: dict[str, float]
     _entries: dict[str, deque[float]]
-    _counter: Iterator[int]
+    _pids_issued: int
 
     def members(self) -> list[Participant]:
         return [p for p in self.participants.values() if not p.is_facilitator]
@@ -268,7 +267,8 @@ class Arrivals:
         ]
 
     def _new_pid(self) -> str:
-        return f"p{next(self._counter)}"
+        self._pids_issued += 1
+        return f"p{self._pids_issued}"
 
     def _arrived(self, p: Participant, *, returning: bool) -> list[Outcome]:
         note = self._presence(p) if returning else wire.frame("joined", p=p.public())

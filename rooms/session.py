@@ -18,7 +18,6 @@ exactly as long as the session), then the command the frame names.
 
 from __future__ import annotations
 
-import itertools
 import math
 import secrets
 from collections import deque
@@ -68,7 +67,7 @@ class Session(Arrivals):
         # within the session; it ends only by unmute, by running out, or with it.
         self._mutes: dict[str, float] = {}
         self._reminders: list[int] = []
-        self._counter = itertools.count(1)
+        self._pids_issued = 0  # a plain int, so that a snapshot can carry it
         # Rate state by seat, so that reconnecting never resets slow mode or
         # flood control.
         self._rates: dict[str, SenderRate] = {}

@@ -85,7 +85,7 @@ def snapshot(s: Session) -> dict[str, Any]:
         "seats": dict(s._pid_of_seat),
         "barred": dict(s._barred),
         "reminders": list(s._reminders),
-        "counter": repr(s._counter),
+        "counter": s._pids_issued,
     }
 
 
