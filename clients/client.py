@@ -362,7 +362,8 @@ class ChatClient(FacilitatorCommands, RoomView):
         with contextlib.suppress(KeyError, TypeError):
             rules = frame["group"].get("content_rules") if "group" in frame else frame["rules"]
             if not self.content.set_rules(self.group_id, rules):
-                self._emit(Event("warning", {"code": RULES_UNVERIFIED}))
+                # rules_unverified, or rules_replayed (an older tuning: the rules stay).
+                self._emit(Event("warning", {"code": self.content.warning or RULES_UNVERIFIED}))
 
     def _flag(self, frame: dict[str, Any], alerts: tuple[str, ...]) -> None:
         """A facilitator's own alert for a room message it opened: categories, never text."""
@@ -584,9 +585,9 @@ class ChatClient(FacilitatorCommands, RoomView):
         await self.closed()
 
     async def close(self) -> None:
-        await self.ws.close()
         if self._retry is not None:
             self._retry.cancel()
+        await self.ws.close()
         if self._reader is not None:
             with contextlib.suppress(BaseException):
                 await asyncio.wait_for(self._reader, 2)

@@ -10,7 +10,10 @@ message it sends or opens.
   facilitator this client trusts signed it (docs/e2ee.md section 11). Signed
   rules that cannot be checked (no trusted identity signed them, the signature
   fails, or the link names no facilitator at all) leave the shipped rules in
-  force, and the client warns ``rules_unverified``.
+  force, and the client warns ``rules_unverified``. A verified tuning older
+  (by ``(version, signed_at)``) than one verified before this session is a
+  replay: refused, the rules in force stay, and the client warns
+  ``rules_replayed``.
 * Sending: ``block`` raises ``ContentBlocked`` (the client first tells the
   facilitators each alert category); ``warn`` raises
   ``ContentNeedsConfirmation`` unless the sender confirmed; ``cw`` labels join
@@ -32,13 +35,14 @@ import functools
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from clients.e2ee.content_rules import checked_tuning
-from clients.e2ee.encoding import MAX_CW_CHARS, content_warning
+from clients.e2ee.content_rules import checked_rules, valid_version
+from clients.e2ee.encoding import MAX_CW_CHARS, MAX_U32, content_warning
 from clients.e2ee.errors import E2EEError
 from moderation.content import Policy, RulesError, default_policy, evaluate, tuned_policy
 from rooms.errors import Code, SafespaceError
 
 RULES_UNVERIFIED = "rules_unverified"  # the warning code (an Event of type "warning")
+RULES_REPLAYED = "rules_replayed"  # an older verified tuning than one seen: refused
 CW_SEPARATOR = ", "
 
 
@@ -149,6 +153,12 @@ class ContentGuard:
         self._policy: Policy | None = None
         self.tuning: str | None = None  # the tuning in force (checked), None: shipped rules
         self.unverified = False  # the group has rules this client could not check
+        # The highest (version, signed_at) verified this session: never forgotten,
+        # so the server cannot put back a tuning a facilitator replaced.
+        self.highest: tuple[int, int] | None = None
+        self.shown_version = 0  # the version the group's rules last claimed (checked or not)
+        # The warning the last set_rules gave (rules_unverified, rules_replayed), if any.
+        self.warning: str | None = None
 
     @property
     def policy(self) -> Policy:
@@ -159,18 +169,43 @@ class ContentGuard:
     def set_rules(self, group_id: str, rules: Mapping[str, object] | None) -> bool:
         """Take a group's ``content_rules`` (welcome or ``content_rules`` frame).
 
-        True when they are in force (or there are none); False when they could
-        not be checked or applied: the shipped rules are in force, and the
-        caller warns ``rules_unverified``.
+        True when they are in force (or there are none). False when they could
+        not be checked or applied (the shipped rules are in force, and
+        ``warning`` is ``rules_unverified``), or when they are a verified
+        tuning older than one verified before (a replay: the rules in force
+        stay, and ``warning`` is ``rules_replayed``). The caller warns
+        ``warning``.
         """
+        claimed = rules.get("version") if isinstance(rules, Mapping) else None
+        if valid_version(claimed):
+            assert isinstance(claimed, int)
+            self.shown_version = max(self.shown_version, claimed)
         try:
-            tuning = checked_tuning(rules, group_id, self.trusted)
-            policy = default_policy() if tuning is None else _tuned(tuning)
-        except (E2EEError, RulesError):
-            self._policy, self.tuning, self.unverified = default_policy(), None, True
-            return False
-        self._policy, self.tuning, self.unverified = policy, tuning, False
+            checked = checked_rules(rules, group_id, self.trusted)
+        except E2EEError:
+            return self._unverified()
+        if checked is not None:
+            if self.highest is not None and checked.order < self.highest:
+                self.warning = RULES_REPLAYED
+                return False
+            self.highest = checked.order
+        try:
+            policy = default_policy() if checked is None else _tuned(checked.tuning)
+        except RulesError:
+            return self._unverified()
+        self._policy, self.unverified, self.warning = policy, False, None
+        self.tuning = None if checked is None else checked.tuning
         return True
+
+    def _unverified(self) -> bool:
+        self._policy, self.tuning, self.unverified = default_policy(), None, True
+        self.warning = RULES_UNVERIFIED
+        return False
+
+    def next_version(self) -> int:
+        """The ``version`` a tuning signed now takes: one more than any this client was shown."""
+        seen = max(self.shown_version, self.highest[0] if self.highest else 0)
+        return min(seen + 1, MAX_U32)
 
     def messages(self, categories: Iterable[str]) -> tuple[str, ...]:
         return tuple(self.policy.category(c).message for c in categories)

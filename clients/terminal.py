@@ -41,9 +41,16 @@ from urllib.request import Request, urlopen
 from clients.client import ChatClient, ClientError, Event
 from clients.content import ContentBlocked, ContentNeedsConfirmation
 from clients.e2ee import IdentityKey
+from clients.e2ee.anchor_memory import AnchorFile
 from clients.terminal_commands import find
 from clients.terminal_lines import LINES
-from rooms.links import b64u_encode, identity_key, link_trusting
+from rooms.links import (
+    FOREIGN_KEY_NOTICE,
+    b64u_encode,
+    foreign_keys,
+    identity_key,
+    link_trusting,
+)
 
 HIDDEN_KEPT = 1000  # messages behind a content warning kept for /show
 
@@ -107,8 +114,13 @@ class Api:
         got = self._call("POST", "/api/login", {"name": self.user, "password": self.password})
         self.token = str(got["token"])
 
-    def set_content_rules(self, group_id: str, rules: dict[str, str]) -> None:
-        """PATCH the group's ``content_rules``, logging in first (again if the token expired)."""
+    def set_content_rules(self, group_id: str, rules: dict[str, str | int]) -> None:
+        """PATCH the group's ``content_rules``, logging in first (again if the token expired).
+
+        ``rules`` as ``clients.e2ee.sign_content_rules`` made them: the caller
+        signs with ``version`` one more than the group's (``ContentGuard.next_version``)
+        and ``signed_at`` now (docs/e2ee.md section 11).
+        """
         path, body = f"/api/groups/{quote(group_id, safe='')}", {"content_rules": rules}
         if self.token is None:
             self.login()
@@ -201,6 +213,11 @@ class Terminal:
             self.say(
                 "! This group's content rules are not signed by a facilitator your link names: "
                 "the standard rules apply instead."
+            )
+        elif f.get("code") == "rules_replayed":
+            self.say(
+                "! The server showed an older version of this group's content rules than one "
+                "you already had: it was refused, and the rules in force stay."
             )
         elif f.get("code") == "not_admitted":
             name = self.client.name_of(f.get("pid", "?"))
@@ -339,6 +356,10 @@ def default_identity_path(user: str) -> Path:
     return Path(base) / "safespace" / f"{user}.identity"
 
 
+def _identity_file(args: argparse.Namespace) -> Path:
+    return Path(args.identity) if args.identity else default_identity_path(args.user)
+
+
 def _identity(args: argparse.Namespace) -> IdentityKey:
     """The facilitator's key: from ``--identity``, or the default file (made if missing).
 
@@ -414,6 +435,8 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     link_keys = [identity.public, *co_facilitators]
     if args.command == "link":
+        if foreign_keys(args.url, link_keys):
+            print(f"! {FOREIGN_KEY_NOTICE}", file=sys.stderr, flush=True)
         print(link_trusting(args.url, link_keys), flush=True)
         return 0
     password = os.environ.get("CHATCLIENT_PASSWORD")
@@ -429,6 +452,8 @@ def main(argv: list[str] | None = None) -> int:
             name=args.name,
             identity=identity,
             co_facilitators=co_facilitators,
+            # Beside the key: a restart mid-session remembers whom it let in.
+            anchor_memory=AnchorFile(_identity_file(args).with_suffix(".anchors")),
         )
         fragment = "&".join(f"f={b64u_encode(k)}" for k in link_keys)
         print(f"* Members' links must carry your key: add &{fragment}", flush=True)

@@ -19,9 +19,10 @@ from typing import TYPE_CHECKING, TypeVar
 
 from clients.client import ChatClient
 from clients.e2ee import sign_content_rules
+from clients.e2ee.content_rules import now_ms
 from clients.room_view import Event
 from moderation.content import ACTIONS, TUNING_FORMAT, RulesError, tuned_policy
-from rooms.links import link_trusting
+from rooms.links import FOREIGN_KEY_NOTICE, foreign_keys, link_trusting
 
 if TYPE_CHECKING:
     from clients.terminal import Terminal
@@ -196,8 +197,11 @@ async def _slow(term: Terminal, rest: str) -> None:
 
 
 async def _link(term: Terminal, rest: str) -> None:
+    link = _needed(rest)
+    if foreign_keys(link, term.link_keys):
+        term.say(f"! {FOREIGN_KEY_NOTICE}")
     # Our own text: a link to hand out, printed as it is.
-    print(link_trusting(_needed(rest), term.link_keys), file=term.out, flush=True)
+    print(link_trusting(link, term.link_keys), file=term.out, flush=True)
 
 
 async def _rule(term: Terminal, rest: str) -> None:
@@ -224,7 +228,9 @@ async def _rule(term: Terminal, rest: str) -> None:
         tuned_policy(text)
     except RulesError as e:
         raise ValueError(e.reason) from None
-    signed = sign_content_rules(c.identity, c.group_id, text)
+    # One more than any version shown this session, signed now (docs/e2ee.md section 11).
+    version, signed_at = content.next_version(), now_ms()
+    signed = sign_content_rules(c.identity, c.group_id, text, version, signed_at)
     await asyncio.to_thread(term.api.set_content_rules, c.group_id, signed)
     term.say(f"* Asked the server to set {category} to {action}; the room hears of it.")
 

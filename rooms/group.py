@@ -43,9 +43,10 @@ class Group:
     max_payload_bytes: int = 16 * 1024
     facilitators: tuple[str, ...] = field(default=())
     # A facilitator's tuning of the content rules, signed by its identity key
-    # (docs/e2ee.md section 11): {"tuning": JSON text, "by": key, "sig": sig},
-    # both base64url. The server stores and relays it; clients check and apply it.
-    content_rules: dict[str, str] | None = None
+    # (docs/e2ee.md section 11): {"tuning": JSON text, "by": key, "sig": sig,
+    # "version": int, "signed_at": ms}, key and sig base64url. The server stores
+    # and relays it; clients check and apply it (and refuse an older one).
+    content_rules: dict[str, Any] | None = None
 
     def run_by(self, account: str) -> bool:
         """Is ``account`` one of this group's facilitators, by the group's current list?
@@ -128,25 +129,49 @@ def _b64u(name: str, value: object, length: int) -> str:
     return value
 
 
-def _content_rules(value: object) -> dict[str, str] | None:
+MAX_RULES_VERSION = 0xFFFF_FFFF  # a u32 in the signed statement
+MAX_RULES_SIGNED_AT = 2**53  # milliseconds; every integer up to here is exact in JavaScript
+
+
+def _whole(name: str, value: object, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise Invalid("content_rules", f"content_rules.{name} must be a whole number {lo} to {hi}.")
+    return value
+
+
+def _content_rules(value: object) -> dict[str, Any] | None:
     """The shape only: whether the tuning is valid rules is the engine's to say
-    (chatserver/admin.py asks it), and whether the signature holds, the clients'."""
+    (chatserver/admin.py asks it), and whether the signature holds, the clients'.
+
+    ``{tuning, by, sig, version, signed_at}`` (docs/e2ee.md section 11); the
+    two numbers may be left out together (an older signer's rules, which
+    clients no longer verify), never one alone.
+    """
     if value is None:
         return None
     name = "content_rules"
-    if not isinstance(value, dict) or set(value) != {"tuning", "by", "sig"}:
-        raise Invalid(name, "content_rules must be {tuning, by, sig} (or null for the defaults).")
+    shapes = ({"tuning", "by", "sig"}, {"tuning", "by", "sig", "version", "signed_at"})
+    if not isinstance(value, dict) or set(value) not in shapes:
+        raise Invalid(
+            name,
+            "content_rules must be {tuning, by, sig, version, signed_at} "
+            "(or null for the defaults).",
+        )
     tuning = value["tuning"]
     if not isinstance(tuning, str) or not 0 < len(tuning) <= MAX_TUNING_CHARS:
         raise Invalid(
             name,
             f"content_rules.tuning must be JSON text of at most {MAX_TUNING_CHARS} characters.",
         )
-    return {
+    out: dict[str, Any] = {
         "tuning": tuning,
         "by": _b64u(name, value["by"], 32),
         "sig": _b64u(name, value["sig"], 64),
     }
+    if "version" in value:
+        out["version"] = _whole("version", value["version"], 1, MAX_RULES_VERSION)
+        out["signed_at"] = _whole("signed_at", value["signed_at"], 0, MAX_RULES_SIGNED_AT)
+    return out
 
 
 _CHECKS: dict[str, Callable[[object], Any]] = {

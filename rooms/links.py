@@ -117,6 +117,7 @@ def link_trusting(link: str, identities: Sequence[bytes]) -> str:
     any ``f=`` already in it is the server's word and is dropped, so a key a
     hostile server slipped in never reaches the member (docs/security.md).
     The seat token is kept; so is the address before ``#``, if there is one.
+    ``foreign_keys`` says which were dropped, for the caller to warn of.
     """
     token = token_from_link(link)
     link = link.strip()
@@ -124,6 +125,25 @@ def link_trusting(link: str, identities: Sequence[bytes]) -> str:
     keys = "".join(f"&f={b64u_encode(k)}" for k in dict.fromkeys(identities))
     fragment = f"seat={token}{keys}"
     return f"{base}#{fragment}" if base or "#" in link else fragment
+
+
+FOREIGN_KEY_NOTICE = (
+    "This link came with a key this device does not know; it was replaced by yours."
+)
+
+
+def foreign_keys(link: str, identities: Sequence[bytes]) -> list[str]:
+    """The ``f=`` values in ``link`` that are not among ``identities``, as written.
+
+    What ``link_trusting`` drops and the facilitator should hear of
+    (``FOREIGN_KEY_NOTICE``): a key the server put in, or a damaged one.
+    """
+    trusted = set(identities)
+    out: list[str] = []
+    for value in parse_qs(link_fragment(link), keep_blank_values=True).get("f", []):
+        if identity_key(value) not in trusted and value not in out:
+            out.append(value)
+    return out
 
 
 def link_with_identities(link: str, identities: Sequence[bytes]) -> str:

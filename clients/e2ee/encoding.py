@@ -45,7 +45,7 @@ LABEL_COMMIT = "safespace/v1/commit"
 LABEL_SIGN = "safespace/v1/sign"
 LABEL_DISTRIBUTE = "safespace/v1/distribute"
 LABEL_PRIVATE = "safespace/v1/private"
-LABEL_CONTENT_RULES = "safespace/v1/content-rules"
+LABEL_CONTENT_RULES = "safespace/v2/content-rules"
 
 
 def lp(x: bytes | str) -> bytes:

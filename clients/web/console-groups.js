@@ -1,9 +1,14 @@
 // Groups and their seat links: the list, the settings form (create and edit),
-// and the links (create with expiry and label, copy, list, revoke).
+// the links (create with expiry and label, copy, list, revoke), the signed
+// content rules, and the co-facilitators' keys this device puts in links.
 
 import { $, announce, ask, button, dateTime, day, el, say, show } from "./console-dom.js";
 import { RulesError, applyTuning } from "./content.js";
-import { TUNING_FORMAT, isOneWord, shippedPolicyOnce, shippedRules, signTuning } from "./content-policy.js";
+import { addCoFacilitator, coFacilitatorKeyText, coFacilitatorKeyTexts, removeCoFacilitator } from "./console-cofacilitators.js";
+import { TUNING_FORMAT, isOneWord, nextVersion, noteRules, shippedPolicyOnce, shippedRules, signTuning } from "./content-policy.js";
+
+/** Said when a link from the server carried a key this device does not trust. */
+export const FOREIGN_KEY_NOTICE = "This link came with a key this device does not know; it was replaced by yours.";
 
 /** What a category can do, on the ladder members' pages apply (moderation/content/README.md). */
 const ACTION_TEXT = {
@@ -62,11 +67,16 @@ export class GroupsView {
     });
     $("rules-reset").addEventListener("click", () => this.#saveRules({ reset: true }));
     $("copy-link").addEventListener("click", () => this.#copy());
+    $("cofac-form").addEventListener("submit", (ev) => {
+      ev.preventDefault();
+      this.#addCoFacilitator();
+    });
     $("run-session").addEventListener("click", () => {
       const g = this.#group();
       if (g) this.onRun(g);
     });
     this.#hoursHint();
+    this.#renderCoFacilitators();
   }
 
   /** Load the list (after login, and when coming back from a session). */
@@ -241,6 +251,7 @@ export class GroupsView {
       tuning = null;
     }
     this.tuning = tuning;
+    noteRules(g.id, g.content_rules);
     const changes = tuning?.categories ?? {};
     const mine = this.ownKey();
     $("rules-state").textContent = !g.content_rules
@@ -332,7 +343,8 @@ export class GroupsView {
       if (tuning) {
         const identity = this.identity();
         if (!identity) throw new Error("This browser has no key to sign the rules with. Please log in again.");
-        rules = await signTuning(identity, gid, JSON.stringify(tuning));
+        // One more than any version this page saw for the group, signed now (docs/e2ee.md section 11).
+        rules = await signTuning(identity, gid, JSON.stringify(tuning), { version: nextVersion(gid, g.content_rules) });
       }
       const group = await this.api.editGroup(gid, { content_rules: rules });
       const at = this.groups.findIndex((x) => x.id === group.id);
@@ -412,8 +424,10 @@ export class GroupsView {
       else say("link-form-error", err.message, { error: true });
       return;
     }
-    const url = withKey(link.url, this.ownKey());
+    const keys = this.#linkKeys();
+    const url = withKey(link.url, keys);
     $("new-link-url").value = url;
+    say("new-link-keys", foreignKeys(link.url, keys).length ? FOREIGN_KEY_NOTICE : "", { error: true });
     $("new-link-for").textContent = link.label ? `For “${link.label}”.` : "";
     show("new-link");
     $("link-label").value = "";
@@ -426,6 +440,53 @@ export class GroupsView {
     $("new-link-url").value = "";
     show("new-link", false);
     say("copy-status", "");
+    say("new-link-keys", "");
+  }
+
+  /** The keys a checked link carries: this console's own, then the co-facilitators' on this device. */
+  #linkKeys() {
+    const own = this.ownKey();
+    return [...new Set([...(own ? [own] : []), ...coFacilitatorKeyTexts().filter((k) => coFacilitatorKeyText(k) === k)])];
+  }
+
+  // ---- co-facilitators' keys on this device ----
+
+  #renderCoFacilitators() {
+    const keys = coFacilitatorKeyTexts();
+    const rows = keys.map((key) =>
+      el(
+        "li",
+        { class: "cofac-row", dataset: { testid: "cofac", key } },
+        el("code", { class: "cofac-key", text: key }),
+        button("Remove", () => this.#removeCoFacilitator(key), { kind: "quiet danger-text", label: `Remove the key ${key.slice(0, 8)}…` }),
+      ),
+    );
+    $("cofac-list").replaceChildren(...rows);
+    show("cofac-none", keys.length === 0);
+  }
+
+  #addCoFacilitator() {
+    const input = $("cofac-key");
+    say("cofac-error", "");
+    input.removeAttribute("aria-invalid");
+    try {
+      addCoFacilitator(input.value, { own: this.ownKey() });
+    } catch (err) {
+      input.setAttribute("aria-invalid", "true");
+      say("cofac-error", err.message, { error: true });
+      input.focus();
+      return;
+    }
+    input.value = "";
+    this.#renderCoFacilitators();
+    announce("The key was added: links made here from now on carry it.");
+  }
+
+  #removeCoFacilitator(key) {
+    removeCoFacilitator(key);
+    this.#renderCoFacilitators();
+    announce("The key was removed: links made here from now on leave it out.");
+    $("cofac-key").focus();
   }
 
   async #copy() {
@@ -459,15 +520,40 @@ export class GroupsView {
   }
 }
 
-/**
- * The link as the API made it, with this console's own key among its `f=`
- * parameters (appended if missing), so members can verify this console.
- * @param {string} url @param {string | null} key
- */
-export function withKey(url, key) {
-  if (!key) return url;
+/** The `f=` values of a link's fragment, as written. @param {string} url @returns {string[]} */
+function fragmentKeys(url) {
   const hash = url.indexOf("#");
-  const fragment = hash >= 0 ? url.slice(hash + 1) : "";
-  if (new URLSearchParams(fragment).getAll("f").includes(key)) return url;
-  return `${url}${hash >= 0 ? "&" : "#"}f=${key}`;
+  if (hash < 0) return [];
+  return url
+    .slice(hash + 1)
+    .split("&")
+    .filter((part) => part.startsWith("f="))
+    .map((part) => part.slice(2));
+}
+
+/**
+ * The link as the API made it with exactly `keys` as its `f=` parameters:
+ * every `f=` the server put in is dropped (a key a hostile server slipped in
+ * never reaches the member), then this device's keys are appended, each once.
+ * The address and the rest of the fragment (the seat) are kept as they are.
+ * As rooms/links.py `link_trusting` on the Python side.
+ * @param {string} url @param {string | string[] | null} keys this console's own key first, then its co-facilitators'
+ */
+export function withKey(url, keys) {
+  const list = [...new Set((Array.isArray(keys) ? keys : [keys]).filter(Boolean))];
+  const hash = url.indexOf("#");
+  const base = hash >= 0 ? url.slice(0, hash) : url;
+  const kept = hash >= 0 ? url.slice(hash + 1).split("&").filter((part) => part && !part.startsWith("f=")) : [];
+  const fragment = [...kept, ...list.map((k) => `f=${k}`)].join("&");
+  return fragment ? `${base}#${fragment}` : base;
+}
+
+/**
+ * The `f=` values in the server's link that are not among `keys`: what
+ * `withKey` dropped, and the facilitator should hear of (FOREIGN_KEY_NOTICE).
+ * @param {string} url @param {string | string[] | null} keys
+ */
+export function foreignKeys(url, keys) {
+  const known = new Set((Array.isArray(keys) ? keys : [keys]).filter(Boolean));
+  return [...new Set(fragmentKeys(url).filter((k) => !known.has(k)))];
 }

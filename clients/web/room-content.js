@@ -20,7 +20,10 @@ export function prefetchRules() {
 
 /**
  * The group's rules as they stand now (`rules`: a group's `content_rules`, or
- * null for the shipped ones). Later checks wait for them.
+ * null for the shipped ones). Later checks wait for them. The tuning must be
+ * signed (v2, with its version) by a key of the link; one older than a tuning
+ * this page verified before is a replay: refused, the rules in force stay, and
+ * the banner says so (rules_replayed), as it says rules_unverified.
  */
 export function setRules(rules, groupId) {
   page.rulesSpec = { rules: rules ?? null, groupId: groupId ?? "" };

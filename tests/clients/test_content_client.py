@@ -60,25 +60,27 @@ MESSAGES = {c.id: c.message for c in default_policy().categories}
 # ---- the signed statement (docs/e2ee.md section 11) -------------------------------------
 
 
-def test_the_statement_is_label_group_and_tuning_length_prefixed() -> None:
-    label = b"safespace/v1/content-rules"
+def test_the_statement_is_label_group_version_time_and_tuning_length_prefixed() -> None:
+    label = b"safespace/v2/content-rules"
     expected = (
         len(label).to_bytes(2, "big")
         + label
         + len(GROUP).to_bytes(2, "big")
         + GROUP.encode()
+        + (3).to_bytes(4, "big")
+        + (1_700_000_000_123).to_bytes(8, "big")
         + len(TUNING.encode()).to_bytes(2, "big")
         + TUNING.encode()
     )
-    assert content_rules_statement(GROUP, TUNING) == expected
+    assert content_rules_statement(GROUP, TUNING, 3, 1_700_000_000_123) == expected
     # UTF-8 lengths, not characters.
-    assert content_rules_statement(GROUP, "é")[-3:] == b"\x00\x02\xc3\xa9"[-3:]
+    assert content_rules_statement(GROUP, "é", 1, 0)[-3:] == b"\x00\x02\xc3\xa9"[-3:]
 
 
 def test_signed_rules_check_only_for_a_trusted_identity_and_the_same_group() -> None:
     me, other = IdentityKey(bytes(range(32))), IdentityKey.generate()
     rules = sign_content_rules(me, GROUP, TUNING)
-    assert set(rules) == {"tuning", "by", "sig"}
+    assert set(rules) == {"tuning", "by", "sig", "version", "signed_at"}
     assert rules["tuning"] == TUNING and rules["by"] == b64u_encode(me.public)
     assert len(rules["sig"]) == 86 and "=" not in rules["sig"]
     assert sign_content_rules(me, GROUP, TUNING) == rules  # Ed25519 is deterministic
