@@ -71,3 +71,9 @@ soak: $(VENV)/.installed
 
 clean:
 	rm -rf $(VENV) clients/web/vendor clients/web/node_modules .pytest_cache .mypy_cache .ruff_cache
+
+# The window after a removal (docs/performance.md): rooms of 8 and 4 on loopback,
+# 10 rounds each by default, under 2 minutes. REMOVAL_ARGS="--rounds 20 --sizes 8".
+.PHONY: bench-removal
+bench-removal: $(VENV)/.installed
+	$(BIN)/python -m bench.removal_window $(REMOVAL_ARGS)
