@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import os
 import stat
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 from clients.e2ee import primitives
-from clients.e2ee.encoding import KEY_BYTES, LABEL_ADMIT, LABEL_REMOVE, lp
+from clients.e2ee.encoding import ANCHOR_BYTES, KEY_BYTES, LABEL_ADMIT, LABEL_REMOVE, lp
 from clients.e2ee.errors import E2EEError, Why
 from rooms import links
 from rooms.errors import Invalid
@@ -22,6 +23,23 @@ from rooms.links import b64u_decode, b64u_encode
 
 ROLES = ("member", "facilitator")
 FILE_MAGIC = "safespace-identity-v1"
+
+
+def anchor_generation(anchor: bytes) -> int:
+    """The order of an anchor: its first 8 bytes, big-endian (docs/e2ee.md section 3.1)."""
+    return int.from_bytes(anchor[:8], "big") if len(anchor) == ANCHOR_BYTES else -1
+
+
+def new_anchor(random8: bytes, previous: bytes | None = None, now_ms: int | None = None) -> bytes:
+    """A fresh anchor, ordered after ``previous``: ``u64 generation || 8 random bytes``.
+
+    The generation is the device's clock in milliseconds, or one more than
+    the previous anchor's if the clock has not moved past it: a later anchor
+    always sorts higher, so a replayed earlier one can never become current.
+    """
+    clock = int(time.time() * 1000) if now_ms is None else now_ms
+    after = anchor_generation(previous) + 1 if previous is not None else 0
+    return max(clock, after).to_bytes(8, "big") + random8[:8]
 
 
 def vouch_statement(ctx: bytes, anchor: bytes, pid: str, role: str, bundle: bytes) -> bytes:

@@ -17,10 +17,16 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from clients.e2ee import primitives
-from clients.e2ee.admission import IdentityKey, verify_removal, verify_vouch
+from clients.e2ee.admission import (
+    IdentityKey,
+    anchor_generation,
+    new_anchor,
+    verify_removal,
+    verify_vouch,
+)
 from clients.e2ee.anchor_memory import AnchorMemory, InMemory
 from clients.e2ee.chains import PeerChains, Random, SenderChain
-from clients.e2ee.encoding import ANCHOR_BYTES, KEY_BYTES, NONCE_BYTES, Bundle, context
+from clients.e2ee.encoding import KEY_BYTES, NONCE_BYTES, Bundle, context
 from clients.e2ee.errors import CannotOpen, Why
 from clients.e2ee.peer import ANCHORS_KEPT, FACILITATOR, MEMBER, Peer, remember
 from clients.e2ee.sealing import open_distribution, seal_distribution
@@ -202,7 +208,8 @@ class KeyRoster(Vouching):
                     kept.letting_in,
                 )
         if self.identity is not None and self._anchor is None:
-            self._anchor, self._first_anchor = self._first_anchor or self._rng(ANCHOR_BYTES), None
+            fresh = new_anchor(self._rng(8))
+            self._anchor, self._first_anchor = self._first_anchor or fresh, None
             self._remember()
         self._door_open = frame.get("state") in OPEN_DOOR
         # Our own signing key: a report may be about one of our messages.
@@ -357,9 +364,13 @@ class KeyRoster(Vouching):
         if not verify_vouch(by, sig, self.ctx, anchor, peer.pid, peer.role, peer.keys):
             return False
         remember(peer.vouches.setdefault(by, OrderedDict()), anchor, sig, ANCHORS_KEPT)
-        if peer.pid == self.me and by != self._identity_pub:
+        current = self._anchors.get(by)
+        if peer.pid == self.me and by != self._identity_pub and (
+            current is None or anchor_generation(anchor) > anchor_generation(current)
+        ):
             # Signed for our own fresh keys: only a live device in this session
-            # could have, so this is the signer's anchor now.
+            # could have, so this is the signer's anchor now, unless we already
+            # hold a later one (an earlier vouch replayed never brings one back).
             self._anchors[by] = anchor
         return True
 

@@ -12,10 +12,9 @@ from __future__ import annotations
 from collections import OrderedDict
 from typing import Any
 
-from clients.e2ee.admission import IdentityKey
+from clients.e2ee.admission import IdentityKey, new_anchor
 from clients.e2ee.anchor_memory import AnchorMemory, SessionMemory
 from clients.e2ee.chains import Random
-from clients.e2ee.encoding import ANCHOR_BYTES
 from clients.e2ee.errors import CannotSeal, Why
 from clients.e2ee.peer import ANCHORS_KEPT, FACILITATOR, MEMBER, Peer, remember
 
@@ -108,7 +107,7 @@ class Vouching:
         if self.identity is None or self._anchor is None:
             return
         before = self._trusted_pids()
-        self._anchor = self._rng(ANCHOR_BYTES)
+        self._anchor = new_anchor(self._rng(8), self._anchor)
         self._remember()
         for peer in list(self.peers.values()):
             if peer.pid == self.me or peer.pid in self._vouched:

@@ -7,6 +7,7 @@
 
 import { encode, decode } from "./vendor/msgpack/index.mjs";
 import { GroupCodec, CodecError } from "./codec.js";
+import { notAdmittedText } from "./codec-admission.js";
 import { parseLink } from "./link.js";
 import { textBody, parseTextBody } from "./e2ee.js";
 
@@ -14,6 +15,16 @@ export const SUBPROTOCOL = "safespace.v1";
 /** Where an alert stands (docs/protocol.md section 5a). */
 export const ALERT_STATUSES = new Set(["waiting", "sent", "seen", "handled"]);
 export const PROTOCOL_VERSION = 1;
+
+/** Warnings about one participant that change how the roster shows them. */
+const ROSTER_WARNINGS = new Set(["not_admitted", "keys_barred"]);
+
+/** The codec's warnings about one participant, said with their name. @type {Record<string, (who: string, w: object) => string>} */
+const WARNING_TEXT = {
+  untrusted: (who) => `${who} is not verified by a facilitator and cannot read this.`,
+  not_admitted: (who, w) => notAdmittedText(who, w.welcome === true),
+  keys_barred: (who) => `The server shows ${who} with the keys of someone a facilitator removed: nothing is shared with them.`,
+};
 
 /** A content warning ("cw") travels inside the encrypted body: `{"text": str, "cw"?: str}`. */
 export const MAX_CW_CHARS = 80;
@@ -49,7 +60,10 @@ export const CONTENT_WARNINGS = (() => {
  * - `frame`     every decoded frame from the server, for anything else a page wants
  *
  * @typedef {{pid: string, name: string, role: string, present: boolean, hand: boolean,
- *   muted: boolean, until: number | null, trusted: boolean}} Participant
+ *   muted: boolean, until: number | null, trusted: boolean, barred: boolean, unadmitted: boolean}} Participant
+ *   `barred`: shown with keys a facilitator's signed removal barred (never trusted on this page);
+ *   `unadmitted` (a facilitator's page): let in by the server past this facilitator's locked door, and
+ *   not verified (no vouch of ours, nor of a co-facilitator)
  */
 export class ChatClient extends EventTarget {
   /**
@@ -61,11 +75,13 @@ export class ChatClient extends EventTarget {
    *   role?: "member" | "facilitator",
    *   group?: string, token?: string, user?: string, password?: string,
    *   identity?: import("./e2ee.js").KeyPair, coFacilitators?: Uint8Array[],
+   *   anchorStore?: import("./codec-admission.js").AnchorStore,
    *   WebSocket?: typeof WebSocket,
    * }} options
    *   A member gives `link` (default: this page's `location.hash`) and decides on
    *   the ground rules in `acceptRules` (default: decline). A facilitator gives
-   *   `role: "facilitator"`, `group`, `token` (or `user` and `password`) and its `identity`.
+   *   `role: "facilitator"`, `group`, `token` (or `user` and `password`) and its `identity`,
+   *   and `anchorStore` to keep its anchor across a reload (docs/e2ee.md section 3.1).
    */
   constructor(options) {
     super();
@@ -97,6 +113,7 @@ export class ChatClient extends EventTarget {
       role: this.role,
       trustedIdentities: this.identities,
       identity: this.options.identity,
+      anchorStore: this.options.anchorStore,
       send: (frame) => this.#sendFrame(frame),
     });
     const Socket = this.options.WebSocket ?? globalThis.WebSocket;
@@ -207,6 +224,19 @@ export class ChatClient extends EventTarget {
     return this.#command({ t: "back" });
   }
 
+  /**
+   * A facilitator vouches by hand for member `pid`, whom the server let in past its
+   * locked door (docs/e2ee.md section 3.2). @param {string} pid @returns {Promise<void>}
+   *   throws CodecError("no_recipient") for anyone but a member whose keys can be used
+   */
+  async vouchFor(pid) {
+    if (!this.codec) throw new CodecError("not_ready", "Not in the room yet.");
+    const events = await this.codec.vouchFor(pid);
+    for (const e of events) this.#onCodecEvent(e);
+    this.#rosterChanged();
+    this.#checkWaiters();
+  }
+
   /** Close the connection, keeping what the page holds (a reconnect may follow). */
   disconnect() {
     if (this.ws && !this.closed) this.ws.close(1000);
@@ -299,6 +329,8 @@ export class ChatClient extends EventTarget {
     const events = this.codec ? await this.codec.handle(frame) : [];
     this.#follow(frame);
     for (const e of events) this.#onCodecEvent(e);
+    // Who is barred or let in unvouched is shown with the roster.
+    if (events.some((e) => e.type === "warning" && ROSTER_WARNINGS.has(e.code))) this.#rosterChanged();
     this.#checkWaiters();
   }
 
@@ -389,7 +421,7 @@ export class ChatClient extends EventTarget {
         const { type, ...rest } = e;
         void type;
         const who = rest.pid && this.roster.get(rest.pid)?.name;
-        if (who && rest.code === "untrusted") rest.message = `${who} is not verified by a facilitator and cannot read this.`;
+        if (who && rest.code in WARNING_TEXT) rest.message = WARNING_TEXT[rest.code](who, rest);
         this.#emit("warning", rest);
         break;
       }
@@ -418,7 +450,9 @@ export class ChatClient extends EventTarget {
       hand: Boolean(p.hand),
       muted: Boolean(p.muted),
       until: p.until ?? null,
-      trusted: this.codec?.isTrusted(p.pid) ?? false,
+      trusted: false,
+      barred: false,
+      unadmitted: false,
     });
   }
 
@@ -430,7 +464,12 @@ export class ChatClient extends EventTarget {
   }
 
   #rosterChanged() {
-    for (const p of this.roster.values()) p.trusted = this.codec?.isTrusted(p.pid) ?? false;
+    for (const p of this.roster.values()) {
+      p.trusted = this.codec?.isTrusted(p.pid) ?? false;
+      p.barred = this.codec?.isBarred(p.pid) ?? false;
+      // Once a co-facilitator (or this page, by hand) vouched for them, there is nothing to let in.
+      p.unadmitted = !p.trusted && (this.codec?.notAdmitted(p.pid) ?? false);
+    }
     this.#emit("roster", { roster: this.participants() });
   }
 

@@ -31,12 +31,15 @@ export function wipedError() {
  *   | {type: "report", from: string, ts?: number, msg: number, verified: boolean,
  *      reported: {from: string, text: string | null, cw?: string} | null, note: string | null, reason?: string}
  *   | {type: "trust", pid: string, trusted: boolean}
- *   | {type: "warning", code: string, message: string, pid?: string}} CodecEvent
- *   `reason`, when a payload could not be opened, is RejectError's word (untrusted, replay, ...).
+ *   | {type: "warning", code: string, message: string, pid?: string, welcome?: boolean}} CodecEvent
+ *   `reason`, when a payload could not be opened, is RejectError's word (untrusted, replay,
+ *   id_mismatch for a report of a message this page opened under that id as another, ...).
  *   `cw`, present only when the sender gave one, is the content warning in the message's body.
  *   Warning codes: unverified_link, untrusted, key_rejected (a chain state refused),
  *   keys_unusable (a participant's keys cannot be used: never trusted), keys_mismatch
- *   (the server lists other keys than this page's under its own pid).
+ *   (the server lists other keys than this page's under its own pid), keys_barred (keys a
+ *   facilitator's signed removal barred, shown again), and for a facilitator not_admitted
+ *   (a member the server let in past its closed door; `welcome`: already there at arrival).
  *
  * @typedef {{frame: object, warnings: CodecEvent[]}} Sealed
  */

@@ -54,11 +54,16 @@ export async function onMessage(op, frame) {
   const base = { type: "message", id: frame.id, from: frame.from, ts: frame.ts, own: frame.from === codec.me };
   try {
     if (!codec.ctx || !(frame.payload instanceof Uint8Array)) throw new RejectError("malformed");
-    if (base.own) return { ...base, ...(await ownEcho(op, frame.payload)) };
+    if (base.own) {
+      const echo = await ownEcho(op, frame.payload);
+      if (Number.isInteger(frame.id)) remember(codec.openedPayloads, frame.id, frame.payload.slice(), REPORTABLE_KEPT);
+      return { ...base, ...echo };
+    }
     const opened = await openRoom(op, frame.from, frame.payload);
     if (Number.isInteger(frame.id)) {
       const key = new Uint8Array([...opened.mk, ...opened.nonce]);
       remember(codec.reportable, frame.id, { from: frame.from, payload: frame.payload.slice(), key, body: opened.body }, REPORTABLE_KEPT);
+      remember(codec.openedPayloads, frame.id, frame.payload.slice(), REPORTABLE_KEPT);
     }
     return { ...base, text: opened.text, ...(opened.cw === undefined ? {} : { cw: opened.cw }) };
   } catch (err) {
@@ -204,12 +209,17 @@ export async function onReport(op, frame) {
     const { body, remember: keepNonce } = await openForMe(op, frame, KIND_REPORT);
     const report = e2ee.parseReportBody(body);
     keepNonce();
+    const shown = { ...base, msg: report.msg, reported: { from: report.from, ...shownBody(report.body) }, note: report.note };
+    // The server numbers messages: it could show the reporter a genuine message
+    // under another one's id. What this page opened under that id settles it.
+    const ours = codec.openedPayloads.get(report.msg);
+    if (ours !== undefined && !bytesEqual(ours, report.payload)) return { ...shown, verified: false, reason: "id_mismatch" };
     // The server's `msg` must be the one the reporter sealed, or the
     // facilitator would be shown another message as the reported one.
     const verified =
       (frame.msg === undefined || frame.msg === report.msg) &&
       (await op.alive(e2ee.verifyReport({ ctx: codec.ctx, report, senderSPubs: codec.roster.signingKeys.get(report.from) ?? [] })));
-    return { ...base, msg: report.msg, verified, reported: { from: report.from, ...shownBody(report.body) }, note: report.note };
+    return { ...shown, verified };
   } catch (err) {
     if (codec.wiped) throw err;
     return { ...base, verified: false, reported: null, note: null, reason: reasonOf(err) };

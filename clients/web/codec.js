@@ -10,12 +10,16 @@
 // message on its chain. A wipe, on the other hand, happens at once: every
 // operation checks after each await whether it came, and stops if so.
 //
-// Sealing and opening (sections 5 and 8) are in codec-messages.js; the events,
-// warnings and CodecError the page is given, in codec-events.js.
+// Sealing and opening (sections 5 and 8) are in codec-messages.js; a
+// facilitator's admissions (its anchor, its door, its signed removals, section
+// 3) in codec-admission.js; taking up the chains others give us (section 6) in
+// codec-distributions.js; the events, warnings and CodecError the page is
+// given, in codec-events.js. Whom to trust under which anchor is roster.js's.
 
-import { bytesEqual, toHex } from "./bytes.js";
-import { ChainHistory, SenderChains } from "./chains.js";
-import { CodecError, UNVERIFIED_WARNING, reasonOf, warning, wipedError } from "./codec-events.js";
+import { toHex } from "./bytes.js";
+import * as admission from "./codec-admission.js";
+import * as distributions from "./codec-distributions.js";
+import { CodecError, UNVERIFIED_WARNING, warning, wipedError } from "./codec-events.js";
 import * as messages from "./codec-messages.js";
 import * as e2ee from "./e2ee.js";
 import { TrustRoster } from "./roster.js";
@@ -34,12 +38,14 @@ export class GroupCodec {
    * Use `GroupCodec.create` unless you hold keys already.
    * @param {{keys: ParticipantKeys, role?: "member" | "facilitator",
    *   trustedIdentities?: Uint8Array[], identity?: import("./e2ee.js").KeyPair,
+   *   anchorStore?: import("./codec-admission.js").AnchorStore,
    *   send?: (frame: object) => void}} options
    *   `trustedIdentities`: for a member, the link's `f` keys (none: unverified mode);
    *   for a facilitator, its co-facilitators' identities (its own `identity` is added).
+   *   `anchorStore`: a facilitator's memory of its anchor across a reload (none: a new anchor per page).
    *   `send`: called with each frame as soon as it is made (otherwise see `takeOutgoing`).
    */
-  constructor({ keys, role = "member", trustedIdentities = [], identity, send }) {
+  constructor({ keys, role = "member", trustedIdentities = [], identity, anchorStore, send }) {
     if (role === "facilitator" && !identity) throw new CodecError("no_identity", "A facilitator needs its identity key.");
     this.keys = keys;
     this.role = role;
@@ -47,7 +53,9 @@ export class GroupCodec {
     const identities = [...trustedIdentities, ...(this.identity ? [this.identity.pub] : [])];
     this.unverified = identities.length === 0;
     this.bundle = e2ee.bundle(keys.x.pub, keys.s.pub);
-    this.roster = new TrustRoster({ identities, unverified: this.unverified, ownBundle: this.bundle });
+    this.roster = new TrustRoster({ identities, unverified: this.unverified, ownBundle: this.bundle, ownIdentity: this.identity?.pub });
+    /** A facilitator's anchor and own account of its door (section 3); null for a member. */
+    this.door = this.identity ? new admission.FacilitatorDoor({ identity: this.identity, store: anchorStore }) : null;
     this.send = send;
     /** @type {object[]} */
     this.outbox = [];
@@ -62,7 +70,7 @@ export class GroupCodec {
     /**
      * "pid/hex(s_pub)" -> the chain ids ever taken up from those keys, kept for
      * the whole session: departures and roster changes never reset it.
-     * @type {Map<string, ChainHistory>}
+     * @type {Map<string, import("./chains.js").ChainHistory>}
      */
     this.histories = new Map();
     /** States from senders not trusted yet, one per sender. @type {Map<string, import("./e2ee.js").ChainState>} */
@@ -73,6 +81,8 @@ export class GroupCodec {
     this.ownPending = new Map();
     /** The last REPORTABLE_KEPT opened room messages by id, for reports: {from, payload, key, body}. */
     this.reportable = new Map();
+    /** id -> the payload this page opened under it (its own included), the last REPORTABLE_KEPT: a report must match it. */
+    this.openedPayloads = new Map();
     this.wiped = false;
     this.queue = Promise.resolve();
   }
@@ -132,6 +142,57 @@ export class GroupCodec {
     return this.#serial(() => messages.sealReport(this.#op, msgId, note, extra));
   }
 
+  // ---- a facilitator's door (section 3.2): its own acts, not the server's word ----
+
+  /**
+   * This facilitator opened (`open`, `unlock`) or closed (`start`, `lock`) the door.
+   * In order with the frames handed in before it. @param {boolean} open @returns {Promise<void>}
+   */
+  setDoor(open) {
+    return this.#serial(async () => {
+      if (this.door) this.door.open = Boolean(open);
+    });
+  }
+
+  /** This facilitator admits knocker `pid` (`admit`): vouched for when it arrives. @param {string} pid @returns {Promise<void>} */
+  lettingIn(pid) {
+    return this.#serial(async () => {
+      this.door?.admitting.add(pid);
+    });
+  }
+
+  /**
+   * Vouch by hand for member `pid`, whom the server let in past this facilitator's locked door.
+   * @param {string} pid @returns {Promise<CodecEvent[]>} throws CodecError("no_recipient")
+   */
+  vouchFor(pid) {
+    return this.#serial(async () => {
+      const events = [];
+      await admission.vouchFor(this.#op, pid, events);
+      return events;
+    });
+  }
+
+  /**
+   * The `by` and `proof` of this facilitator's removal of `pid` (section 3.3).
+   * @param {string} pid @param {boolean} forGood
+   * @returns {Promise<{by: Uint8Array, proof: Uint8Array} | null>} null when this page holds no keys for `pid`
+   */
+  signRemoval(pid, forGood) {
+    return this.#serial(() => admission.signRemoval(this.#op, pid, forGood));
+  }
+
+  /** @param {string} pid @returns {boolean} the server let member `pid` in past this facilitator's locked door, unvouched */
+  notAdmitted(pid) {
+    return this.door?.notAdmitted.has(pid) === true;
+  }
+
+  /** @param {string} pid @returns {boolean} `pid` is shown with keys a trusted facilitator's signed removal barred */
+  isBarred(pid) {
+    const peer = this.roster.get(pid);
+    return peer !== undefined && this.roster.isBarred(peer);
+  }
+
   /** @returns {object[]} the frames queued so far, in order; the outbox is emptied */
   takeOutgoing() {
     return this.outbox.splice(0);
@@ -176,8 +237,10 @@ export class GroupCodec {
     for (const sent of this.ownPending.values()) for (const k of [sent.mk, sent.nonce]) k.fill(0);
     for (const seen of this.reportable.values()) seen.key.fill(0);
     this.chain?.ck.fill(0);
-    for (const map of [this.sentTo, this.chains, this.histories, this.held, this.nonces, this.ownPending, this.reportable]) map.clear();
+    const maps = [this.sentTo, this.chains, this.histories, this.held, this.nonces, this.ownPending, this.reportable, this.openedPayloads];
+    for (const map of maps) map.clear();
     this.roster.clear();
+    this.door?.wipe();
     this.outbox.length = 0;
     this.chain = null;
     this.keys = null;
@@ -186,8 +249,16 @@ export class GroupCodec {
 
   // ---- internals ----
 
-  /** What codec-messages.js is lent: this codec, its wipe-checked await and its outbox. */
-  #op = { codec: this, alive: (promise) => this.#alive(promise), emit: (frame) => this.#emit(frame) };
+  /**
+   * What codec-messages.js, codec-admission.js and codec-distributions.js are lent: this
+   * codec, its wipe-checked await, its outbox, and its way of settling trust.
+   */
+  #op = {
+    codec: this,
+    alive: (promise) => this.#alive(promise),
+    emit: (frame) => this.#emit(frame),
+    settle: (peers, events) => this.#settleTrust(peers, events),
+  };
 
   #serial(fn) {
     const run = this.queue.then(async () => {
@@ -244,13 +315,16 @@ export class GroupCodec {
         break;
       case "left":
       case "removed":
-        await this.#onDeparture(frame.pid, { gone: true }, events);
+        await this.#onGone(frame, events);
+        break;
+      case "state":
+        this.door?.onState(frame.state); // the server may close our door, never open it
         break;
       case "vouch":
         await this.#onVouch(frame, events);
         break;
       case "direct":
-        await this.#onDirect(frame, events);
+        await distributions.onDirect(this.#op, frame, events);
         break;
       case "msg":
         events.push(await messages.onMessage(this.#op, frame));
@@ -264,6 +338,7 @@ export class GroupCodec {
         if (frame.from !== this.me) events.push(await messages.onReport(this.#op, frame));
         break;
       case "ended":
+        this.door?.ended(); // the anchor kept for a reload goes too
         this.wipe(); // the session is over: nothing of it is kept
         break;
       default:
@@ -278,25 +353,29 @@ export class GroupCodec {
     if ((frame.role === "member" || frame.role === "facilitator") && frame.role !== this.role) {
       throw new CodecError("role_mismatch", "The server's role for this page differs from the codec's.");
     }
+    const group = String(frame.group?.id ?? "");
+    const session = String(frame.session ?? "");
     this.me = frame.you;
-    this.ctx = e2ee.ctx(String(frame.group?.id ?? ""), String(frame.session ?? ""));
+    this.ctx = e2ee.ctx(group, session);
     this.roster.ctx = this.ctx;
     this.roster.me = this.me;
+    if (this.door) {
+      this.door.arrive(group, session, frame.state);
+      this.roster.ownAnchor = this.door.anchor;
+    }
     if (this.unverified) events.push({ type: "warning", ...UNVERIFIED_WARNING });
-    const changed = new Set();
+    const entries = [];
     for (const entry of frame.roster ?? []) {
       const { peer, newKeys } = this.roster.upsert(entry);
-      if (newKeys) {
-        this.#forgetChains(peer.pid);
-        changed.add(peer);
-      }
+      if (newKeys) this.#forgetChains(peer.pid);
+      entries.push({ peer, newKeys, vouches: entry.vouches });
     }
+    for (const { peer, newKeys } of entries) await this.#forPeer(peer, events, () => this.#checkKeys(peer, newKeys, events));
+    // Every vouch first (those for ourselves name the anchors the others count under), then trust.
+    for (const { peer, vouches } of entries) await this.#takeVouches(peer, vouches);
+    for (const peer of this.roster.all()) await this.#refreshTrust(peer, events);
     for (const peer of this.roster.all()) {
-      await this.#forPeer(peer, events, async () => {
-        await this.#checkKeys(peer, changed.has(peer), events);
-        await this.#refreshTrust(peer, events);
-        await this.#vouchIfNeeded(peer, events);
-      });
+      await this.#forPeer(peer, events, () => admission.vouchIfNeeded(this.#op, peer, events, { arrival: "welcome" }));
     }
     this.chain = e2ee.newChain(0);
     for (const peer of this.roster.all()) await this.#offerChain(peer, events);
@@ -308,10 +387,13 @@ export class GroupCodec {
     const { peer, newKeys } = this.roster.upsert(entry);
     if (newKeys) this.#forgetChains(peer.pid);
     await this.#checkKeys(peer, newKeys, events);
-    await this.#refreshTrust(peer, events);
-    await this.#vouchIfNeeded(peer, events);
-    // Other keys for someone we knew: the page that held the old ones is gone.
-    if (known && newKeys && peer.pid !== this.me) await this.#rekey(events);
+    const moved = await this.#takeVouches(peer, entry.vouches);
+    // Other keys for someone we knew: the page that held the old ones is gone,
+    // so a new chain (once), and nothing of the old one for the new keys.
+    const replaced = known && newKeys && peer.pid !== this.me;
+    const rekeyed = await this.#settleTrust(moved ? this.roster.all() : [peer], events, { offer: !replaced });
+    if (replaced && !rekeyed) await this.#rekey(events);
+    await admission.vouchIfNeeded(this.#op, peer, events, { arrival: newKeys || !known });
     await this.#offerChain(peer, events);
   }
 
@@ -324,7 +406,7 @@ export class GroupCodec {
         const newKeys = this.roster.setBundle(peer, frame.keys);
         await this.#checkKeys(peer, newKeys, events);
         await this.#refreshTrust(peer, events);
-        await this.#vouchIfNeeded(peer, events);
+        await admission.vouchIfNeeded(this.#op, peer, events);
       }
       return;
     }
@@ -340,13 +422,26 @@ export class GroupCodec {
       this.#forgetChains(peer.pid);
       await this.#checkKeys(peer, true, events);
       await this.#refreshTrust(peer, events);
-      await this.#vouchIfNeeded(peer, events);
-      await this.#rekey(events); // the new page, if trusted already, is given the new chain here
+      await this.#rekey(events);
+      // Our vouch for the new page (if our door lets it in) gives it the new chain.
+      await admission.vouchIfNeeded(this.#op, peer, events, { arrival: true });
       return;
     }
     // Back: whatever it held of ours may be gone, so it gets our chain again.
     this.sentTo.delete(peer.pid);
     await this.#offerChain(peer, events);
+  }
+
+  /**
+   * `left` or `removed`: gone for the session. A removal signed by a trusted
+   * facilitator bars the keys first; a facilitator whose member went renews its anchor.
+   */
+  async #onGone(frame, events) {
+    if (!this.ctx || frame.pid === this.me) return;
+    const role = this.roster.get(frame.pid)?.role;
+    if (frame.t === "removed") await admission.barIfSigned(this.#op, frame);
+    await this.#onDeparture(frame.pid, { gone: true }, events);
+    await admission.onDeparted(this.#op, frame.pid, role, events);
   }
 
   /**
@@ -369,15 +464,33 @@ export class GroupCodec {
 
   async #onVouch(frame, events) {
     const peer = this.roster.get(frame.pid);
-    if (!this.ctx || !peer || !this.roster.addVouch(peer, frame.by, frame.sig)) return;
-    await this.#refreshTrust(peer, events);
-    await this.#offerChain(peer, events);
+    if (!this.ctx || !peer) return;
+    const { kept, anchorMoved } = await this.#alive(this.roster.addVouch(peer, frame));
+    if (!kept) return;
+    await this.#settleTrust(anchorMoved ? this.roster.all() : [peer], events);
+    // A co-facilitator's page its own identity vouched for: ours follows.
+    if (peer.role === "facilitator") await admission.vouchIfNeeded(this.#op, peer, events);
+  }
+
+  /**
+   * Check and keep the vouches of a roster entry.
+   * @returns {Promise<boolean>} whether one of them gave its signer a new current anchor for us
+   */
+  async #takeVouches(peer, vouches) {
+    let moved = false;
+    for (const v of Array.isArray(vouches) ? vouches : []) {
+      if (v === null || typeof v !== "object") continue;
+      const { anchorMoved } = await this.#alive(this.roster.addVouch(peer, v));
+      moved ||= anchorMoved;
+    }
+    return moved;
   }
 
   /**
    * A roster entry's keys were just set. Under our own pid they must be our own
    * bundle (else: keys_mismatch, and they are never trusted or vouched); anyone
-   * else's new keys must allow an X25519 agreement (else: unusable).
+   * else's new keys must not be barred (keys_barred) and must allow an X25519
+   * agreement (else: unusable).
    */
   async #checkKeys(peer, newKeys, events) {
     if (peer.pid === this.me) {
@@ -394,34 +507,51 @@ export class GroupCodec {
       return;
     }
     if (!newKeys || !peer.keys) return;
+    if (this.roster.isBarred(peer)) {
+      events.push(
+        warning(
+          "keys_barred",
+          `The server shows ${peer.pid} with the keys of someone a facilitator removed: nothing is shared with them.`,
+          peer.pid,
+        ),
+      );
+      return;
+    }
     if (await this.#alive(e2ee.agreementWorks(this.keys.x, peer.keys.xPub))) return;
     this.roster.markUnusable(peer);
     events.push(warning("keys_unusable", `The keys of ${peer.pid} cannot be used; nothing is shared with them.`, peer.pid));
   }
 
-  /** Recompute trust; on becoming trusted, take up the state held aside for it. */
+  /**
+   * Recompute trust; on becoming trusted, take up the state held aside for it.
+   * @returns {Promise<"gained" | "lost" | null>}
+   */
   async #refreshTrust(peer, events) {
-    const changed = await this.#alive(this.roster.refresh(peer));
+    const changed = this.roster.refresh(peer);
+    if (this.wiped) throw wipedError();
     if (peer.trusted && this.held.has(peer.pid)) {
       const state = this.held.get(peer.pid);
       this.held.delete(peer.pid);
-      this.#takeUp(peer.pid, state, events);
+      distributions.takeUp(this.#op, peer.pid, state, events);
     }
-    if (changed && peer.pid !== this.me) events.push({ type: "trust", pid: peer.pid, trusted: peer.trusted });
+    if (!changed || peer.pid === this.me) return null;
+    events.push({ type: "trust", pid: peer.pid, trusted: peer.trusted });
+    return peer.trusted ? "gained" : "lost";
   }
 
-  /** A facilitator vouches for itself (with its own bundle only) and for every member that lacks its vouch. */
-  async #vouchIfNeeded(peer, events) {
-    if (!this.identity || !peer.keys) return;
-    const isSelf = peer.pid === this.me;
-    if (isSelf ? peer.role !== "facilitator" || !bytesEqual(peer.bundle, this.bundle) : peer.role !== "member") return;
-    if (await this.#alive(this.roster.vouchedBy(peer, [this.identity.pub]))) return;
-    const sig = await this.#alive(e2ee.signVouch(this.identity, this.ctx, peer.pid, peer.role, peer.bundle));
-    this.#emit({ t: "vouch", pid: peer.pid, by: this.identity.pub, sig });
-    // Applied at once rather than on the server's echo (which then changes
-    // nothing): our own vouch needs no one's word.
-    this.roster.addVouch(peer, this.identity.pub, sig);
-    await this.#refreshTrust(peer, events);
+  /**
+   * Trust looked at again for `peers`. Someone who stopped being trusted (the
+   * signer's anchor moved on without them) counts as departing: a new chain for
+   * those who remain. Someone who became trusted gets our chain (unless `offer` is false).
+   * @returns {Promise<boolean>} whether a new chain was started
+   */
+  async #settleTrust(peers, events, { offer = true } = {}) {
+    const list = [...peers];
+    let lost = false;
+    for (const peer of list) if ((await this.#refreshTrust(peer, events)) === "lost") lost = true;
+    if (lost) await this.#rekey(events);
+    else if (offer) for (const peer of list) await this.#offerChain(peer, events);
+    return lost;
   }
 
   async #rekey(events) {
@@ -457,52 +587,5 @@ export class GroupCodec {
     this.chains.delete(pid);
     this.held.delete(pid);
     this.sentTo.delete(pid);
-  }
-
-  // ---- section 6: chains given to us ----
-
-  async #onDirect(frame, events) {
-    const peer = this.roster.get(frame.from);
-    if (!this.ctx || frame.from === this.me) return;
-    if (!peer?.keys || !(frame.payload instanceof Uint8Array)) {
-      events.push(warning("key_rejected", "A key from an unknown participant was ignored.", frame.from));
-      return;
-    }
-    let state;
-    try {
-      state = await this.#alive(
-        e2ee.openDistribution({
-          ctx: this.ctx,
-          sender: frame.from,
-          recipient: this.me,
-          mine: this.keys.x,
-          peerXPub: peer.keys.xPub,
-          payload: frame.payload,
-        }),
-      );
-    } catch (err) {
-      if (this.wiped) throw err;
-      events.push(warning("key_rejected", `A key from ${frame.from} was rejected (${reasonOf(err)}).`, frame.from));
-      return;
-    }
-    if (peer.trusted) this.#takeUp(peer.pid, state, events);
-    else this.held.set(peer.pid, state); // one per sender, until a vouch arrives
-  }
-
-  /** Take up `pid`'s chain state (section 6); the history of its keys refuses any chain taken up before. */
-  #takeUp(pid, state, events) {
-    let chains = this.chains.get(pid);
-    if (!chains) {
-      const peer = this.roster.get(pid);
-      const key = `${pid}/${toHex(peer.keys.sPub)}`;
-      let history = this.histories.get(key);
-      if (!history) this.histories.set(key, (history = new ChainHistory()));
-      this.chains.set(pid, (chains = new SenderChains(history)));
-    }
-    try {
-      chains.accept(state);
-    } catch (err) {
-      events.push(warning("key_rejected", `A key from ${pid} was rejected (${reasonOf(err)}).`, pid));
-    }
   }
 }

@@ -67,7 +67,11 @@ export class Inbox {
     item.querySelector(".thread-lines").append(line);
   }
 
-  /** `report` event: {from, msg, ts, verified, reported: {from, text} | null, note, reason?} */
+  /**
+   * `report` event: {from, msg, ts, verified, reported: {from, text} | null, note, reason?}.
+   * `reason` "id_mismatch": the reported message is genuine but is not the one this console
+   * opened under that id (the server numbers messages, docs/e2ee.md section 10).
+   */
   addReport(d) {
     const verdict = d.verified
       ? el("span", { class: "chip chip-verified", text: "Verified", dataset: { testid: "report-verdict" } })
@@ -81,19 +85,27 @@ export class Inbox {
           class: "hint",
           text: d.verified
             ? " The named member really sent this text."
-            : " This report could not be checked: the text or its sender may not be what it claims.",
+            : d.reason === "id_mismatch"
+              ? " The ids disagree: this console received another message under that number, so this text is not shown as that message."
+              : " This report could not be checked: the text or its sender may not be what it claims.",
         }),
       ),
     ];
     if (d.reported) {
       body.push(
-        el("p", { class: "item-label", text: `Reported message${Number.isInteger(d.msg) ? ` #${d.msg}` : ""} by ${this.nameOf(d.reported.from)}:` }),
+        el("p", {
+          class: "item-label",
+          text:
+            d.reason === "id_mismatch"
+              ? `What they reported, which is not message${Number.isInteger(d.msg) ? ` #${d.msg}` : ""} as this console received it:`
+              : `Reported message${Number.isInteger(d.msg) ? ` #${d.msg}` : ""} by ${this.nameOf(d.reported.from)}:`,
+        }),
         el("blockquote", { class: "item-quote", text: d.reported.text ?? "(the text could not be read)" }),
       );
     }
     if (d.note) body.push(el("p", { class: "item-label", text: "Their note:" }), el("p", { class: "item-text", text: d.note }));
     if (this.reply) body.push(el("p", { class: "item-actions" }, this.reply.slot(d.from)));
-    this.#add("report", `Report from ${this.nameOf(d.from)}`, d.ts, body, { verified: String(Boolean(d.verified)) });
+    this.#add("report", `Report from ${this.nameOf(d.from)}`, d.ts, body, { verified: String(Boolean(d.verified)), reason: d.reason ?? "" });
   }
 
   /**

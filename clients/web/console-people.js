@@ -1,19 +1,23 @@
 // The people of a session as the facilitator moderates them: the knock
 // queue (let in, refuse) and the roster with each member's actions (lower
 // hand, mute, unmute, time-out for N minutes, remove for this session or for
-// good). Destructive actions ask first, in the page's own dialog.
+// good, and "Let them in" for a member the server let in past this
+// facilitator's locked door, docs/e2ee.md section 3.2). Destructive actions,
+// and a vouch by hand, ask first, in the page's own dialog.
 
 import { $, ask, button, clockTime, el, say, show } from "./console-dom.js";
 
 export class PeopleView {
   /**
    * @param {{command: (t: string, fields?: object) => void, connected?: (pid: string) => boolean,
-   *   reply?: import("./console-reply.js").PrivateReply}} options
+   *   reply?: import("./console-reply.js").PrivateReply, letIn?: (pid: string) => void}} options
+   *   `letIn`: vouch by hand for a member who entered without this facilitator's admission
    */
-  constructor({ command, connected = () => true, reply }) {
+  constructor({ command, connected = () => true, reply, letIn = () => {} }) {
     this.command = command;
     this.connected = connected;
     this.reply = reply;
+    this.letIn = letIn;
   }
 
   // ---- knocks ----
@@ -62,8 +66,13 @@ export class PeopleView {
       if (!p.present) tags.push(this.connected(p.pid) ? ["stepped out", "away"] : ["not connected", "away"]);
       if (p.hand) tags.push(["hand raised", "hand"]);
       if (p.muted) tags.push([p.until ? `timed out until ${clockTime(p.until)}` : "muted", "muted"]);
+      if (p.barred) tags.push(["keys removed by a facilitator: barred", "warn"]);
+      else if (p.unadmitted) tags.push(["entered without your admission", "warn"]);
       if (p.pid !== me && !p.trusted) tags.push(["not verified", "warn"]);
       const actions = [];
+      if (p.role === "member" && p.unadmitted && !p.barred) {
+        actions.push(button("Let them in", () => this.vouch(p), { kind: "primary small", label: `Let them in: ${p.name}` }));
+      }
       if (p.role === "member") {
         if (p.hand) actions.push(button("Lower hand", () => this.command("hand", { up: false, pid: p.pid }), { kind: "small", label: `Lower ${p.name}'s hand` }));
         actions.push(
@@ -79,7 +88,14 @@ export class PeopleView {
         "li",
         {
           class: p.present ? "person" : "person is-away",
-          dataset: { testid: "person", pid: p.pid, name: p.name, muted: String(Boolean(p.muted)) },
+          dataset: {
+            testid: "person",
+            pid: p.pid,
+            name: p.name,
+            muted: String(Boolean(p.muted)),
+            unadmitted: String(Boolean(p.unadmitted)),
+            trusted: String(Boolean(p.trusted)),
+          },
         },
         el(
           "div",
@@ -93,6 +109,17 @@ export class PeopleView {
     $("people").replaceChildren(...items);
     const members = roster.filter((p) => p.role === "member" && p.present).length;
     $("people-count").textContent = `${members} member${members === 1 ? "" : "s"} here`;
+  }
+
+  async vouch(p) {
+    const { value } = await ask({
+      title: `Let ${p.name} in?`,
+      text:
+        "The server let them in while your door was closed, and you did not admit them. " +
+        "Vouch for them only if you know who they are: the pages of members whose link carries your key then trust theirs.",
+      actions: [{ label: "Let them in", value: "vouch", kind: "primary" }],
+    });
+    if (value === "vouch") this.letIn(p.pid);
   }
 
   async timeout(p) {

@@ -7,33 +7,17 @@
 // session ends, when the facilitator leaves the console, and on logout; so a
 // reload, which cannot bring it back, asks first (`beforeunload`).
 
-import { fromB64u } from "./bytes.js";
-import { ChatClient } from "./client.js";
+import { bytesEqual } from "./bytes.js";
+import { FacilitatorClient } from "./console-client.js";
+import { trustedCoFacilitators } from "./console-cofacilitators.js";
 import { $, announce, ask, button, clockTime, duration, el, say, show } from "./console-dom.js";
 import { keyText } from "./console-identity.js";
+import { anchorStore } from "./console-keep.js";
 import { Inbox } from "./console-inbox.js";
 import { OpenAlerts } from "./console-alerts.js";
 import { PeopleView } from "./console-people.js";
 import { PrivateReply } from "./console-reply.js";
 import { evaluate, groupPolicy, labelOf, unionCw } from "./content-policy.js";
-import { encode } from "./vendor/msgpack/index.mjs";
-
-/**
- * ChatClient plus facilitator commands (open, start, admit, mute, ...).
- * client.js has no public way to send a command frame yet; this uses its
- * public `ws` and `nextRef` the way its private #command does.
- */
-class FacilitatorClient extends ChatClient {
-  /** @param {string} t @param {object} [fields] @returns {number} the frame's ref */
-  command(t, fields = {}) {
-    if (!this.ws || this.closed || this.ws.readyState !== WebSocket.OPEN) {
-      throw new Error("The console is not connected to the room.");
-    }
-    const ref = this.nextRef++;
-    this.ws.send(encode({ t, ...fields, ref }));
-    return ref;
-  }
-}
 
 const STATE = {
   scheduled: ["Not open yet", "Members cannot come in until you open the room."],
@@ -94,7 +78,12 @@ export class SessionView {
       client: () => this.client,
       reply: this.reply,
     });
-    this.people = new PeopleView({ command: (t, fields) => this.#command(t, fields), connected, reply: this.reply });
+    this.people = new PeopleView({
+      command: (t, fields) => this.#command(t, fields),
+      connected,
+      reply: this.reply,
+      letIn: (pid) => this.#letIn(pid),
+    });
 
     const on = (id, fn) => $(id).addEventListener("click", fn);
     on("open-room", () => this.#command("open"));
@@ -170,9 +159,8 @@ export class SessionView {
     }
     const mine = keyText(identity.pub);
     const keys = full.facilitator_keys ?? {};
-    const coFacilitators = Object.entries(keys)
-      .filter(([name, key]) => name !== this.api.account && key !== mine)
-      .map(([, key]) => fromB64u(key));
+    // Only keys this device's facilitator entered or confirmed: never one the server offers.
+    const coFacilitators = trustedCoFacilitators().filter((key) => !bytesEqual(key, identity.pub));
     this.trusted = [identity.pub, ...coFacilitators];
     const client = new FacilitatorClient({
       role: "facilitator",
@@ -180,6 +168,7 @@ export class SessionView {
       token: this.api.token,
       identity: { pub: identity.pub, key: identity.key },
       coFacilitators,
+      anchorStore,
       name: this.api.account,
     });
     this.client = client;
@@ -368,11 +357,25 @@ export class SessionView {
 
   #command(t, fields) {
     say("session-error", "");
+    const fail = (err) => say("session-error", err.message, { error: true });
     try {
-      return this.client?.command(t, fields);
+      const ref = this.client?.command(t, fields);
+      if (ref instanceof Promise) ref.catch(fail); // a removal, sent once signed
+      return ref;
+    } catch (err) {
+      fail(err);
+      return undefined;
+    }
+  }
+
+  /** "Let them in": vouch by hand for a member the server let in past the locked door. */
+  async #letIn(pid) {
+    say("session-error", "");
+    try {
+      await this.client?.vouchFor(pid);
+      announce(`You vouched for ${this.nameOf(pid)}: their keys are confirmed by you now.`);
     } catch (err) {
       say("session-error", err.message, { error: true });
-      return undefined;
     }
   }
 

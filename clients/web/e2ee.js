@@ -4,10 +4,12 @@
 //
 // This module is pure: encodings and constructions, no state. The primitives
 // they are built of are in e2ee-primitives.js (re-exported here); the state
-// machine that decides who gets which chain lives in codec.js.
+// machine that decides who gets which chain lives in codec.js. Section 3's
+// vouches and removals are in e2ee-admission.js (re-exported here too).
 
 import { encode, decode } from "./vendor/msgpack/index.mjs";
 import { FormatError, Reader, bytesEqual, concat, fromUtf8, lp, randomBytes, u8, u32, utf8 } from "./bytes.js";
+import { ADMISSION_LABELS } from "./e2ee-admission.js";
 import {
   KEY_BYTES,
   RejectError,
@@ -25,8 +27,9 @@ import {
 
 // lp() is section 1's notation; the other byte helpers live in bytes.js.
 export { FormatError, lp } from "./bytes.js";
-// The primitives, so that `import * as e2ee` names the whole spec.
+// The primitives and section 3's signatures, so that `import * as e2ee` names the whole spec.
 export * from "./e2ee-primitives.js";
+export * from "./e2ee-admission.js";
 
 /** @typedef {import("./e2ee-primitives.js").KeyPair} KeyPair */
 
@@ -54,7 +57,7 @@ export const COMMITMENT_BYTES = 32;
 export const STATE_BYTES = 57;
 
 export const LABELS = Object.freeze({
-  admit: "safespace/v1/admit",
+  ...ADMISSION_LABELS,
   message: "safespace/v1/message",
   commit: "safespace/v1/commit",
   sign: "safespace/v1/sign",
@@ -84,35 +87,7 @@ export function parseBundle(bytes) {
   return { xPub: bytes.slice(1, 33), sPub: bytes.slice(33, 65) };
 }
 
-// ---- 3. vouches --------------------------------------------------------------
-
-/**
- * `lp("safespace/v1/admit") || ctx || lp(pid) || lp(role) || lp(bundle)`
- * @param {Uint8Array} ctxBytes @param {string} pid @param {string} role @param {Uint8Array} bundleBytes
- * @returns {Uint8Array}
- */
-export function admitStatement(ctxBytes, pid, role, bundleBytes) {
-  return concat(lp(LABELS.admit), ctxBytes, lp(pid), lp(role), lp(bundleBytes));
-}
-
-/**
- * @param {KeyPair} identity the facilitator's long-term Ed25519 key
- * @param {Uint8Array} ctxBytes @param {string} pid @param {string} role @param {Uint8Array} bundleBytes
- * @returns {Promise<Uint8Array>} the 64-byte vouch signature
- */
-export function signVouch(identity, ctxBytes, pid, role, bundleBytes) {
-  return ed25519Sign(identity, admitStatement(ctxBytes, pid, role, bundleBytes));
-}
-
-/**
- * @param {Uint8Array} identityPub @param {Uint8Array} sig
- * @param {Uint8Array} ctxBytes @param {string} pid @param {string} role @param {Uint8Array} bundleBytes
- * @returns {Promise<boolean>}
- */
-export function verifyVouch(identityPub, sig, ctxBytes, pid, role, bundleBytes) {
-  if (!(bundleBytes instanceof Uint8Array)) return Promise.resolve(false);
-  return ed25519Verify(identityPub, sig, admitStatement(ctxBytes, pid, role, bundleBytes));
-}
+// ---- 3. vouches and removals: e2ee-admission.js ----------------------------
 
 // ---- 4. sender chains --------------------------------------------------------
 

@@ -161,6 +161,7 @@ function showMessage(m) {
     name: m.own ? "You" : m.name,
     ts: m.ts,
     text: m.text,
+    reason: m.reason,
     cw: m.cw,
     own: m.own,
     role: sender?.role,
@@ -181,6 +182,10 @@ export function onWarning(w) {
     page.warned.add(w.pid);
     const who = page.roster.find((p) => p.pid === w.pid)?.name;
     note(who ? `${who} is not verified by a facilitator and cannot read this.` : w.message);
+  } else if (w.code === "keys_barred" && w.pid) {
+    // The server shows someone a facilitator removed: said while they are shown, as the note above.
+    page.warned.add(w.pid);
+    note(w.message);
   }
 }
 

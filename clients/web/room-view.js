@@ -121,7 +121,7 @@ export function message(m, opts) {
 
   const body = el("div", "msg-body");
   if (m.text === null) {
-    body.append(el("p", "msg-text msg-unreadable", "This message could not be read on this page (it was sealed before you could receive its key)."));
+    body.append(el("p", "msg-text msg-unreadable", unreadableText(m.reason)));
   } else {
     const text = el("p", "msg-text", m.text);
     if (m.cw && m.own) {
@@ -172,7 +172,7 @@ export function clearLog() {
 
 /**
  * @param {Array<{pid: string, name: string, role: string, present: boolean, hand: boolean,
- *   muted: boolean, trusted: boolean}>} roster
+ *   muted: boolean, trusted: boolean, barred?: boolean}>} roster
  * @param {{me: string | null, hidden: Set<string>, verifiable: boolean, onToggleHide: (pid: string) => void}} opts
  */
 export function people(roster, opts) {
@@ -201,9 +201,12 @@ export function people(roster, opts) {
       if (p.muted) tags.append(el("span", "tag tag-muted", "Muted"));
       if (!p.present) tags.append(el("span", "tag tag-away", "Stepped out"));
       if (opts.verifiable && !p.trusted && p.pid !== opts.me) {
-        const t = el("span", "tag tag-unverified", "Not verified");
+        // Barred keys (a facilitator's signed removal) are never confirmed: no "yet" for them.
+        const t = el("span", "tag tag-unverified", p.barred ? "Not verified: removed" : "Not verified");
         t.dataset.testid = "unverified";
-        t.title = "No facilitator has confirmed this person's keys yet: they cannot read messages.";
+        t.title = p.barred
+          ? "A facilitator removed the person these keys belong to: nothing you write reaches them."
+          : "No facilitator has confirmed this person's keys yet: they cannot read messages.";
         tags.append(t);
       }
       main.append(tags);
@@ -234,4 +237,15 @@ function rank(p, me) {
 function initial(name) {
   const first = [...String(name).trim()][0] ?? "?";
   return first.toLocaleUpperCase();
+}
+
+/**
+ * Why a message could not be read, as far as this page knows (the codec's `reason`):
+ * each sentence is true of that reason only.
+ * @param {string | undefined} reason
+ */
+function unreadableText(reason) {
+  if (reason === "unknown_chain") return "This message could not be read on this page (it was sealed before you could receive its key).";
+  if (reason === "untrusted") return "This message could not be read on this page: no facilitator has verified its sender.";
+  return "This message could not be read on this page.";
 }

@@ -145,3 +145,39 @@ def test_a_report_of_a_message_the_server_numbered_differently_is_not_verified()
     # The same report of the message under its true number is verified.
     room.report(b, first["id"], "this is not ok")
     assert getattr(fac.got[-1][1], "verified", None) is True
+
+
+def test_an_earlier_vouch_replayed_never_rolls_a_members_anchor_back() -> None:
+    """The server replays the facilitator's vouch for carol from before a departure."""
+    room, fac, (a, b, carol) = room_with("alice", "bob", "carol")
+    old_bob, old_for_carol = b.public(), carol.public()["vouches"]
+    room.leave(b)  # the facilitator's anchor moves on; bob's old vouch names the old one
+    for v in old_for_carol:
+        room.deliver(carol.pid, {"t": "vouch", "pid": carol.pid, **v})
+    replay_joined(room, old_bob, [carol])
+    comeback(room, b, old_bob)
+    assert not carol.codec.trusted(b.pid)
+    room.chat(carol, "after bob left")
+    assert b.texts()[-1:] == [None]
+
+
+def test_anchors_arriving_out_of_order_keep_the_latest() -> None:
+    """Two renewals; the server hands carol the newer vouch first, then the older."""
+    room, fac, (a, b, c, carol) = room_with("alice", "bob", "cy", "carol")
+
+    def vouches_for_carol_after(leaver: Seat) -> list[dict[str, Any]]:
+        carol.present = False  # the server shows carol nothing while the room moves on
+        room.leave(leaver)
+        carol.present = True
+        return [f for _, f in room.log if f["t"] == "vouch" and f["pid"] == carol.pid][-1:]
+
+    first = vouches_for_carol_after(b)  # anchor 1 (bob gone)
+    old_c = c.public()  # cy's vouch names anchor 1
+    second = vouches_for_carol_after(c)  # anchor 2 (cy gone)
+    assert first and second and first != second
+    for gone in (b, c):
+        room.deliver(carol.pid, {"t": "left", "pid": gone.pid})
+    for frame in (*second, *first):  # the later one first
+        room.deliver(carol.pid, dict(frame))
+    replay_joined(room, old_c, [carol])
+    assert not carol.codec.trusted(c.pid)

@@ -103,3 +103,17 @@ async def until(
             event = await client.next(kind, timeout=10)
             if pred(event):
                 return event
+
+
+async def keys_with_facilitators(client: ChatClient, *also: str) -> None:
+    """Keys exchanged with every facilitator present (and with the pids in ``also``).
+
+    A member trusts nobody until a facilitator's vouch for its own keys names
+    that facilitator's anchor (docs/e2ee.md section 3.2), so right after
+    joining ``keys_ready()`` alone may find nobody to wait for.
+    """
+    facilitators = [
+        pid for pid, p in client.roster.items() if p["role"] == "facilitator" and p["present"]
+    ]
+    assert facilitators, "no facilitator in the room"
+    await client.keys_ready([*facilitators, *also], timeout=10)

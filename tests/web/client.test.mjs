@@ -302,9 +302,14 @@ test("no message text is ever put in browser storage, cookies or the URL", () =>
   // on its own below.
   const KEY_STORE = "console-identity.js";
   // And one file may use sessionStorage, for a reload of the console's tab:
-  // the API token and a group id, under two keys, and nothing else.
+  // the API token, a group id and the session's anchor memory (docs/e2ee.md
+  // section 3.1: an anchor and pids), under three keys, and nothing else.
   const TAB_STORE = "console-keep.js";
-  for (const file of readdirSync(dir).filter((f) => f.endsWith(".js") && f !== KEY_STORE && f !== TAB_STORE)) {
+  // And one may use localStorage: the co-facilitators' public identity keys this
+  // device trusts (docs/e2ee.md section 3.2), under one key, nothing else.
+  const COFAC_STORE = "console-cofacilitators.js";
+  const own = new Set([KEY_STORE, TAB_STORE, COFAC_STORE]);
+  for (const file of readdirSync(dir).filter((f) => f.endsWith(".js") && !own.has(f))) {
     const code = readFileSync(join(dir, file), "utf8").replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
     assert.doesNotMatch(code, forbidden, file);
   }
@@ -316,10 +321,58 @@ test("no message text is ever put in browser storage, cookies or the URL", () =>
   for (const put of puts) {
     assert.match(put, /^\{ ?(pub: [\w.]+, key: [\w.]+|key: [\w.]+, pub: [\w.]+) ?\}, \w+$/, put);
   }
+  const cofacStore = readFileSync(join(dir, COFAC_STORE), "utf8").replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
+  assert.doesNotMatch(cofacStore, /sessionStorage|indexedDB|document\.cookie|location\.(hash|search)\s*=/);
+  assert.deepEqual([...cofacStore.matchAll(/localStorage\.\w+\((\w+)/g)].map((m) => m[1]), ["STORAGE", "STORAGE"]);
+  assert.match(cofacStore, /const STORAGE = "safespace\.cofacilitators";/);
   const tabStore = readFileSync(join(dir, TAB_STORE), "utf8").replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
   assert.doesNotMatch(tabStore, /localStorage|indexedDB|document\.cookie|location\.(hash|search)\s*=/);
   // One setItem, whose key is one of the two names below, each put() by one export.
   assert.deepEqual([...tabStore.matchAll(/sessionStorage\.setItem\((\w+),/g)].map((m) => m[1]), ["key"]);
   assert.deepEqual([...tabStore.matchAll(/= \(\w+\) => put\((\w+), \w+\)/g)].map((m) => m[1]).sort(), ["GROUP", "TOKEN"]);
-  assert.deepEqual([...tabStore.matchAll(/"([^"]*)"/g)].map((m) => m[1]).sort(), ["safespace.console.group", "safespace.console.token"]);
+  // Its storage keys, the only names it declares.
+  assert.deepEqual([...tabStore.matchAll(/const \w+ = "([^"]*)"/g)].map((m) => m[1]).sort(), [
+    "safespace.console.anchor",
+    "safespace.console.group",
+    "safespace.console.token",
+  ]);
+  // The anchor memory: its session, the anchor and the pids, nothing more.
+  assert.deepEqual([...tabStore.matchAll(/put\(ANCHOR, ([^;]*)\);/g)].map((m) => m[1]), [
+    "JSON.stringify({ group, session, anchor: toB64u(anchor), vouched })",
+    "null",
+  ]);
+});
+
+test("a facilitator's page: whom the server let past the closed door is shown unadmitted until let in; barred keys are marked", async () => {
+  const { ed25519KeyPair } = await import("../../clients/web/e2ee-primitives.js");
+  const r = new FakeRoom({ state: "live_locked" });
+  const identity = await ed25519KeyPair();
+  const client = new ChatClient({ role: "facilitator", group: r.group, token: "T", name: "Alex", identity, url: "ws://x/ws", WebSocket: FakeSocket });
+  const warnings = [];
+  client.addEventListener("warning", (e) => warnings.push(e.detail));
+  await client.connect();
+  const peer = new SocketPeer(client);
+  peer.socket = FakeSocket.last;
+  peer.socket.sent.splice(0);
+  const F = await r.join(peer, { name: "Alex" });
+  const K = await r.join(await member([identity.pub]), { name: "Kim" });
+  const kim = () => client.participants().find((p) => p.pid === K);
+  assert.equal(kim().unadmitted, true);
+  assert.equal(kim().trusted, false);
+  const said = warnings.find((w) => w.code === "not_admitted");
+  assert.equal(said.pid, K);
+  assert.match(said.message, /^Kim entered while your door was closed, without your admission\./);
+  await client.vouchFor(K);
+  await r.relay(F);
+  assert.equal(kim().unadmitted, false);
+  assert.equal(kim().trusted, true);
+  // Removed with our signature, then shown again by the server: barred, never trusted.
+  const entry = r.entry(r.people.get(K));
+  await r.remove(K, { signed: client.codec });
+  await r.inject(F, { t: "joined", p: { ...entry, pid: "p9", present: true } });
+  await settle(client);
+  const shown = client.participants().find((p) => p.pid === "p9");
+  assert.equal(shown.barred, true);
+  assert.equal(shown.trusted, false);
+  assert.match(warnings.at(-1).message, /^The server shows Kim with the keys of someone a facilitator removed/);
 });

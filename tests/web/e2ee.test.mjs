@@ -81,19 +81,42 @@ test("bundle: 65 bytes, version 1; anything else is unusable", async () => {
   assert.equal(e2ee.parseBundle(undefined), null);
 });
 
-test("vouch: binds ctx, pid, role and bundle", async () => {
+test("vouch: binds ctx, anchor, pid, role and bundle", async () => {
   const id = await e2ee.ed25519KeyPair();
   const b = e2ee.bundle((await e2ee.x25519KeyPair()).pub, (await e2ee.ed25519KeyPair()).pub);
-  const stmt = e2ee.admitStatement(ctx, "p2", "member", b);
-  assert.deepEqual(stmt, concat(lp("safespace/v1/admit"), ctx, lp("p2"), lp("member"), lp(b)));
-  const sig = await e2ee.signVouch(id, ctx, "p2", "member", b);
-  assert.equal(await e2ee.verifyVouch(id.pub, sig, ctx, "p2", "member", b), true);
-  assert.equal(await e2ee.verifyVouch(id.pub, sig, ctx, "p3", "member", b), false);
-  assert.equal(await e2ee.verifyVouch(id.pub, sig, ctx, "p2", "facilitator", b), false);
-  assert.equal(await e2ee.verifyVouch(id.pub, sig, e2ee.ctx("g_0123456789ab", "sess-2"), "p2", "member", b), false);
+  const anchor = new Uint8Array(16).fill(0x5a);
+  const stmt = e2ee.admitStatement(ctx, anchor, "p2", "member", b);
+  assert.deepEqual(stmt, concat(lp("safespace/v2/admit"), ctx, lp(anchor), lp("p2"), lp("member"), lp(b)));
+  const sig = await e2ee.signVouch(id, ctx, anchor, "p2", "member", b);
+  assert.equal(await e2ee.verifyVouch(id.pub, sig, ctx, anchor, "p2", "member", b), true);
+  assert.equal(await e2ee.verifyVouch(id.pub, sig, ctx, anchor, "p3", "member", b), false);
+  assert.equal(await e2ee.verifyVouch(id.pub, sig, ctx, anchor, "p2", "facilitator", b), false);
+  assert.equal(await e2ee.verifyVouch(id.pub, sig, e2ee.ctx("g_0123456789ab", "sess-2"), anchor, "p2", "member", b), false);
   const other = b.slice();
   other[64] ^= 1;
-  assert.equal(await e2ee.verifyVouch(id.pub, sig, ctx, "p2", "member", other), false);
+  assert.equal(await e2ee.verifyVouch(id.pub, sig, ctx, anchor, "p2", "member", other), false);
+  // Another anchor (another session of the same ids, or the room before a removal): no.
+  const older = anchor.slice();
+  older[0] ^= 1;
+  assert.equal(await e2ee.verifyVouch(id.pub, sig, ctx, older, "p2", "member", b), false);
+  assert.equal(e2ee.newAnchor().length, e2ee.ANCHOR_BYTES);
+  assert.notDeepEqual(e2ee.newAnchor(), e2ee.newAnchor());
+});
+
+test("signed removal: binds ctx, pid, bundle and for_good", async () => {
+  const id = await e2ee.ed25519KeyPair();
+  const b = e2ee.bundle((await e2ee.x25519KeyPair()).pub, (await e2ee.ed25519KeyPair()).pub);
+  const stmt = e2ee.removeStatement(ctx, "p2", b, true);
+  assert.deepEqual(stmt, concat(lp("safespace/v1/remove"), ctx, lp("p2"), lp(b), Uint8Array.of(1)));
+  assert.deepEqual(e2ee.removeStatement(ctx, "p2", b, false).at(-1), 0);
+  const proof = await e2ee.signRemoval(id, ctx, "p2", b, true);
+  assert.equal(proof.length, 64);
+  assert.equal(await e2ee.verifyRemoval(id.pub, proof, ctx, "p2", b, true), true);
+  assert.equal(await e2ee.verifyRemoval(id.pub, proof, ctx, "p2", b, false), false);
+  assert.equal(await e2ee.verifyRemoval(id.pub, proof, ctx, "p3", b, true), false);
+  assert.equal(await e2ee.verifyRemoval(id.pub, proof, e2ee.ctx("g_0123456789ab", "sess-2"), "p2", b, true), false);
+  assert.equal(await e2ee.verifyRemoval((await e2ee.ed25519KeyPair()).pub, proof, ctx, "p2", b, true), false);
+  assert.equal(await e2ee.verifyRemoval(id.pub, proof, ctx, "p2", undefined, true), false);
 });
 
 test("chain step: seed, next ck, mk and nonce as section 4 says", async () => {

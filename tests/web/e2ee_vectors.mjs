@@ -95,14 +95,33 @@ export async function runVectors(vectors, { base = DEFAULT_BASE } = {}) {
     });
   }
 
-  // ---- section 3: vouches ----
+  // ---- section 3.2: vouches, under the signer's anchor ----
+  const anchorOf = (v) => {
+    if (typeof v.anchor !== "string") throw new Error("no anchor: these vectors predate the v2 vouch (docs/e2ee.md section 3.2)");
+    return unhex(v.anchor);
+  };
   for (const [i, v] of (vectors.vouches ?? []).entries()) {
     await check(`vouches[${i}]`, async () => {
       const signer = person(v.signer);
       const bundle = unhex(v.bundle);
-      same("statement", e2ee.admitStatement(ctx, v.pid, v.role, bundle), v.statement);
-      same("sig", await e2ee.signVouch(signer.identity, ctx, v.pid, v.role, bundle), v.sig);
-      if (!(await e2ee.verifyVouch(signer.identity.pub, unhex(v.sig), ctx, v.pid, v.role, bundle))) throw new Error("does not verify");
+      const anchor = anchorOf(v);
+      if (anchor.length !== e2ee.ANCHOR_BYTES) throw new Error(`an anchor of ${anchor.length} bytes`);
+      same("statement", e2ee.admitStatement(ctx, anchor, v.pid, v.role, bundle), v.statement);
+      same("sig", await e2ee.signVouch(signer.identity, ctx, anchor, v.pid, v.role, bundle), v.sig);
+      if (!(await e2ee.verifyVouch(signer.identity.pub, unhex(v.sig), ctx, anchor, v.pid, v.role, bundle))) throw new Error("does not verify");
+    });
+  }
+
+  // ---- section 3.3: signed removals ----
+  for (const [i, v] of (vectors.removals ?? []).entries()) {
+    await check(`removals[${i}]`, async () => {
+      const signer = person(v.signer);
+      const bundle = unhex(v.bundle);
+      const forGood = v.for_good === true;
+      same("statement", e2ee.removeStatement(ctx, v.pid, bundle, forGood), v.statement);
+      same("proof", await e2ee.signRemoval(signer.identity, ctx, v.pid, bundle, forGood), v.proof);
+      if (!(await e2ee.verifyRemoval(signer.identity.pub, unhex(v.proof), ctx, v.pid, bundle, forGood))) throw new Error("does not verify");
+      if (await e2ee.verifyRemoval(signer.identity.pub, unhex(v.proof), ctx, v.pid, bundle, !forGood)) throw new Error("verifies with for_good flipped");
     });
   }
 
@@ -226,8 +245,15 @@ export async function runVectors(vectors, { base = DEFAULT_BASE } = {}) {
     await check(`rejects[${i}] ${v.what} ${v.case}`, async () => {
       if (v.what === "vouch") {
         const signer = person(v.signer);
-        if (await e2ee.verifyVouch(signer.identity.pub, unhex(v.sig), ctx, v.pid, v.role, unhex(v.bundle))) {
+        if (await e2ee.verifyVouch(signer.identity.pub, unhex(v.sig), ctx, anchorOf(v), v.pid, v.role, unhex(v.bundle))) {
           throw new Error("the vouch verifies, but the vectors say it must not");
+        }
+        return;
+      }
+      if (v.what === "removal") {
+        const signer = person(v.signer);
+        if (await e2ee.verifyRemoval(signer.identity.pub, unhex(v.proof), ctx, v.pid, unhex(v.bundle), v.for_good === true)) {
+          throw new Error("the removal verifies, but the vectors say it must not");
         }
         return;
       }

@@ -26,4 +26,7 @@ test("the browser module produces and accepts exactly the shared vectors", { ski
   // Content warnings (docs/e2ee.md section 5): messages with one, bodies whose cw is refused.
   assert.ok(vectors.messages.filter((m) => m.cw !== undefined).length >= 2);
   assert.ok(vectors.rejects.some((r) => r.case === "cw_not_a_string"));
+  // Vouches name the signer's anchor, and removals are signed (docs/e2ee.md sections 3.2 and 3.3).
+  assert.ok(vectors.vouches.every((v) => typeof v.anchor === "string"), "every vouch vector has its anchor");
+  assert.ok(vectors.removals?.length > 0, "the vectors have removals");
 });

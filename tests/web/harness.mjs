@@ -6,15 +6,20 @@ import { GroupCodec } from "../../clients/web/codec.js";
 import { ed25519KeyPair } from "../../clients/web/e2ee-primitives.js";
 
 export class FakeRoom {
-  constructor({ group = "g_0123456789ab", session = "sess-1" } = {}) {
+  /** `state`: the session state a `welcome` names (docs/protocol.md section 7); "lobby": the door is open. */
+  constructor({ group = "g_0123456789ab", session = "sess-1", state = "lobby" } = {}) {
     this.group = group;
     this.session = session;
+    this.state = state;
     this.people = new Map();
     this.nextPid = 1;
     this.nextMsg = 0;
     this.deliveries = [];
     /** every frame the server relayed, for tests that play a dishonest server */
     this.log = [];
+    /** `(pid, frame) => boolean`: frames to hold back (a server that delays or drops them); see `takeHeld` */
+    this.holding = null;
+    this.held = [];
   }
 
   entry(p) {
@@ -38,6 +43,7 @@ export class FakeRoom {
       you: p.pid,
       role: p.role,
       session: this.session,
+      state: this.state,
       group: { id: this.group, title: "Tuesday group" },
       roster: [...this.people.values()].map((q) => this.entry(q)),
     };
@@ -67,10 +73,22 @@ export class FakeRoom {
     await this.pump();
   }
 
-  async remove(pid) {
+  /**
+   * The server removes `pid`; `by` and `proof` as the remover's page signed them
+   * (`signed`: the facilitator's codec that removes, as the console does).
+   */
+  async remove(pid, { forGood = false, signed } = {}) {
+    const proof = signed ? await signed.signRemoval(pid, forGood) : null;
     this.people.get(pid).present = false;
     this.people.delete(pid);
-    this.#toRoom({ t: "removed", pid, for_good: false });
+    this.#toRoom({ t: "removed", pid, for_good: forGood, ...(proof ?? {}) });
+    await this.pump();
+  }
+
+  /** A session state frame from the server to everyone (open, start, lock, unlock). */
+  async setState(state) {
+    this.state = state;
+    this.#toRoom({ t: "state", state, paused: false, started_at: null, slow_mode_seconds: 0 });
     await this.pump();
   }
 
@@ -92,9 +110,11 @@ export class FakeRoom {
         if (this.people.get(frame.to)?.present) this.#to(frame.to, { t: "direct", from: pid, payload: frame.payload });
         break;
       case "vouch": {
+        // The latest vouch per signer, as the server keeps it.
         const target = this.people.get(frame.pid);
-        if (target) target.vouches.push({ by: frame.by, sig: frame.sig });
-        this.#toRoom({ t: "vouch", pid: frame.pid, by: frame.by, sig: frame.sig });
+        const v = { by: frame.by, anchor: frame.anchor, sig: frame.sig };
+        if (target) target.vouches = [...target.vouches.filter((o) => !sameBytes(o.by, v.by)), v];
+        this.#toRoom({ t: "vouch", pid: frame.pid, ...v });
         break;
       }
       case "private": {
@@ -126,6 +146,12 @@ export class FakeRoom {
     for (const p of this.people.values()) if (p.present && p.role === "facilitator") this.#to(p.pid, frame);
   }
 
+  /** The frames held back so far, [pid, frame] in order; holding stops. */
+  takeHeld() {
+    this.holding = null;
+    return this.held.splice(0);
+  }
+
   /** Inject a frame as if the server sent it (a dishonest server, or a replay). */
   async inject(pid, frame) {
     this.#to(pid, frame);
@@ -138,6 +164,10 @@ export class FakeRoom {
       const [pid, frame] = this.deliveries.shift();
       const p = this.people.get(pid);
       if (!p || !p.present) continue;
+      if (this.holding?.(pid, frame)) {
+        this.held.push([pid, frame]);
+        continue;
+      }
       this.log.push({ to: pid, frame });
       const events = await p.codec.handle(frame);
       p.events.push(...events);
@@ -180,10 +210,39 @@ export class FakeRoom {
   }
 }
 
-/** A facilitator's codec and its identity. */
+function sameBytes(a, b) {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
+}
+
+/** An anchor store in memory, as the console's sessionStorage would keep it across a reload. */
+export class MemoryAnchorStore {
+  constructor() {
+    this.kept = new Map();
+  }
+
+  load(group, session) {
+    return this.kept.get(`${group}/${session}`) ?? null;
+  }
+
+  save(group, session, memory) {
+    this.kept.clear();
+    this.kept.set(`${group}/${session}`, structuredClone(memory));
+  }
+
+  drop() {
+    this.kept.clear();
+  }
+}
+
+/** A facilitator's codec and its identity; `store`: its memory across a reload. */
 export async function facilitator(options = {}) {
   const identity = options.identity ?? (await ed25519KeyPair());
-  const codec = await GroupCodec.create({ role: "facilitator", identity, trustedIdentities: options.co ?? [] });
+  const codec = await GroupCodec.create({
+    role: "facilitator",
+    identity,
+    trustedIdentities: options.co ?? [],
+    anchorStore: options.store,
+  });
   return { codec, identity };
 }
 

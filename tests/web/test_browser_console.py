@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-from chromium import console_link, needs_chromium, open_page
+from chromium import console_link, keys_with_facilitators, needs_chromium, open_page
 from chromium import until as next_event
 from conftest import PASSWORD, Env
 from playwright.async_api import Browser, ConsoleMessage, Page, ViewportSize, expect
@@ -201,7 +201,7 @@ async def test_console_runs_a_session(server: Env, browser: Browser) -> None:
 
     # A member comes in with a console-made link, trusts the console's vouch, and they talk.
     robin = await server.member(robin_link, "Robin", e2ee=True)
-    await robin.keys_ready()
+    await keys_with_facilitators(robin)
     [fac] = [pid for pid, p in robin.roster.items() if p["role"] == "facilitator"]
     assert robin.roster[fac]["verified"] and robin.roster[robin.pid]["verified"]
     await robin.send("hello from Robin")
@@ -221,8 +221,8 @@ async def test_console_runs_a_session(server: Env, browser: Browser) -> None:
     await page.get_by_role("button", name="Let Kim in").click()
     await kim.next("welcome")
     await expect(page.get_by_test_id("knock")).to_have_count(0)
-    await kim.keys_ready()
-    await robin.keys_ready()
+    await keys_with_facilitators(kim, robin.pid)
+    await keys_with_facilitators(robin, kim.pid)
     assert kim.roster[fac]["verified"] and robin.roster[kim.pid]["verified"]
     await kim.send("hi all from Kim")
     kim_msg = (await reads(robin, "hi all from Kim"))["id"]
@@ -316,7 +316,9 @@ async def test_console_runs_a_session(server: Env, browser: Browser) -> None:
     await screenshots(page, "dialog", full_page=False)
     await page.get_by_role("dialog").get_by_role("button", name="Remove for good").click()
     assert await kim.closed() == 4001
-    await next_where(robin, "removed", pid=kim.pid, for_good=True)
+    removed = await next_where(robin, "removed", pid=kim.pid, for_good=True)
+    # Signed by the console (docs/e2ee.md section 3.3): Robin's client bars Kim's keys.
+    assert len(removed["by"]) == 32 and len(removed["proof"]) == 64
     await expect(page.locator('[data-testid="person"][data-name="Kim"]')).to_have_count(0)
     seats = {s.label: s.public(time.time())["status"] for s in await server.store.seats(gid)}
     assert seats == {"seat 1": "active", "seat 2": "revoked"}

@@ -4,17 +4,19 @@ A reply is sealed to that member and the facilitators only (docs/e2ee.md
 section 8): the Python member it is for reads it, another reads nothing, and
 the server never holds the text. A reload comes back into the room with the
 open alerts (welcome.alerts), asks before leaving a live session, and keeps
-nothing in sessionStorage but the login token and the group's id.
+nothing in sessionStorage but the login token, the group's id and its codec's
+anchor for the session (docs/e2ee.md section 3.1).
 """
 
 from __future__ import annotations
 
 import importlib.util
+import json
 import re
 from pathlib import Path
 
 import pytest
-from chromium import console_link, needs_chromium
+from chromium import console_link, keys_with_facilitators, needs_chromium
 from chromium import until as next_event
 from conftest import Env
 from playwright.async_api import Browser, Dialog, Page, expect
@@ -30,6 +32,7 @@ _spec.loader.exec_module(_live)
 Wire = _live.Wire
 
 REPLY = "I am here for you, Robin. REPLY-MARKER-7f3a"
+ANCHOR = "safespace.console.anchor"
 
 STORED = """() => Object.fromEntries(
     Object.keys(sessionStorage).map((k) => [k, sessionStorage.getItem(k)])
@@ -70,8 +73,8 @@ async def test_console_replies_privately_to_one_member_only(
     robin_link, kim_link = await into_open_room(page, ["seat 1", "seat 2"])
     robin = await server.member(robin_link, "Robin", e2ee=True)
     kim = await server.member(kim_link, "Kim", e2ee=True)
-    await robin.keys_ready()
-    await kim.keys_ready()
+    await keys_with_facilitators(robin)
+    await keys_with_facilitators(kim)
 
     # On a break (present, not gone): still offered, and they still read it.
     await robin.step_out()
@@ -119,7 +122,7 @@ async def test_console_reload_comes_back_into_the_room_and_asks_first(
     }
     (link,) = await into_open_room(page, ["seat 1"])
     robin = await server.member(link, "Robin", e2ee=True)
-    await robin.keys_ready()
+    await keys_with_facilitators(robin)
     await robin.private("Something private, never stored.")
     thread = page.locator('[data-testid="inbox-item"][data-thread]')
     await expect(thread).to_contain_text("Something private")
@@ -129,11 +132,16 @@ async def test_console_reload_comes_back_into_the_room_and_asks_first(
     await expect(alert).to_be_visible()
     await expect(alert.get_by_role("button", name="Reply privately to Robin")).to_be_visible()
 
-    # Only the token and the group's id are kept for the tab; nothing of the session.
+    # Only the token, the group's id and the codec's anchor memory (docs/e2ee.md
+    # section 3.1: its session, anchor and the pids it vouched for) are kept for
+    # the tab; nothing else of the session.
     stored = await page.evaluate(STORED)
-    assert set(stored) == {"safespace.console.token", "safespace.console.group"}
+    assert set(stored) == {ANCHOR, "safespace.console.token", "safespace.console.group"}
     assert stored["safespace.console.group"] == gid
     assert re.fullmatch(r"[\w.~-]+", stored["safespace.console.token"])
+    anchor = json.loads(stored[ANCHOR])
+    assert set(anchor) == {"group", "session", "anchor", "vouched"}
+    assert anchor["group"] == gid and robin.pid in anchor["vouched"]
     assert "Robin" not in str(stored) and "private" not in str(stored)
 
     # Leaving a live session asks first.
@@ -154,11 +162,17 @@ async def test_console_reload_comes_back_into_the_room_and_asks_first(
     await expect(page.get_by_test_id("restore-note")).to_have_text(RELOADED)
     await expect(page.locator('[data-testid="inbox-item"]')).to_have_count(0)
     await expect(person(page, "Robin")).to_be_visible()
+    # The same anchor: Robin, vouched for under it, stays verified with no new vouch,
+    # and trusts the reloaded console as soon as its vouch for its new keys arrives.
+    assert json.loads((await page.evaluate(STORED))[ANCHOR])["anchor"] == anchor["anchor"]
+    await expect(person(page, "Robin")).not_to_contain_text("not verified")
+    await keys_with_facilitators(robin)
 
     # Back to the groups: not in a room any more, nothing to ask; logging out keeps nothing.
+    # (The anchor stays while the session lasts: the console may come back into it.)
     await page.get_by_role("button", name="Leave the console").click()
     await expect(page.get_by_role("heading", name="Your groups")).to_be_visible()
-    assert set(await page.evaluate(STORED)) == {"safespace.console.token"}
+    assert set(await page.evaluate(STORED)) == {"safespace.console.token", ANCHOR}
     assert await page.evaluate(ASKS_BEFORE_LEAVING) is False
     await page.reload()
     await expect(page.get_by_role("heading", name="Your groups")).to_be_visible()
