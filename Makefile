@@ -46,6 +46,17 @@ $(CHROMIUM):
 
 test: lint pytest
 
+# The store tests run their own redis-server (tests/redis_server.py: a free
+# port, no persistence, stopped by its pid), never the system's service; this
+# rule only installs Debian's package when the binary is missing. (On a host
+# with an init system the package starts its service; a container's
+# policy-rc.d forbids that. The tests neither use nor touch it.)
+REDIS_SERVER := /usr/bin/redis-server
+pytest: $(REDIS_SERVER)
+$(REDIS_SERVER):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends redis-server >/dev/null
+
 # The benchmark (issue 3, docs/performance.md). Its Node side (load generator,
 # socket.io reference) installs from bench/package-lock.json; `make test` needs
 # it too, for the benchmark's smoke test.

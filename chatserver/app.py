@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -15,16 +16,21 @@ from starlette.websockets import WebSocket
 
 from chatserver import api, ws
 from chatserver.admin import Admin
-from chatserver.auth import AttemptLimiter, Authenticator
+from chatserver.attempts import open_attempts
+from chatserver.auth import Authenticator
 from chatserver.backend import open_backend
 from chatserver.config import Config
 from chatserver.connection import Outbox
 from chatserver.hub import Hub
 from chatserver.metrics import Metrics
+from chatserver.redis_store import RedisStore, RedisTooOld
 from chatserver.store import Store, open_store
 from chatserver.waiting import WaitingLimits
 from chatserver.web import WEB_DIR, WebFiles
 from moderation.content.policy import DEFAULT_RULES
+from rooms.errors import StoreUnavailable
+
+log = logging.getLogger(__name__)
 
 SECURITY_HEADERS = [
     (
@@ -100,8 +106,13 @@ def create_app(
         config=config,
         store=store,
         hub=hub,
-        auth=Authenticator(store, config.login_attempts_per_minute, config.api_token_hours),
-        links=AttemptLimiter(config.link_attempts_per_minute),
+        auth=Authenticator(
+            store,
+            config.login_attempts_per_minute,
+            config.api_token_hours,
+            open_attempts(store, "login", config.login_attempts_per_minute),
+        ),
+        links=open_attempts(store, "link", config.link_attempts_per_minute),
         metrics=metrics,
         outbox=Outbox(),
         waiting=WaitingLimits(config.waiting_per_address, config.rules_per_link),
@@ -109,6 +120,15 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if isinstance(store, RedisStore):
+            # A Redis too old stops the start here (RedisTooOld); one that is
+            # down does not: requests get 503 until it is back.
+            try:
+                await store.check()
+            except RedisTooOld:
+                raise
+            except StoreUnavailable:
+                log.warning("The store's Redis is unreachable at start: 503s until it is back.")
         await backend.start()
         try:
             yield

@@ -22,13 +22,14 @@ import heapq
 import itertools
 import os
 import secrets
-from collections import OrderedDict, deque
+from collections import OrderedDict
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
+from chatserver.attempts import AttemptLimiter, Attempts
 from chatserver.store import ApiToken, Store
 from rooms.errors import AuthError, Code
 from rooms.seats import hash_token
@@ -70,50 +71,6 @@ def _verify(stored: str, password: str) -> bool:
         return _hasher.verify(stored, password)
     except (VerificationError, InvalidHashError):
         return False
-
-
-class AttemptLimiter:
-    """At most ``limit`` failed attempts per key (a client address, a name) per window.
-
-    Only failures count, so a facilitator who types the password right is never
-    held up; a guesser is stopped after a few tries.
-    """
-
-    def __init__(self, limit: int, window: float = 60.0) -> None:
-        self.limit = limit
-        self.window = window
-        self._failures: dict[str, deque[float]] = {}
-
-    def check(self, key: str, now: float) -> None:
-        failures = self._failures.get(key)
-        if failures is None:
-            return
-        while failures and failures[0] <= now - self.window:
-            failures.popleft()
-        if not failures:
-            del self._failures[key]
-        elif len(failures) >= self.limit:
-            retry = round(failures[0] + self.window - now, 1)
-            raise AuthError(Code.RATE_LIMITED, retry_after=retry)
-
-    def failures(self, key: str, now: float) -> int:
-        recent = self._failures.get(key, ())
-        return sum(1 for t in recent if t > now - self.window)
-
-    def fail(self, key: str, now: float) -> None:
-        if len(self._failures) > 10_000:  # a spray of names: forget what expired
-            for k in [k for k, v in self._failures.items() if v and v[-1] <= now - self.window]:
-                del self._failures[k]
-        self._failures.setdefault(key, deque()).append(now)
-
-    def forgive(self, key: str, at: float) -> None:
-        """Take back a failure counted in advance (``at``): the attempt succeeded."""
-        failures = self._failures.get(key)
-        if failures is not None:
-            with suppress(ValueError):
-                failures.remove(at)
-            if not failures:
-                del self._failures[key]
 
 
 class VerificationGate:
@@ -172,9 +129,17 @@ class VerificationGate:
 class Authenticator:
     """Logins and bearer tokens for facilitators, shared by the API and the websocket."""
 
-    def __init__(self, store: Store, attempts_per_minute: int, token_hours: float) -> None:
+    def __init__(
+        self,
+        store: Store,
+        attempts_per_minute: int,
+        token_hours: float,
+        limiter: Attempts | None = None,
+    ) -> None:
+        """``limiter`` counts failed logins (``chatserver.attempts.open_attempts``:
+        in Redis when several nodes share the store); this process's memory if None."""
         self.store = store
-        self.limiter = AttemptLimiter(attempts_per_minute)
+        self.limiter = AttemptLimiter(attempts_per_minute) if limiter is None else limiter
         self.token_seconds = token_hours * 3600.0
         # argon2id takes 64 MiB and a core's time per verification (argon2-cffi's
         # defaults): one at a time per core, so a burst of logins can neither
@@ -190,17 +155,22 @@ class Authenticator:
         """Check a name and password; return the facilitator's name or raise ``AuthError``."""
         name_key = hash_token(name)
         by_ip, by_name = f"ip:{client}", f"name:{name_key}"
-        self.limiter.check(by_ip, now)
-        # The per-name limit stops guessing spread over many addresses, but a
-        # member who knows a facilitator's name must not be able to lock them
-        # out: a client with a clean record is never held by it.
-        if self.limiter.failures(by_ip, now):
-            self.limiter.check(by_name, now)
+        # Counted before the verification is awaited, each key checked and
+        # counted in one step, so that concurrent attempts from one address
+        # meet the limit too (over every node); taken back on success.
+        failed_before = await self.limiter.attempt(by_ip, now)
+        try:
+            # The per-name limit stops guessing spread over many addresses, but
+            # a member who knows a facilitator's name must not be able to lock
+            # them out: a client with a clean record is never held by it.
+            if failed_before:
+                await self.limiter.attempt(by_name, now)
+            else:
+                await self.limiter.fail(by_name, now)
+        except BaseException:
+            await self.limiter.forgive(by_ip, now)
+            raise
         known = self._is_known_good(name_key, client, now)
-        # Counted before the verification is awaited, so that concurrent
-        # attempts from one address meet the limit too; taken back on success.
-        self.limiter.fail(by_ip, now)
-        self.limiter.fail(by_name, now)
         try:
             stored = await self.store.password_hash(name)
             if known:
@@ -208,11 +178,11 @@ class Authenticator:
             else:
                 ok = await self._slowed_verify(name_key, by_name, stored, password, now)
         except BaseException:
-            self._forgive(by_ip, by_name, now)  # not a guess that was judged
+            await self._forgive(by_ip, by_name, now)  # not a guess that was judged
             raise
         if not ok or stored is None:
             raise AuthError(Code.LOGIN_FAILED)
-        self._forgive(by_ip, by_name, now)
+        await self._forgive(by_ip, by_name, now)
         self._remember_good(name_key, client, now)
         return name
 
@@ -220,7 +190,7 @@ class Authenticator:
         self, name_key: str, by_name: str, stored: str | None, password: str, now: float
     ) -> bool:
         """A guess at a name under attack waits its turn, one at a time, then longer."""
-        if self.limiter.failures(by_name, now) <= FREE_NAME_FAILURES:
+        if await self.limiter.count(by_name, now) <= FREE_NAME_FAILURES:
             return await self._verify(stored, password)
         if self._slowed >= MAX_WAITING_LOGINS:
             raise AuthError(Code.RATE_LIMITED, retry_after=MAX_NAME_DELAY_SECONDS)
@@ -228,7 +198,7 @@ class Authenticator:
         self._slowed += 1
         try:
             async with turn:
-                await asyncio.sleep(name_delay(self.limiter.failures(by_name, now) - 1))
+                await asyncio.sleep(name_delay(await self.limiter.count(by_name, now) - 1))
                 return await self._verify(stored, password)
         finally:
             self._slowed -= 1
@@ -240,9 +210,9 @@ class Authenticator:
             self.verifications += 1
             return await asyncio.to_thread(_verify, stored or _dummy_hash(), password)
 
-    def _forgive(self, by_ip: str, by_name: str, now: float) -> None:
-        self.limiter.forgive(by_ip, now)
-        self.limiter.forgive(by_name, now)
+    async def _forgive(self, by_ip: str, by_name: str, now: float) -> None:
+        await self.limiter.forgive(by_ip, now)
+        await self.limiter.forgive(by_name, now)
 
     def _is_known_good(self, name_key: str, client: str, now: float) -> bool:
         since = self._known_good.get((name_key, client))

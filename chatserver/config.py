@@ -16,7 +16,9 @@ class Config:
     """Everything an operator can set; the defaults give the embedded single node.
 
     ``backend_url`` picks the live fan-out (``memory://`` or, later,
-    ``redis://``); ``store_url`` the durable data (``sqlite:///path``).
+    ``redis://``); ``store_url`` the durable data (``sqlite:///path``, or
+    ``redis://host:port/db``: then the login and link attempt limits are
+    counted in that Redis too, one limit for every node sharing it).
     ``public_url`` is what private links start with. ``allowed_origins`` are
     the page origins allowed to open websockets; empty means "this server's
     own origin only". ``log_level`` is the application's loggers' level

@@ -91,4 +91,8 @@ def open_store(url: str) -> Store:
         from chatserver.sqlite_store import SqliteStore
 
         return SqliteStore(url.removeprefix("sqlite://").removeprefix("/") or ":memory:")
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        from chatserver.redis_store import RedisStore
+
+        return RedisStore(url)
     raise ValueError(f"Unsupported STORE_URL scheme: {url.split(':', 1)[0]!r}")

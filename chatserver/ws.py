@@ -15,7 +15,8 @@ from dataclasses import dataclass
 
 from starlette.websockets import WebSocket
 
-from chatserver.auth import AttemptLimiter, Authenticator
+from chatserver.attempts import Attempts
+from chatserver.auth import Authenticator
 from chatserver.config import Config
 from chatserver.connection import Connection, Outbox, Outgoing
 from chatserver.hub import Hub
@@ -53,7 +54,7 @@ class Services:
     store: Store
     hub: Hub
     auth: Authenticator
-    links: AttemptLimiter
+    links: Attempts
     metrics: Metrics
     outbox: Outbox
     waiting: WaitingLimits
@@ -188,14 +189,14 @@ async def _handshake(svc: Services, conn: Connection) -> bool:
 
 async def _member_hello(svc: Services, conn: Connection, hello: MemberHello) -> bool:
     door, now = conn.door, svc.hub.clock()
-    svc.links.check(conn.client, now)
+    await svc.links.check(conn.client, now)
     try:
         token_hash = hello.token_hash()
         seat = await svc.store.seat_by_token_hash(token_hash)
         if seat is None:
             raise AuthError(Code.LINK_UNKNOWN)
     except AuthError:
-        svc.links.fail(conn.client, now)
+        await svc.links.fail(conn.client, now)
         raise
     seat.check(now)
     svc.hub.check_seat(seat.id)

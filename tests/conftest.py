@@ -24,6 +24,7 @@ from typing import Any
 import httpx
 import pytest
 import uvicorn
+from redis_server import REDIS_SERVER, RedisServer, private_redis
 
 from chatserver.admin import Admin
 from chatserver.app import create_app
@@ -252,3 +253,59 @@ async def write_lock_held(db_path: Path, seconds: float) -> AsyncIterator[None]:
     finally:
         holder.kill()
         holder.wait(5)
+
+
+# ---- Redis: one private redis-server per test session (tests/redis_server.py) ----
+
+
+@pytest.fixture(scope="session")
+def redis_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RedisServer]:
+    """A ``redis-server`` of the tests' own, on a free port, never the shared :6379."""
+    if not os.path.exists(REDIS_SERVER):
+        pytest.skip("redis-server is not installed (make installs Debian's redis-server)")
+    with private_redis(tmp_path_factory.mktemp("redis")) as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_service: RedisServer) -> str:
+    """The private server's URL, emptied for this test."""
+    redis_service.flush()
+    return redis_service.url
+
+
+@pytest.fixture
+async def redis_env(tmp_path: Path, redis_url: str) -> AsyncIterator[Env]:
+    """What ``env`` gives (the fast path only), its store on the tests' own Redis.
+
+    ``store`` is a ``RedisStore`` and ``db_path`` names no file here.
+    """
+    from chatserver.store import open_store
+
+    sock = bound_socket()
+    port = sock.getsockname()[1]
+    url = f"http://127.0.0.1:{port}"
+    config = Config(
+        store_url=redis_url,
+        public_url=url,
+        hello_timeout_seconds=2.0,
+        queue_frames=64,
+        queue_bytes=256 * 1024,
+    )
+    store = open_store(redis_url)
+    app = create_app(config, store=store)
+    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port))
+    task = asyncio.create_task(server.serve(sockets=[sock]))
+    while not server.started:
+        if task.done():
+            task.result()
+        await asyncio.sleep(0.01)
+    e = Env(url, store, app.state.admin, app, tmp_path / "no-sqlite-file")  # type: ignore[arg-type]
+    try:
+        yield e
+    finally:
+        for c in e.clients:
+            with contextlib.suppress(Exception):
+                await c.close()
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
