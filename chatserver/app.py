@@ -130,6 +130,9 @@ def create_app(
             except StoreUnavailable:
                 log.warning("The store's Redis is unreachable at start: 503s until it is back.")
         await backend.start()
+        restored = await hub.restore_kept()
+        if restored:
+            log.info("%d live session(s) kept at the last stop are live again.", restored)
         try:
             yield
         finally:

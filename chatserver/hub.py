@@ -20,13 +20,15 @@ from chatserver.backend import Backend, Delivery
 from chatserver.connection import Connection, Outgoing
 from chatserver.metrics import Metrics
 from chatserver.store import Store
-from rooms.codec import encode
+from rooms.codec import decode, encode
 from rooms.commands import KEEPS_DEADLINES
 from rooms.errors import AuthError, Code, Rejected, SafespaceError
 from rooms.events import Admitted, Deliver, Disconnect, Outcome, RevokeSeat, SessionOver
 from rooms.group import Group
+from rooms.lifecycle import State
 from rooms.roster import Participant
 from rooms.session import IDLE_DROP_SECONDS, Session
+from rooms.snapshot import restore, snapshot
 from rooms.wire import Audience, Close, Inbound
 
 log = logging.getLogger(__name__)
@@ -35,6 +37,9 @@ Revokes = list[RevokeSeat]
 # A revocation the store refused (locked, full) is tried again after these
 # waits, the last one repeating, for as long as this process runs.
 REVOKE_RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
+# A graceful stop keeps each live session (its snapshot: metadata, never a
+# message) for the next start of this node, for at most this long.
+KEEP_SECONDS = 600.0
 
 
 def _log_failure(done: asyncio.Task[None]) -> None:
@@ -257,12 +262,45 @@ class Hub:
         task.add_done_callback(_log_failure)
 
     async def shutdown(self) -> None:
-        """Server stopping: drop all live state.
+        """Server stopping: every live session is kept for the next start, then dropped.
 
         uvicorn has already closed every websocket with 1012 (restart) by the
-        time the app shuts down; whatever is left is closed the same way.
+        time the app shuts down; whatever is left is closed the same way. The
+        pages and the console reconnect by themselves, and find their session
+        (the lock, mutes, bars, knocks, open support requests, the roster) as
+        it was, if this node is back within ``KEEP_SECONDS``.
         """
         for room in list(self.rooms.values()):
             for conn in room.conns.values():
                 conn.close(Close.RESTART)
+            await self._keep(room)
             self._drop(room)
+
+    async def _keep(self, room: LocalRoom) -> None:
+        if room.session.state is State.ENDED:
+            return
+        data = encode(snapshot(room.session))
+        try:
+            await self.store.keep_live_session(room.id, data, self.clock() + KEEP_SECONDS)
+        except SafespaceError:
+            log.warning("A live session could not be kept for the restart: the store refused it.")
+
+    async def restore_kept(self) -> int:
+        """At start: the sessions a graceful stop kept, live again (none is kept twice)."""
+        try:
+            kept = await self.store.take_live_sessions(self.clock())
+        except SafespaceError:
+            log.warning("The kept live sessions could not be read: the store refused.")
+            return 0
+        for group_id, data in kept:
+            try:
+                group = await self.store.group(group_id)
+                session = restore(group, decode(data), now=self.clock())
+            except (SafespaceError, ValueError) as e:
+                # A group deleted meanwhile, or a snapshot of another version.
+                log.warning("A kept live session was not restored: %s.", type(e).__name__)
+                continue
+            room = self.rooms[group_id] = LocalRoom(session)
+            await self.backend.join(group_id)
+            self._arm_timer(room)
+        return len(self.rooms)

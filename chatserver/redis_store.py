@@ -62,6 +62,11 @@ FACILITATORS = PREFIX + "facilitators"
 IDENTITIES = PREFIX + "identities"
 GROUPS = PREFIX + "groups"
 TOKEN_EXPIRY = PREFIX + "token-expiry"
+LIVE_SESSIONS = PREFIX + "live-sessions"  # a set of the group ids kept
+
+
+def _live_key(group_id: str) -> str:
+    return f"{PREFIX}live:{group_id}"
 
 
 def _seat_key(seat_id: str) -> str:
@@ -322,6 +327,28 @@ class RedisStore(Store):
 
     async def drop_expired_api_tokens(self, now: float) -> None:
         await self.script(DROP_EXPIRED_TOKENS, [TOKEN_EXPIRY], [_num(now), _token_key("")])
+
+    async def keep_live_session(self, group_id: str, data: bytes, expires_at: float) -> None:
+        async def keep(r: Redis) -> None:
+            async with r.pipeline(transaction=True) as p:
+                p.set(_live_key(group_id), data, pxat=max(1, int(expires_at * 1000)))
+                p.sadd(LIVE_SESSIONS, group_id)
+                await p.execute()
+
+        await self.run(keep)
+
+    async def take_live_sessions(self, now: float) -> list[tuple[str, bytes]]:
+        async def take(r: Redis) -> list[tuple[str, bytes]]:
+            out = []
+            for raw in await r.smembers(LIVE_SESSIONS):
+                gid = _text(raw)
+                if await r.srem(LIVE_SESSIONS, gid):  # one node takes it, once
+                    data = await r.getdel(_live_key(gid))  # expired: gone already
+                    if data is not None:
+                        out.append((gid, _raw(data)))
+            return out
+
+        return await self.run(take)
 
     async def close(self) -> None:
         client, self._client, self._loop = self._client, None, None

@@ -49,6 +49,11 @@ CREATE TABLE IF NOT EXISTS seats (
     revoked_at REAL
 );
 CREATE INDEX IF NOT EXISTS seats_by_group ON seats (group_id);
+CREATE TABLE IF NOT EXISTS live_sessions (
+    group_id TEXT PRIMARY KEY,
+    data BLOB NOT NULL,
+    expires_at REAL NOT NULL
+);
 CREATE TABLE IF NOT EXISTS api_tokens (
     token_hash TEXT PRIMARY KEY,
     facilitator TEXT NOT NULL,
@@ -232,6 +237,27 @@ class SqliteStore(Store):
 
     def _drop_expired_api_tokens(self, now: float) -> None:
         self.db.execute("DELETE FROM api_tokens WHERE expires_at <= ?", (now,))
+
+    async def keep_live_session(self, group_id: str, data: bytes, expires_at: float) -> None:
+        await self._run(self._keep_live_session, group_id, data, expires_at)
+
+    def _keep_live_session(self, group_id: str, data: bytes, expires_at: float) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO live_sessions (group_id, data, expires_at) VALUES (?, ?, ?)",
+            (group_id, data, expires_at),
+        )
+
+    async def take_live_sessions(self, now: float) -> list[tuple[str, bytes]]:
+        return await self._run(self._take_live_sessions, now)
+
+    def _take_live_sessions(self, now: float) -> list[tuple[str, bytes]]:
+        with self.db:  # read and delete in one transaction: taken once
+            self.db.execute("BEGIN IMMEDIATE")
+            rows = self.db.execute(
+                "SELECT group_id, data FROM live_sessions WHERE expires_at > ?", (now,)
+            ).fetchall()
+            self.db.execute("DELETE FROM live_sessions")
+        return [(str(g), bytes(d)) for g, d in rows]
 
     async def close(self) -> None:
         await self._run(self.db.close)

@@ -79,6 +79,16 @@ class Store(ABC):
     @abstractmethod
     async def drop_expired_api_tokens(self, now: float) -> None: ...
 
+    # A single node's restart (docs/operations.md): the live sessions in
+    # progress are kept as snapshots (rooms/snapshot.py: metadata, never a
+    # message) from the stop until the start, for at most a few minutes.
+    @abstractmethod
+    async def keep_live_session(self, group_id: str, data: bytes, expires_at: float) -> None: ...
+
+    @abstractmethod
+    async def take_live_sessions(self, now: float) -> list[tuple[str, bytes]]:
+        """Every kept session not yet expired, by group id; none is kept after this."""
+
     @abstractmethod
     async def close(self) -> None: ...
 

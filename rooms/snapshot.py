@@ -58,10 +58,16 @@ def snapshot(s: Session) -> dict[str, Any]:
     }
 
 
-def restore(group: Group, data: dict[str, Any], *, id_gap: int = 0) -> Session:
-    """The session ``snapshot`` made, for ``group``; ``Invalid`` if it is not one."""
+def restore(
+    group: Group, data: object, *, id_gap: int = 0, now: float | None = None
+) -> Session:
+    """The session ``snapshot`` made, for ``group``; ``Invalid`` if it is not one.
+
+    ``now``: nobody is connected yet, so the idle clock starts then (a
+    session nobody comes back to ends as any empty one does).
+    """
     try:
-        if data["format"] != FORMAT or data["group"] != group.id:
+        if not isinstance(data, dict) or data["format"] != FORMAT or data["group"] != group.id:
             raise Invalid("snapshot", "This snapshot is not of this group's session.")
         s = Session(group)
         s.id = str(data["id"])
@@ -89,6 +95,8 @@ def restore(group: Group, data: dict[str, Any], *, id_gap: int = 0) -> Session:
             )
             s.alerts.open[alert.id] = alert
         s.alerts.last_id = int(data["alerts_last_id"])
+        if now is not None:
+            s._empty_since = now
     except (KeyError, TypeError, ValueError, AttributeError) as e:
         raise Invalid("snapshot", "This snapshot is damaged.") from e
     return s

@@ -45,20 +45,20 @@ export function fillCrisisList(list, resources) {
   list.replaceChildren(...(resources ?? []).map(crisisItem));
 }
 
-/** The group's resources as last told (null: no group known yet, so the button is not offered). */
+/** The group's resources as last told (null: no group known yet: the dialog says what is true then). */
 let known = null;
 
 /** The rules, a welcome or the end told this page the group's resources. @param {string[] | undefined} list */
 export function knowCrisis(list) {
   known = Array.isArray(list) ? list.filter((r) => typeof r === "string") : [];
-  $("crisis-open").hidden = false;
   if ($("crisis-dialog").open) render();
 }
 
 function render() {
   fillCrisisList($("crisis-list"), known ?? []);
   $("crisis-list").hidden = !known?.length;
-  $("crisis-none").hidden = Boolean(known?.length);
+  $("crisis-none").hidden = known === null || Boolean(known.length);
+  $("crisis-unknown").hidden = known !== null;
 }
 
 export function setUpCrisis() {

@@ -706,6 +706,19 @@ async def test_crisis_numbers_on_every_screen_alert_nobody(server: Env, browser:
     await crisis_numbers(page)  # the end
 
 
+async def test_before_the_link_is_checked_the_crisis_dialog_says_what_is_true(
+    server: Env, browser: Browser
+) -> None:
+    """A link that does not work: no group is known, so no group's numbers, but the way to help."""
+    page = await open_page(browser, server.url, "/join#seat=no-such-link")
+    await page.get_by_role("button", name="Crisis numbers").click()
+    dialog = page.get_by_role("dialog", name="Crisis numbers")
+    await expect(dialog).to_contain_text("once your link has been checked")
+    await expect(dialog).to_contain_text("call your local emergency number")
+    await expect(dialog.get_by_role("listitem")).to_have_count(0)
+    await expect(dialog).not_to_contain_text("has not listed crisis contacts")  # not known yet
+
+
 async def test_a_private_message_waits_for_a_facilitator(server: Env, browser: Browser) -> None:
     gid, fac = await facilitated(server)
     page = await join(browser, server, gid)
