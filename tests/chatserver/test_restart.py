@@ -15,7 +15,7 @@ from pathlib import Path
 
 from conftest import Env, running_server
 
-from clients.client import ChatClient, ClientError
+from clients.client import ClientError
 from clients.payload import PlainCodec
 from rooms.errors import Code
 from rooms.lifecycle import State
