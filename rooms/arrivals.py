@@ -149,7 +149,8 @@ class Arrivals:
         pid = self._pid_of_seat.get(seat)
         if pid in self.participants:  # stepped out earlier: back without knocking
             p = self.participants[pid]
-            p.name, p.present, p.connected = name, True, True
+            p.name, p.connected = name, True
+            p.present = not p.on_break  # a break goes on until ``back``
             p.set_keys(keys)
             return p, self._arrived(p, returning=True)
         if pid in self.knocks:  # knocking again from a new connection
@@ -207,6 +208,7 @@ class Arrivals:
         p = self.participants.get(pid)
         if p is None or not p.present:
             return []
+        p.on_break = True
         return self._away(p)
 
     def back(self, pid: str) -> list[Outcome]:
@@ -214,7 +216,7 @@ class Arrivals:
         p = self.participants[pid]  # the pipeline let only the admitted through
         if p.present:
             raise DomainError(Code.ILLEGAL_TRANSITION, "You are already in the room.")
-        p.present = True
+        p.present, p.on_break = True, False
         # A facilitator back on duty: what was waiting is sent. A member's
         # return changes nothing for the alerts.
         reached = self.alerts.reach(True) if p.is_facilitator else []
@@ -225,7 +227,11 @@ class Arrivals:
         p.present, p.hand = False, False
         return [Deliver(Audience.ROOM, self._presence(p)), *self._facilitators_changed(p)]
 
-    def _presence(self, p: Participant) -> dict[str, Any]:
+    def _presence(self, p: Participant, *, arriving: bool = False) -> dict[str, Any]:
+        if not p.present and arriving:
+            # Back on a new connection, still on a break: the new page's keys,
+            # so that the facilitators' private replies reach it.
+            return wire.frame("presence", pid=p.pid, present=False, connected=True, keys=p.keys)
         if not p.present:
             return wire.frame("presence", pid=p.pid, present=False, connected=p.connected)
         return wire.frame(
@@ -271,7 +277,7 @@ class Arrivals:
         return f"p{self._pids_issued}"
 
     def _arrived(self, p: Participant, *, returning: bool) -> list[Outcome]:
-        note = self._presence(p) if returning else wire.frame("joined", p=p.public())
+        note = self._presence(p, arriving=True) if returning else wire.frame("joined", p=p.public())
         return [Deliver(p.pid, self.welcome(p)), Deliver(Audience.ROOM, note)]
 
     def _facilitator_here(self) -> bool:

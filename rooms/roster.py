@@ -39,6 +39,10 @@ class Participant:
     # connection itself is gone (a closed tab, a lost network).
     present: bool = True
     connected: bool = True
+    # Stepped out on purpose (a break), until ``back``: kept through a dropped
+    # connection, so that a page reconnecting during a break stays on it
+    # instead of showing the member back in the room for a moment.
+    on_break: bool = False
     hand: bool = False
     muted_until: float | None = None
     # Facilitators' signed admissions of this participant's keys, by the

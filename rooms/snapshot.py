@@ -58,9 +58,7 @@ def snapshot(s: Session) -> dict[str, Any]:
     }
 
 
-def restore(
-    group: Group, data: object, *, id_gap: int = 0, now: float | None = None
-) -> Session:
+def restore(group: Group, data: object, *, id_gap: int = 0, now: float | None = None) -> Session:
     """The session ``snapshot`` made, for ``group``; ``Invalid`` if it is not one.
 
     ``now``: nobody is connected yet, so the idle clock starts then (a
@@ -111,6 +109,7 @@ def _participant(p: Participant) -> dict[str, Any]:
         "keys": p.keys,
         "present": p.present,
         "hand": p.hand,
+        "on_break": p.on_break,
         "muted_until": p.muted_until,
         # A list, not a map: msgpack map keys are strings in this protocol.
         "vouches": [[by, anchor, sig] for by, (anchor, sig) in p.vouches.items()],
@@ -122,7 +121,7 @@ def _participants(raw: Sequence[dict[str, Any]]) -> dict[str, Participant]:
     for r in raw:
         p = Participant(str(r["pid"]), str(r["name"]), Role(r["role"]), str(r["seat"]))
         p.keys = bytes(r["keys"])
-        p.present, p.hand = bool(r["present"]), bool(r["hand"])
+        p.present, p.hand, p.on_break = bool(r["present"]), bool(r["hand"]), bool(r["on_break"])
         p.connected = False  # until its socket re-attaches to the new owner
         until = r["muted_until"]
         p.muted_until = None if until is None else float(until)

@@ -255,7 +255,7 @@ OUTBOUND: dict[str, Spec] = {
         "present": (bool, True),
         "connected": (bool, True),
         "name": (str, False),  # with present: true
-        "keys": (bytes, False),  # with present: true
+        "keys": (bytes, False),  # with present: true, or on a break (connected: true)
     },
     "left": {"pid": _STR},
     "removed": {

@@ -235,7 +235,12 @@ class KeyRoster(Vouching):
             return
         if not frame["present"]:
             peer.present = False
-            self._rekey()
+            if keys is not None and keys != peer.keys:
+                # On a break from a new page: the new keys, vouched for anew
+                # (the private thread reaches them), and not in the room.
+                self._replace(peer, keys, departed=True)
+            else:
+                self._rekey()
             return
         peer.present = True
         if keys is not None and keys != peer.keys:

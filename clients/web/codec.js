@@ -411,6 +411,15 @@ export class GroupCodec {
       return;
     }
     if (!frame.present) {
+      if (frame.keys !== undefined && this.roster.setBundle(peer, frame.keys)) {
+        // On a break from a new page: the new keys, vouched for anew (so the
+        // private thread reaches them), and not in the room.
+        peer.present = false;
+        this.#forgetChains(peer.pid);
+        await this.#checkKeys(peer, true, events);
+        await this.#refreshTrust(peer, events);
+        await admission.vouchIfNeeded(this.#op, peer, events, { arrival: true });
+      }
       await this.#onDeparture(frame.pid, { gone: false }, events);
       return;
     }

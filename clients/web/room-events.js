@@ -43,11 +43,16 @@ export function onWelcome(w) {
     $("banner-connection").classList.add("is-back");
     page.bannerTimer = setTimeout(() => banner("banner-connection", null), BACK_BANNER_MS);
     if (page.away) {
-      // The connection dropped during a break: a new hello brings the seat back
-      // into the room, so the break goes on unless the member had asked to come back.
+      // The connection dropped during a break: the server kept the break (it
+      // lasts until `back`), so the member is still away, unless they had
+      // asked to come back; then the page asks again on the new connection.
       page.awayCount += Math.max(0, (w.last_msg ?? 0) - page.lastId);
-      if (page.comingBack) returned();
-      else page.client?.stepOut();
+      const me = w.roster?.find((p) => p.pid === w.you);
+      if (!me?.present) {
+        if (page.comingBack) page.client?.back();
+      } else if (page.comingBack) returned();
+      else page.client?.stepOut(); // it put us back in the room: the break goes on
+
     } else {
       view.notice(w.last_msg > page.lastId ? "You are back. Messages sent while you were away are not shown." : "You are back.");
       say("You are back in the room.");

@@ -537,14 +537,16 @@ def test_step_out_then_rejoin_after_the_lock_needs_no_knock() -> None:
     ]
     assert s.participants[ann].present is False
     assert ann in [m.pid for m in s.members()]
+    # A new page during the break: the seat, no knock, and still on the break.
     p, out = s.join_member("seat-ann", "Annie", b"fresh", s.group.rules_digest())
     assert p.pid == ann
-    assert p.present is True and p.name == "Annie" and p.keys == b"fresh"
+    assert p.present is False and p.name == "Annie" and p.keys == b"fresh"
     assert s.knocks == {}
     assert len(out) == 2
     assert isinstance(out[0], Deliver) and out[0].to == ann
     assert out[0].frame["t"] == "welcome"
-    assert out[1] == Deliver(
+    out = s.back(ann)
+    assert out[0] == Deliver(
         ROOM,
         {
             "t": "presence",
@@ -1111,3 +1113,23 @@ def test_a_seat_that_keeps_coming_back_waits_alone() -> None:
     s.join_member(seat_of("Ben"), "Ben", b"Ben", digest, t + 21)
     # A minute after the first of them, the seat may come in again.
     s.join_member(seat_of("Ann"), "Ann", b"Ann", digest, t + ENTRY_WINDOW_SECONDS + 1)
+
+
+def test_a_break_lasts_through_a_dropped_connection_until_back() -> None:
+    """A page that reconnects during a break stays on it: never shown back for a moment."""
+    s, _, (ann, _) = live()
+    s.step_out(ann)
+    s.disconnected(ann, STARTED + 1)
+    p, out = s.join_member("seat-ann", "Ann", b"new page", s.group.rules_digest())
+    assert p.pid == ann and not p.present and p.connected
+    assert out[1] == Deliver(
+        ROOM,
+        {"t": "presence", "pid": ann, "present": False, "connected": True, "keys": b"new page"},
+    )
+    assert out[0].frame["roster"][1]["present"] is False  # type: ignore[union-attr]
+    out = s.back(ann)
+    assert out[0].frame["present"] is True  # type: ignore[union-attr]
+    # A drop while in the room is no break: the member comes back in.
+    s.disconnected(ann, STARTED + 2)
+    p, _ = s.join_member("seat-ann", "Ann", b"third page", s.group.rules_digest())
+    assert p.present

@@ -69,7 +69,7 @@ def test_a_signed_removal_is_relayed_to_the_room_and_an_unsigned_one_still_remov
 def test_coming_back_with_new_keys_drops_the_vouches() -> None:
     s, f, (ann, _) = live()
     s.vouch(f, ann, BY, ANCHOR, SIG)
-    s.step_out(ann)
+    s.disconnected(ann, 5.0)  # the connection dropped (not a break)
     p, out = s.join_member("seat-ann", "Ann", b"new keys", s.group.rules_digest())
     assert p.pid == ann and p.vouches == {}
     assert out[-1] == Deliver(

@@ -778,6 +778,34 @@ async def test_reconnects_by_itself_after_the_connection_drops(
     assert (await until(fac, "msg", lambda e: e["from"] == pid)).text == "I am still here"
 
 
+async def test_a_break_goes_on_through_a_dropped_connection(server: Env, browser: Browser) -> None:
+    """The network drops during a break: the page reconnects and the member is still away.
+
+    Nobody is shown them back in the room for a moment, and the facilitator's
+    private reply reaches the new connection's keys.
+    """
+    gid, fac = await facilitated(server)
+    page = await join(browser, server, gid, "Blue Heron")
+    pid = await keys_with(fac, "Blue Heron")
+    await step_out(page, fac, pid)
+    server.hub.rooms[gid].conns[pid].outlet.transport.abort()
+    back = await until(fac, "presence", lambda e: e["pid"] == pid and e["connected"] is True)
+    assert back["present"] is False  # still on the break, from a new page
+    await expect(page.get_by_test_id("away")).to_be_visible()
+    await fac.nothing("presence", within=0.5)  # and never shown back in the room
+    for _ in range(200):  # the new page's keys, vouched for (no chain: it is not in the room)
+        if fac.codec.trusted(pid):  # type: ignore[attr-defined]
+            break
+        await asyncio.sleep(0.05)
+    await fac.private("Still here for you.", to=pid)
+    reply = page.get_by_test_id("private-panel").get_by_test_id("private-reply")
+    await expect(reply).to_contain_text("Still here for you.")
+    await page.get_by_role("button", name="Come back").click()
+    returned = await until(fac, "presence", lambda e: e["pid"] == pid)
+    assert returned["present"] is True
+    await expect(compose(page)).to_be_enabled()
+
+
 # ---- how it looks --------------------------------------------------------------------------
 
 
