@@ -10,7 +10,8 @@ import { $, clock, el } from "./room-view.js";
 import { page, say } from "./room-page.js";
 
 export const PRIVATE_TEXT = {
-  queued: "No facilitator is in the room right now. Your message will be sent when one arrives.",
+  // True only while this page stays open: the message waits in its memory, nowhere else.
+  queued: "No facilitator is in the room right now. Your message waits on this page and is sent when one arrives; if you close the page first, it is not sent.",
   sent: "Sent.",
   unreadable: "A private message from a facilitator came, but it could not be read on this page.",
 };

@@ -58,9 +58,12 @@ function facilitatorHere() {
   return roster.some((p) => p.role === "facilitator" && p.present);
 }
 
-/** A private word reaches the facilitators only when one is here to open it. */
+/**
+ * Writing privately is offered whenever connected: with no facilitator here the
+ * message waits on the page until one comes (the private panel says so plainly).
+ */
 function canWrite() {
-  return live() && facilitatorHere();
+  return live();
 }
 
 /** The button: crisis resources at once; while connected, one question before the alert goes. */

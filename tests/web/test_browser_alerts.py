@@ -113,9 +113,14 @@ async def test_a_support_request_waits_for_a_facilitator_then_is_seen_and_handle
     await dialog.get_by_role("button", name="Send", exact=True).click()
     await expect(status).to_have_text(WAITING)
     await expect(dialog.get_by_test_id("crisis-resources")).to_contain_text(CRISIS)
-    # Nobody could open a private message now: not offered.
-    await expect(dialog.get_by_role("button", name="Write to the facilitators")).to_be_hidden()
-    await dialog.get_by_role("button", name="Close").click()
+    # Writing is still offered: it waits on the page, and the page says so.
+    await dialog.get_by_role("button", name="Write to the facilitators").click()
+    private = member.get_by_role("dialog", name="Message the facilitators")
+    await private.get_by_label("Your message").fill("Is anyone there?")
+    await private.get_by_role("button", name="Send privately").click()
+    await expect(member.get_by_test_id("private-state")).to_contain_text(
+        "waits on this page and is sent when one arrives"
+    )
     await expect(line).to_have_text(WAITING)  # stays after the dialog is closed
     await expect(line_crisis).to_contain_text(CRISIS)
 

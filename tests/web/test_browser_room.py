@@ -550,7 +550,10 @@ async def test_the_end_shows_the_ended_state_and_wipes(server: Env, browser: Bro
 
 AWAY = "You have stepped out"
 PRIVATE_ONLY = "Only you and the facilitators can read this."
-QUEUED = "No facilitator is in the room right now. Your message will be sent when one arrives."
+QUEUED = (
+    "No facilitator is in the room right now. Your message waits on this page and is sent when"
+    " one arrives; if you close the page first, it is not sent."
+)
 
 
 async def step_out(page: Page, fac: ChatClient, pid: str) -> None:
