@@ -77,8 +77,9 @@ bench-smoke: $(VENV)/.installed $(BENCH_NODE)
 # The abuse and fault runs at full size (issue 16); `make test` runs them short.
 .PHONY: soak
 soak: $(VENV)/.installed
-	SOAK_SECONDS=30 $(BIN)/pytest -s tests/clients/test_reconnect_storm.py \
-		tests/chatserver/test_login_burst.py tests/chatserver/test_store_failure.py
+	SOAK_SECONDS=30 FUZZ_SECONDS=30 $(BIN)/pytest -s tests/clients/test_reconnect_storm.py \
+		tests/chatserver/test_login_burst.py tests/chatserver/test_store_failure.py \
+		tests/chatserver/test_fuzz_soak.py tests/chatserver/test_restart_process.py
 
 clean:
 	rm -rf $(VENV) clients/web/vendor clients/web/node_modules .pytest_cache .mypy_cache .ruff_cache
@@ -88,3 +89,14 @@ clean:
 .PHONY: bench-removal
 bench-removal: $(VENV)/.installed
 	$(BIN)/python -m bench.removal_window $(REMOVAL_ARGS)
+
+# The reverse-proxy tests (tests/chatserver/test_haproxy.py, docs/operations.md
+# 2.4) run Debian's haproxy in the foreground with a config of their own
+# (tests/haproxy_rig.py: a free port, stopped by its pid); this rule only
+# installs the package when the binary is missing. The tests neither use nor
+# touch the package's system service.
+HAPROXY := /usr/sbin/haproxy
+pytest: $(HAPROXY)
+$(HAPROXY):
+	apt-get update -qq
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -qq haproxy >/dev/null

@@ -18,9 +18,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from haproxy_rig import chatserver_argv, cli, free_port, wait_healthy
 
-from bench.procs import free_port, wait_ready
-from bench.removal_window import chatserver_argv, cli
 from clients.client import ChatClient, ClientError
 from clients.payload import PlainCodec
 from rooms.errors import Code
@@ -50,7 +49,7 @@ class Node:
                 stdout=log,
                 stderr=log,
             )
-        wait_ready(self.port, self.process, 20, "/healthz")
+        wait_healthy(self.url, self.process, 20, "chatserver")
 
     def stop(self, sig: int) -> int:
         assert self.process is not None

@@ -100,8 +100,12 @@ async def test_step_out_and_back_after_lock_without_knocking(env: Env) -> None:
     await a.step_out()
     away = await b.next("presence")
     assert away["pid"] == pid and away["present"] is False
+    # A new page during the break: the seat, no knock, and still on the break.
     again = await env.member(link_a, "member1 (back)")
     assert again.admitted and again.pid == pid
+    still = await b.next("presence")
+    assert still["present"] is False and still["connected"] is True
+    await again.back()
     back = await b.next("presence")
     assert back["present"] is True and back["name"] == "member1 (back)"
     await fac.nothing("knock")

@@ -28,7 +28,10 @@ SECONDS = float(os.environ.get("SOAK_SECONDS", "5"))
 
 
 async def test_a_seat_reconnecting_in_a_loop_leaves_the_others_connected(env: Env) -> None:
-    gid, fac, members, link = await verified_room(env, ["Ann", "Ben", "Cy"])
+    # A full room: seven members and the looping seat make the group's eight.
+    gid, fac, members, link = await verified_room(
+        env, ["Ann", "Ben", "Cy", "Dee", "Eli", "Fay", "Gus"]
+    )
     loop_link = await link()
     entries = refused = 0
 
