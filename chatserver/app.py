@@ -101,7 +101,7 @@ def create_app(
     store = store or open_store(config.store_url)
     backend = open_backend(config.backend_url)
     metrics = Metrics()
-    hub = Hub(store, backend, metrics, clock)
+    hub = Hub(store, backend, metrics, clock, entries_per_minute=config.entries_per_minute)
     services = ws.Services(
         config=config,
         store=store,

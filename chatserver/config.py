@@ -34,6 +34,7 @@ class Config:
     hello_timeout_seconds: float = 30.0
     waiting_per_address: int = 16
     rules_per_link: int = 2
+    entries_per_minute: int = 12
     queue_frames: int = 512
     queue_bytes: int = 1024 * 1024
     login_attempts_per_minute: int = 10
@@ -59,6 +60,7 @@ class Config:
             "hello_timeout_seconds": max(1.0, float(env.get("HELLO_TIMEOUT_SECONDS") or 30.0)),
             "waiting_per_address": _int("WAITING_PER_ADDRESS", cls.waiting_per_address),
             "rules_per_link": _int("RULES_PER_LINK", cls.rules_per_link),
+            "entries_per_minute": _int("ENTRIES_PER_MINUTE", cls.entries_per_minute),
             "queue_frames": _int("QUEUE_FRAMES", cls.queue_frames),
             "queue_bytes": _int("QUEUE_BYTES", cls.queue_bytes),
             "login_attempts_per_minute": _int("LOGIN_ATTEMPTS_PER_MINUTE", 10),

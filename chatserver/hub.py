@@ -20,6 +20,7 @@ from chatserver.backend import Backend, Delivery
 from chatserver.connection import Connection, Outgoing
 from chatserver.metrics import Metrics
 from chatserver.store import Store
+from rooms.arrivals import ENTRIES_PER_MINUTE
 from rooms.codec import decode, encode
 from rooms.commands import KEEPS_DEADLINES
 from rooms.errors import AuthError, Code, Rejected, SafespaceError
@@ -67,12 +68,14 @@ class Hub:
         metrics: Metrics,
         clock: Callable[[], float] = time.time,
         idle_drop_seconds: float = IDLE_DROP_SECONDS,
+        entries_per_minute: int = ENTRIES_PER_MINUTE,
     ) -> None:
         self.store = store
         self.backend = backend
         self.metrics = metrics
         self.clock = clock
         self.idle_drop_seconds = idle_drop_seconds
+        self.entries_per_minute = entries_per_minute
         self.rooms: dict[str, LocalRoom] = {}
         self._tasks: set[asyncio.Task[None]] = set()
         # Seats a facilitator removed for good whose revocation the store has
@@ -87,10 +90,16 @@ class Hub:
         """The group's live room, created (scheduled) on a facilitator's arrival."""
         room = self.rooms.get(group.id)
         if room is None:
-            room = LocalRoom(Session(group, self.idle_drop_seconds))
+            room = LocalRoom(self._configured(Session(group)))
             self.rooms[group.id] = room
             await self.backend.join(group.id)
         return room
+
+    def _configured(self, session: Session) -> Session:
+        """This node's operator settings on a session (new or restored)."""
+        session.idle_drop_seconds = self.idle_drop_seconds
+        session.entries_per_minute = self.entries_per_minute
+        return session
 
     def group_changed(self, group: Group) -> None:
         """A facilitator edited the group: a session not yet ended uses the new settings."""
@@ -295,7 +304,7 @@ class Hub:
         for group_id, data in kept:
             try:
                 group = await self.store.group(group_id)
-                session = restore(group, decode(data), now=self.clock())
+                session = self._configured(restore(group, decode(data), now=self.clock()))
             except (SafespaceError, ValueError) as e:
                 # A group deleted meanwhile, or a snapshot of another version.
                 log.warning("A kept live session was not restored: %s.", type(e).__name__)

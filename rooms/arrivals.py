@@ -54,6 +54,7 @@ class Arrivals:
     _mutes: dict[str, float]
     _entries: dict[str, deque[float]]
     _pids_issued: int
+    entries_per_minute: int
 
     def members(self) -> list[Participant]:
         return [p for p in self.participants.values() if not p.is_facilitator]
@@ -121,7 +122,7 @@ class Arrivals:
         if now is not None and entries is not None:
             while entries and entries[0] <= now - ENTRY_WINDOW_SECONDS:
                 entries.popleft()
-            if len(entries) >= ENTRIES_PER_MINUTE:
+            if len(entries) >= self.entries_per_minute:
                 wait = math.ceil(entries[0] + ENTRY_WINDOW_SECONDS - now)
                 raise AuthError(Code.RATE_LIMITED, retry_after=max(1, wait))
 

@@ -27,7 +27,7 @@ from moderation import pipeline
 from moderation.rate import SenderRate
 from rooms import wire
 from rooms.alerts import Alerts
-from rooms.arrivals import Arrivals
+from rooms.arrivals import ENTRIES_PER_MINUTE, Arrivals
 from rooms.commands import COMMANDS, GOODBYES
 from rooms.errors import Code, DomainError
 from rooms.events import Deliver, Disconnect, Outcome, RevokeSeat, SessionOver
@@ -75,7 +75,9 @@ class Session(Arrivals):
         self._empty_since: float | None = None
         # Support requests and content alerts until handled (rooms/alerts.py).
         self.alerts = Alerts()
-        # When each member seat last came in, for ENTRIES_PER_MINUTE.
+        # When each member seat last came in, for ``entries_per_minute`` (an
+        # operator's setting, ENTRIES_PER_MINUTE by default).
+        self.entries_per_minute = ENTRIES_PER_MINUTE
         self._entries: dict[str, deque[float]] = {}
 
     # ---- queries ----------------------------------------------------------
