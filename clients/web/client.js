@@ -18,6 +18,11 @@ export const PROTOCOL_VERSION = 1;
 
 /** Warnings about one participant that change how the roster shows them. */
 const ROSTER_WARNINGS = new Set(["not_admitted", "keys_barred"]);
+/** The codec's frames remembered by ref until a refusal could name them. */
+const KEY_FRAMES_REMEMBERED = 1024;
+/** Refusals that say "not now": the codec's frames are sent again after `retry_after`. */
+const RETRY_CODES = new Set(["flood", "rate_limited"]);
+const KEY_RETRY_MAX_SECONDS = 10;
 
 /** The codec's warnings about one participant, said with their name. @type {Record<string, (who: string, w: object) => string>} */
 const WARNING_TEXT = {
@@ -98,6 +103,10 @@ export class ChatClient extends EventTarget {
     this.codec = null;
     this.ws = null;
     this.nextRef = 1;
+    /** The codec's frames sent, by ref, until a refusal could name them. @type {Map<number, object>} */
+    this.keyFrames = new Map();
+    /** @type {ReturnType<typeof setTimeout> | null} */
+    this.retryTimer = null;
     this.inbound = Promise.resolve();
     this.waiters = new Set();
     this.closed = false;
@@ -114,7 +123,7 @@ export class ChatClient extends EventTarget {
       trustedIdentities: this.identities,
       identity: this.options.identity,
       anchorStore: this.options.anchorStore,
-      send: (frame) => this.#sendFrame(frame),
+      send: (frame) => this.#sendKeyFrame(frame),
     });
     const Socket = this.options.WebSocket ?? globalThis.WebSocket;
     const ws = new Socket(this.options.url ?? defaultUrl(), SUBPROTOCOL);
@@ -303,6 +312,32 @@ export class ChatClient extends EventTarget {
     this.ws.send(encode(frame));
   }
 
+  /** One of the codec's own frames (keys, vouches), numbered so that a refusal can name it. */
+  #sendKeyFrame(frame) {
+    const ref = this.nextRef++;
+    this.keyFrames.set(ref, frame);
+    while (this.keyFrames.size > KEY_FRAMES_REMEMBERED) this.keyFrames.delete(this.keyFrames.keys().next().value);
+    this.#sendFrame({ ...frame, ref });
+  }
+
+  /**
+   * The server refused a frame of the codec's (`flood`: a budget was spent): the
+   * codec is told it reached nobody, and sends what is still wanted once the
+   * server's `retry_after` has passed.
+   */
+  #keyFrameRefused(error) {
+    const frame = this.keyFrames.get(error.ref);
+    if (frame === undefined) return;
+    this.keyFrames.delete(error.ref);
+    this.codec?.refused(frame);
+    if (!RETRY_CODES.has(error.code) || this.retryTimer !== null) return;
+    const wait = Math.min(Math.max(Number(error.detail?.retry_after) || 1, 0.1), KEY_RETRY_MAX_SECONDS);
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      if (!this.closed) this.codec?.retry();
+    }, wait * 1000);
+  }
+
   #onMessage(ev) {
     let frame;
     try {
@@ -384,6 +419,7 @@ export class ChatClient extends EventTarget {
         break;
       }
       case "error":
+        if (typeof frame.ref === "number") this.#keyFrameRefused(frame);
         this.#emit("error", frame);
         break;
       case "ended":
@@ -488,6 +524,8 @@ export class ChatClient extends EventTarget {
 
   #onClose(ev) {
     this.closed = true;
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
     const { code, reason = "" } = ev;
     // After the frames that came before it (an `ended`, an `error`), so the
     // page hears why before it hears that the socket closed. Keys are per

@@ -16,7 +16,7 @@
 // codec-distributions.js; the events, warnings and CodecError the page is
 // given, in codec-events.js. Whom to trust under which anchor is roster.js's.
 
-import { toHex } from "./bytes.js";
+import { bytesEqual, toHex } from "./bytes.js";
 import * as admission from "./codec-admission.js";
 import * as distributions from "./codec-distributions.js";
 import { CodecError, UNVERIFIED_WARNING, warning, wipedError } from "./codec-events.js";
@@ -65,6 +65,10 @@ export class GroupCodec {
     this.chain = null;
     /** pid -> hex chain_id of ours it was last given */
     this.sentTo = new Map();
+    /** Frames of ours the server refused (a spent budget), to send again on `retry()`. */
+    this.refusedChains = new Set();
+    /** @type {Map<string, object>} */
+    this.refusedVouches = new Map();
     /** pid -> its chains as we hold them (for its current keys) @type {Map<string, SenderChains>} */
     this.chains = new Map();
     /**
@@ -196,6 +200,43 @@ export class GroupCodec {
   /** @returns {object[]} the frames queued so far, in order; the outbox is emptied */
   takeOutgoing() {
     return this.outbox.splice(0);
+  }
+
+  /**
+   * The server refused one of our frames (`flood`: a budget was spent): it reached
+   * nobody. A chain handed out counts as held only if it could have arrived.
+   * @param {{t: string, to?: string, pid?: string}} frame as this codec sent it
+   */
+  refused(frame) {
+    if (frame.t === "direct" && typeof frame.to === "string") {
+      this.sentTo.delete(frame.to);
+      this.refusedChains.add(frame.to);
+    } else if (frame.t === "vouch" && typeof frame.pid === "string") {
+      this.refusedVouches.set(frame.pid, frame);
+    }
+  }
+
+  /** Send again what was refused and is still wanted: our current chain, a vouch for the same keys. */
+  retry() {
+    return this.#serial(async () => {
+      const chains = [...this.refusedChains];
+      const vouches = [...this.refusedVouches.values()];
+      this.refusedChains.clear();
+      this.refusedVouches.clear();
+      for (const pid of chains) {
+        const peer = this.roster.get(pid);
+        if (peer) await this.#offerChain(peer, []);
+      }
+      for (const v of vouches) {
+        const peer = this.roster.get(v.pid);
+        const held = peer?.vouches.get(toHex(v.by)) ?? [];
+        const same = held.some((h) => bytesEqual(h.anchor, v.anchor) && bytesEqual(h.sig, v.sig));
+        if (same && this.door && bytesEqual(this.door.anchor, v.anchor)) this.#emit(v);
+      }
+    }).catch((err) => {
+      if (err instanceof CodecError && err.code === "wiped") return;
+      throw err;
+    });
   }
 
   /** @returns {Promise<void>} once every operation handed in so far has run */
