@@ -5,7 +5,7 @@
 // sender key's history, and runs these on its promise chain; `op` lends them
 // its wipe-checked await.
 
-import { toHex } from "./bytes.js";
+import { bytesEqual, toHex } from "./bytes.js";
 import { ChainHistory, SenderChains } from "./chains.js";
 import { reasonOf, warning } from "./codec-events.js";
 import * as e2ee from "./e2ee.js";
@@ -60,5 +60,39 @@ export function takeUp(op, pid, state, events) {
     chains.accept(state);
   } catch (err) {
     events.push(warning("key_rejected", `A key from ${pid} was rejected (${reasonOf(err)}).`, pid));
+  }
+}
+
+// ---- frames of ours the server refused (a spent budget, `flood`) ----
+
+/**
+ * `frame` reached nobody: a chain handed out counts as held only if it could
+ * have arrived; a vouch is kept to be sent again.
+ * @param {import("./codec.js").GroupCodec} codec @param {{t: string, to?: string, pid?: string}} frame
+ */
+export function refused(codec, frame) {
+  if (frame.t === "direct" && typeof frame.to === "string") {
+    codec.sentTo.delete(frame.to);
+    codec.refusedChains.add(frame.to);
+  } else if (frame.t === "vouch" && typeof frame.pid === "string") {
+    codec.refusedVouches.set(frame.pid, frame);
+  }
+}
+
+/** What was refused and is still wanted, once: our current chain, and a vouch for the same keys under our anchor. */
+export async function retry(op) {
+  const { codec } = op;
+  const chains = [...codec.refusedChains];
+  const vouches = [...codec.refusedVouches.values()];
+  codec.refusedChains.clear();
+  codec.refusedVouches.clear();
+  for (const pid of chains) {
+    const peer = codec.roster.get(pid);
+    if (peer) await op.offer(peer, []);
+  }
+  for (const v of vouches) {
+    const held = codec.roster.get(v.pid)?.vouches.get(toHex(v.by)) ?? [];
+    const same = held.some((h) => bytesEqual(h.anchor, v.anchor) && bytesEqual(h.sig, v.sig));
+    if (same && codec.door && bytesEqual(codec.door.anchor, v.anchor)) op.emit(v);
   }
 }

@@ -16,7 +16,7 @@
 // codec-distributions.js; the events, warnings and CodecError the page is
 // given, in codec-events.js. Whom to trust under which anchor is roster.js's.
 
-import { bytesEqual, toHex } from "./bytes.js";
+import { toHex } from "./bytes.js";
 import * as admission from "./codec-admission.js";
 import * as distributions from "./codec-distributions.js";
 import { CodecError, UNVERIFIED_WARNING, warning, wipedError } from "./codec-events.js";
@@ -208,32 +208,12 @@ export class GroupCodec {
    * @param {{t: string, to?: string, pid?: string}} frame as this codec sent it
    */
   refused(frame) {
-    if (frame.t === "direct" && typeof frame.to === "string") {
-      this.sentTo.delete(frame.to);
-      this.refusedChains.add(frame.to);
-    } else if (frame.t === "vouch" && typeof frame.pid === "string") {
-      this.refusedVouches.set(frame.pid, frame);
-    }
+    distributions.refused(this, frame);
   }
 
   /** Send again what was refused and is still wanted: our current chain, a vouch for the same keys. */
   retry() {
-    return this.#serial(async () => {
-      const chains = [...this.refusedChains];
-      const vouches = [...this.refusedVouches.values()];
-      this.refusedChains.clear();
-      this.refusedVouches.clear();
-      for (const pid of chains) {
-        const peer = this.roster.get(pid);
-        if (peer) await this.#offerChain(peer, []);
-      }
-      for (const v of vouches) {
-        const peer = this.roster.get(v.pid);
-        const held = peer?.vouches.get(toHex(v.by)) ?? [];
-        const same = held.some((h) => bytesEqual(h.anchor, v.anchor) && bytesEqual(h.sig, v.sig));
-        if (same && this.door && bytesEqual(this.door.anchor, v.anchor)) this.#emit(v);
-      }
-    }).catch((err) => {
+    return this.#serial(() => distributions.retry(this.#op)).catch((err) => {
       if (err instanceof CodecError && err.code === "wiped") return;
       throw err;
     });
@@ -299,6 +279,7 @@ export class GroupCodec {
     alive: (promise) => this.#alive(promise),
     emit: (frame) => this.#emit(frame),
     settle: (peers, events) => this.#settleTrust(peers, events),
+    offer: (peer, events) => this.#offerChain(peer, events),
   };
 
   #serial(fn) {
