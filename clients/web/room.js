@@ -12,6 +12,7 @@
 
 import { ChatClient } from "./client.js";
 import { parseLink } from "./link.js";
+import { forget, keep, keptFor } from "./room-keep.js";
 import { suggestName } from "./room-names.js";
 import * as view from "./room-view.js";
 import { $ } from "./room-view.js";
@@ -54,7 +55,20 @@ function start() {
   }
   page.link = location.hash;
   prefetchRules();
-  preview();
+  keptFor(page.link).then((kept) => {
+    if (!kept) {
+      preview();
+      return;
+    }
+    // A reload of this tab: the name and the rules the member accepted here.
+    // If the rules changed meanwhile, the server's new digest brings the
+    // landing back (answerRules); a name taken meanwhile, the name step.
+    page.name = kept.name;
+    page.acceptedDigest = kept.digest;
+    page.stage = "joining";
+    showLoading("Coming back into the room…", "");
+    connect();
+  });
 }
 
 /** Say hello only to read the ground rules, then decline them: nothing is entered. */
@@ -142,6 +156,7 @@ function onNameSubmit(ev) {
   }
   page.name = name;
   page.stage = "joining";
+  if (page.acceptedDigest) keep(page.link, name, page.acceptedDigest);
   showLoading("Entering the room…", "");
   connect();
 }
@@ -364,8 +379,9 @@ function finish(kind, message) {
   say(f.title);
 }
 
-/** Forget every message, name and key this page holds. */
+/** Forget every message, name and key this page holds (and what the tab kept for a reload). */
 function wipe() {
+  forget();
   const client = page.client;
   page.client = null;
   client?.wipe();

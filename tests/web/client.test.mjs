@@ -308,7 +308,10 @@ test("no message text is ever put in browser storage, cookies or the URL", () =>
   // And one may use localStorage: the co-facilitators' public identity keys this
   // device trusts (docs/e2ee.md section 3.2), under one key, nothing else.
   const COFAC_STORE = "console-cofacilitators.js";
-  const own = new Set([KEY_STORE, TAB_STORE, COFAC_STORE]);
+  // And the room page's, for a reload of its tab: the chosen name and the
+  // accepted rules' digest, under a digest of the link, under one key.
+  const ROOM_STORE = "room-keep.js";
+  const own = new Set([KEY_STORE, TAB_STORE, COFAC_STORE, ROOM_STORE]);
   for (const file of readdirSync(dir).filter((f) => f.endsWith(".js") && !own.has(f))) {
     const code = readFileSync(join(dir, file), "utf8").replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
     assert.doesNotMatch(code, forbidden, file);
@@ -336,6 +339,12 @@ test("no message text is ever put in browser storage, cookies or the URL", () =>
     "safespace.console.group",
     "safespace.console.token",
   ]);
+  const roomStore = readFileSync(join(dir, ROOM_STORE), "utf8").replace(/\/\*[\s\S]*?\*\//g, "").replace(/\/\/.*$/gm, "");
+  assert.doesNotMatch(roomStore, /localStorage|indexedDB|document\.cookie|location\.(hash|search)\s*=/);
+  assert.deepEqual([...roomStore.matchAll(/sessionStorage\.setItem\(([^;]*)\);/g)].map((m) => m[1]), [
+    "STORAGE, JSON.stringify({ link: await linkDigest(link), name, digest })",
+  ]);
+  assert.match(roomStore, /const STORAGE = "safespace\.room";/);
   // The anchor memory: its session, the anchor and the pids, nothing more.
   assert.deepEqual([...tabStore.matchAll(/put\(ANCHOR, ([^;]*)\);/g)].map((m) => m[1]), [
     "JSON.stringify({ group, session, anchor: toB64u(anchor), vouched })",

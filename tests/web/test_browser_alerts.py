@@ -126,11 +126,14 @@ async def test_a_support_request_waits_for_a_facilitator_then_is_seen_and_handle
 
     # A content rule's alert waits as well, and the member is told so.
     await say(member, BLOCKED)
-    await expect(member.get_by_test_id("notice").filter(has_text=CONTENT_WAITING)).to_be_visible()
+    await expect(
+        member.get_by_test_id("notice").filter(has_text=CONTENT_WAITING).first
+    ).to_be_visible()
 
-    # A reload forgets the page; the server's open alerts bring the line back.
+    # A reload forgets the page (the tab keeps only the name and the rules
+    # accepted, so it comes straight back); the server's open alerts bring the line back.
     await member.reload()
-    await into_room(member, "Blue Heron")
+    await expect(member.get_by_test_id("room")).to_be_visible()
     await expect(line).to_have_text(WAITING)
     await expect(line_crisis).to_contain_text(CRISIS)
     await shoot(member, "member-waiting")

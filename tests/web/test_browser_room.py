@@ -10,6 +10,8 @@ a kind. Screenshots of the room go to test-artifacts/ (gitignored).
 from __future__ import annotations
 
 import asyncio
+import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +29,7 @@ ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
 STORAGE = """async () => ({
     local: localStorage.length,
-    session: sessionStorage.length,
+    session: Object.fromEntries(Object.entries(sessionStorage)),
     idb: (await indexedDB.databases()).length,
     cookie: document.cookie,
 })"""
@@ -73,7 +75,13 @@ async def keys_with(client: ChatClient, name: str) -> str:
 
 
 async def assert_no_storage(page: Page) -> None:
-    assert await page.evaluate(STORAGE) == {"local": 0, "session": 0, "idb": 0, "cookie": ""}
+    """Nothing in browser storage but, for a reload of the tab, the name and the rules' digest."""
+    kept = await page.evaluate(STORAGE)
+    session = kept.pop("session")
+    assert kept == {"local": 0, "idb": 0, "cookie": ""}
+    assert set(session) <= {"safespace.room"}
+    for value in session.values():
+        assert set(json.loads(value)) == {"link", "name", "digest"}
 
 
 async def assert_wiped(page: Page, *texts: str) -> None:
@@ -807,6 +815,32 @@ async def test_a_break_goes_on_through_a_dropped_connection(server: Env, browser
     returned = await until(fac, "presence", lambda e: e["pid"] == pid)
     assert returned["present"] is True
     await expect(compose(page)).to_be_enabled()
+
+
+async def test_a_reload_comes_straight_back_with_the_name_and_no_rules_again(
+    server: Env, browser: Browser
+) -> None:
+    gid, fac = await facilitated(server)
+    await fac.start()  # locked: coming back must not knock
+    page = await land(browser, server, gid)
+    await enter(page, "Sam")
+    knock = await until(fac, "knock")
+    pid = knock["p"]["pid"]
+    await fac.admit(pid)
+    await expect(page.get_by_test_id("room")).to_be_visible()
+    started = time.monotonic()
+    await page.reload()
+    await expect(page.get_by_test_id("room")).to_be_visible()
+    print(f"\nreload to the room: {time.monotonic() - started:.2f} s")
+    back = await until(fac, "presence", lambda e: e["pid"] == pid and e["present"] is True)
+    assert back["name"] == "Sam"  # the same name, the same seat, no knock
+    await fac.nothing("knock", within=0.3)
+    await assert_no_storage(page)
+    # Leaving forgets it: the next load of the link starts at the rules.
+    await page.get_by_role("button", name="Leave").click()
+    await page.get_by_role("dialog").get_by_role("button", name="Leave").click()
+    await expect(page.get_by_test_id("final")).to_be_visible()
+    assert (await page.evaluate(STORAGE))["session"] == {}
 
 
 # ---- how it looks --------------------------------------------------------------------------
