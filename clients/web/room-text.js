@@ -47,6 +47,16 @@ export const FINAL = {
     title: "This page needs your private link",
     text: "Please open the private link your facilitator gave you.",
   },
+  // A link was opened, but the part after "#" has no seat in it: cut short when copied.
+  incomplete: {
+    title: "This link is incomplete",
+    text: "Part of the link seems to be missing (the part after “#”). Please open the whole link again, exactly as you received it, or ask your facilitator for a new one.",
+  },
+  // The part after "#" is there, but a facilitator key in it is not a key.
+  damaged: {
+    title: "This link is damaged",
+    text: "Part of the link has been changed or cut. Please open the whole link again, exactly as you received it, or ask your facilitator for a new one.",
+  },
   door: {
     title: "This link cannot be used right now",
     text: "The server refused this link. Please ask your facilitator for a new one.",
@@ -61,7 +71,7 @@ export const FINAL = {
 };
 
 /** At a locked door: a facilitator decides, and may refuse, so nothing is promised. */
-export const KNOCKING = "The meeting has started, so you are knocking. Please wait for a facilitator to answer.";
+export const KNOCKING = "The session has started, so you are knocking. Please wait for a facilitator to answer.";
 
 /** What the room says on return from a break about the room messages that came meanwhile. @param {number} n */
 export function awayText(n) {

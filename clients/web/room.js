@@ -45,12 +45,13 @@ function start() {
   let link;
   try {
     link = parseLink(location.hash);
-  } catch (err) {
-    finish("door", err.message);
+  } catch {
+    finish("damaged");
     return;
   }
   if (!link.seat) {
-    finish("no_link");
+    // Nothing after "#": no link was opened. Something without a seat: one cut short.
+    finish(location.hash.length > 1 ? "incomplete" : "no_link");
     return;
   }
   page.link = location.hash;

@@ -257,7 +257,7 @@ async def test_knocking_when_locked_until_a_facilitator_admits(
     waiting = page.get_by_test_id("waiting")
     await expect(waiting).to_be_visible()
     await expect(waiting).to_contain_text(
-        "The meeting has started, so you are knocking. Please wait for a facilitator to answer."
+        "The session has started, so you are knocking. Please wait for a facilitator to answer."
     )
     knock = await until(fac, "knock")
     assert knock["p"]["name"] == "Late Sparrow"
@@ -730,6 +730,22 @@ async def test_before_the_link_is_checked_the_crisis_dialog_says_what_is_true(
     await expect(dialog.get_by_role("listitem")).to_have_count(0)
     # Not "your group has not listed any": nothing is known of the group yet.
     await expect(dialog.get_by_text("has not listed crisis contacts")).to_be_hidden()
+
+
+@pytest.mark.parametrize(
+    ("fragment", "title"),
+    [
+        ("", "This page needs your private link"),
+        ("#f=" + "A" * 43, "This link is incomplete"),  # the seat part cut off
+        ("#seat=abc&f=not-a-key", "This link is damaged"),
+    ],
+)
+async def test_a_broken_link_says_what_is_wrong_with_it(
+    server: Env, browser: Browser, fragment: str, title: str
+) -> None:
+    page = await open_page(browser, server.url, "/join" + fragment)
+    await expect(page.get_by_test_id("final-title")).to_have_text(title)
+    await expect(page.get_by_role("button", name="Crisis numbers")).to_be_visible()
 
 
 async def test_a_private_message_waits_for_a_facilitator(server: Env, browser: Browser) -> None:
