@@ -5,6 +5,7 @@ import { CONTENT_WARNINGS } from "./client.js";
 import { $ } from "./room-view.js";
 import { page } from "./room-page.js";
 import { checkOutgoing, showCheck } from "./room-content.js";
+import { renderSlow, sentOne, slowLeft } from "./room-slow.js";
 import { renderSupport } from "./room-support.js";
 
 export function updateControls() {
@@ -30,6 +31,7 @@ export function updateControls() {
   else if (muted) reason = "You are muted for now";
   else if (page.paused) reason = "Paused for a moment";
   $("text").placeholder = reason ?? "Write a message…";
+  renderSlow(); // the send button also waits out slow mode
   // Connected or not, and who is here, change what the support line can truly say.
   renderSupport();
 }
@@ -53,6 +55,7 @@ export function composeError(text) {
 async function sendMessage({ confirmed = false } = {}) {
   const text = $("text").value.trim();
   if (!text || $("text").disabled || !page.client || page.sending) return;
+  if (slowLeft() > 0) return; // the countdown under the box says how long
   const own = $("cw-row").hidden ? "" : $("cw").value.trim();
   composeError(null);
   page.sending = true;
@@ -85,6 +88,7 @@ async function sendMessage({ confirmed = false } = {}) {
   try {
     const ref = await client.send(text, check.cw ? { cw: check.cw } : {});
     page.pending.push({ ref, text, cw: check.cw });
+    sentOne();
     if (own) toggleCw(false);
   } catch (err) {
     if (!$("text").value) $("text").value = text;

@@ -4,6 +4,7 @@
 
 import * as view from "./room-view.js";
 import { $ } from "./room-view.js";
+import { refusedFor, setSlowMode } from "./room-slow.js";
 import { awayText, muteText } from "./room-text.js";
 import { BACK_BANNER_MS, banner, page, say, setTitle, show } from "./room-page.js";
 import { composeError, note, updateControls } from "./room-compose.js";
@@ -85,6 +86,7 @@ export function onState(s, { quiet = false } = {}) {
   const was = page.state;
   page.state = s.state;
   page.paused = Boolean(s.paused);
+  setSlowMode(s.slow_mode_seconds);
   // "You can say hello" is not so on a break.
   banner("banner-lobby", s.state === "lobby" && !page.away ? $("banner-lobby").textContent : null);
   banner("banner-paused", page.paused ? $("banner-paused").textContent : null);
@@ -205,6 +207,7 @@ export function onRoomError(e) {
   onSupportRefused(e.ref);
   let text = e.message;
   if (e.code === "timed_out" && e.detail?.until) text = `${text} (until ${view.clock(e.detail.until)})`;
+  if (e.code === "slow_mode" && e.detail?.retry_after) refusedFor(e.detail.retry_after);
   composeError(text);
 }
 

@@ -31,6 +31,8 @@ export const page = {
   connected: false,
   /** on a break (stepped out): still connected, the conversation hidden */
   away: false,
+  /** the group's slow mode, seconds between one member's messages (0: off) */
+  slowMode: 0,
   /** `back` sent, the server's presence not yet here */
   comingBack: false,
   /** room messages that came while away (not shown: sealed for those in the room) */

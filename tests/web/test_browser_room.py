@@ -859,6 +859,29 @@ async def test_a_reload_comes_straight_back_with_the_name_and_no_rules_again(
     assert (await page.evaluate(STORAGE))["session"] == {}
 
 
+async def test_slow_mode_is_shown_with_a_countdown_before_anything_is_refused(
+    server: Env, browser: Browser
+) -> None:
+    gid, fac = await facilitated(server)
+    page = await join(browser, server, gid, "Sam")
+    await keys_with(fac, "Sam")
+    await fac.slow_mode(30)
+    slow = page.get_by_test_id("compose-slow")
+    await expect(slow).to_have_text("Slow mode: one message every 30 seconds.")
+    await say(page, "first")
+    first = await until(fac, "msg")
+    assert first.text == "first"
+    await expect(slow).to_contain_text("You can send again in")
+    await expect(page.get_by_role("button", name="Send", exact=True)).to_be_disabled()
+    await page.get_by_test_id("compose-text").fill("second, too soon")
+    await page.get_by_test_id("compose-text").press("Enter")
+    await fac.nothing("msg", within=0.5)  # nothing refused: nothing was sent
+    await expect(page.get_by_test_id("compose-error")).to_be_hidden()
+    await fac.slow_mode(0)
+    await expect(slow).to_be_hidden()
+    await expect(page.get_by_role("button", name="Send", exact=True)).to_be_enabled()
+
+
 # ---- how it looks --------------------------------------------------------------------------
 
 
