@@ -14,6 +14,7 @@
 // how often, the status. Never any text of the member's.
 
 import { $, announce, button, clockTime, el, say } from "./console-dom.js";
+import { refresh, stripAdd, stripRemove } from "./console-strip.js";
 
 /** What each status means, said on the console. */
 const STATUS = {
@@ -62,16 +63,21 @@ export class OpenAlerts {
     this.handling = new Map();
     /** `session:id:count` this page has said it shows; kept for the page's life */
     this.told = new Set();
-    document.addEventListener("visibilitychange", () => {
+    const tellAll = () => {
       for (const id of this.open.keys()) this.#tell(id);
-    });
+    };
+    document.addEventListener("visibilitychange", tellAll);
+    // A row the strip unfolded is on the screen now.
+    $("alerts").addEventListener("strip-shown", () => requestAnimationFrame(tellAll));
   }
 
   /** `welcome`: every open alert of the session, as it stands now. */
   load(session, alerts) {
     this.wipe();
     this.session = typeof session === "string" ? session : null;
-    for (const a of Array.isArray(alerts) ? alerts : []) this.upsert(a, { quiet: true });
+    // Oldest raised first, so that each one put on top leaves the newest on top.
+    const list = (Array.isArray(alerts) ? alerts : []).filter(valid).sort((x, y) => x.ts - y.ts);
+    for (const a of list) this.upsert(a, { quiet: true });
     const n = this.open.size;
     if (n) announce(n === 1 ? "One alert is open." : `${n} alerts are open.`, { assertive: true });
   }
@@ -86,12 +92,13 @@ export class OpenAlerts {
     if (!entry) {
       entry = { alert: { ...a }, item: el("div", { class: "alert-item" }), at: 0, locals: 0 };
       this.open.set(a.id, entry);
-      $("alerts").append(entry.item);
     } else {
       entry.alert = { ...a };
     }
     entry.at = Date.now() / 1000;
     this.#fill(entry);
+    // New, or raised again: to the top of the strip (newest first).
+    stripAdd(entry.item);
     if (!quiet) announce(`${this.#title(entry.alert)}.`, { assertive: true });
     requestAnimationFrame(() => this.#tell(a.id));
     return entry;
@@ -141,12 +148,13 @@ export class OpenAlerts {
     for (const { item } of this.open.values()) item.remove();
     this.open.clear();
     this.handling.clear();
+    refresh();
   }
 
   #title(a) {
     // Not in the session's roster any more: they left, or were removed.
     const who = this.nameOf(a.from) ?? "A member who is no longer in the session";
-    return a.kind === "support" ? `${who} needs support now` : `Content alert: ${who}`;
+    return a.kind === "support" ? `${who} needs support now` : `Content alert: ${who} · ${a.category ?? "unknown"}`;
   }
 
   #fill(entry) {
@@ -209,10 +217,8 @@ export class OpenAlerts {
   #remove(id) {
     const entry = this.open.get(id);
     if (!entry) return;
-    const hadFocus = entry.item.contains(document.activeElement);
-    entry.item.remove();
     this.open.delete(id);
     for (const [ref, other] of this.handling) if (other === id) this.handling.delete(ref);
-    if (hadFocus) ($("alerts").querySelector("button") ?? $("inbox")).focus();
+    stripRemove(entry.item);
   }
 }

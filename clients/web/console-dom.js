@@ -90,9 +90,10 @@ export function duration(seconds) {
 
 /**
  * Ask before doing something that cannot be undone, in the page's own dialog
- * (modal: focus stays in it; Escape cancels).
+ * (modal: focus stays in it; Escape cancels). Focus starts on Cancel, or on
+ * the action marked `focus` (the milder choice of several).
  * @param {{title: string, text?: string,
- *   actions: Array<{label: string, value: string, kind?: string}>,
+ *   actions: Array<{label: string, value: string, kind?: string, focus?: boolean}>,
  *   input?: {label: string, type?: string, value?: string, min?: number, max?: number, hint?: string}}} spec
  * @returns {Promise<{value: string | null, input: string | null}>} value null when cancelled
  */
@@ -150,7 +151,8 @@ export function ask(spec) {
       { once: true },
     );
     dialog.showModal();
-    (input ?? cancel).focus();
+    const preferred = buttons[spec.actions.findIndex((a) => a.focus)];
+    (input ?? preferred ?? cancel).focus();
     input?.select();
   });
 }

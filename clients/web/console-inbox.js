@@ -2,11 +2,15 @@
 // content alerts, newest first. In memory (the page) only; wiped with the session.
 //
 // Alerts must be impossible to miss: this console's own alerts also go to the
-// top of the session, beside the open alerts the server holds
-// (console-alerts.js), stay there until dismissed, and count on the unread
-// badge and in the page title.
+// alert strip at the top of the session (console-strip.js), beside the open
+// alerts the server holds (console-alerts.js), and stay there while unread:
+// "Dismiss" there marks the inbox item read, and "Mark all read" takes every
+// one of them off the strip, as it says. They count on the unread badge and in
+// the page title.
 
 import { $, announce, button, clockTime, el, show } from "./console-dom.js";
+import { stripAdd, stripRemove } from "./console-strip.js";
+import { titlePart } from "./console-title.js";
 
 export class Inbox {
   /**
@@ -21,7 +25,6 @@ export class Inbox {
     this.unread = 0;
     /** inbox item -> its banner at the top of the session */
     this.banners = new Map();
-    this.baseTitle = document.title;
     $("inbox-read").addEventListener("click", () => this.markRead());
     $("inbox-badge").addEventListener("click", () => {
       $("inbox").focus();
@@ -126,7 +129,7 @@ export class Inbox {
     const data = { alert: "content", category, local: "true" };
     if (Number.isInteger(f.msg)) data.msg = String(f.msg);
     const item = this.#add("alert", title, f.ts, [el("p", { class: "item-text", text: detail })], data);
-    this.banners.set(item, this.#banner(title, detail));
+    this.banners.set(item, this.#banner(item, title, detail));
     announce(`${title}.`, { assertive: true });
     return item;
   }
@@ -136,8 +139,7 @@ export class Inbox {
     if (!item?.isConnected) return;
     if (item.classList.contains("is-unread")) this.unread = Math.max(0, this.unread - 1);
     item.remove();
-    this.banners.get(item)?.remove();
-    this.banners.delete(item);
+    this.#unbanner(item);
     show("inbox-empty", $("inbox-list").children.length === 0);
     this.#count();
   }
@@ -168,23 +170,43 @@ export class Inbox {
     }
   }
 
-  #banner(title, detail) {
-    const item = el("div", { class: "alert-item", dataset: { testid: "alert-banner" } });
-    item.append(
+  /** The strip's row for inbox item `of`: there while the item is unread. */
+  #banner(of, title, detail) {
+    const row = el("div", { class: "alert-item", dataset: { testid: "alert-banner" } });
+    row.append(
       el("p", { class: "alert-title", text: title }),
       el("p", { class: "alert-detail", text: detail }),
-      button("Dismiss", () => {
-        item.remove();
-        $("inbox").focus();
-      }, { kind: "quiet", label: `Dismiss: ${title}` }),
+      el(
+        "p",
+        { class: "alert-actions" },
+        button("Dismiss", () => this.#read(of), { kind: "quiet", label: `Dismiss: ${title} (marks it read in the inbox)` }),
+      ),
     );
-    $("alerts").append(item);
-    return item;
+    stripAdd(row);
+    return row;
   }
 
+  #unbanner(item) {
+    const row = this.banners.get(item);
+    this.banners.delete(item);
+    if (row) stripRemove(row);
+  }
+
+  /** One item read: its row leaves the strip; the item stays in the inbox. */
+  #read(item) {
+    if (item.classList.contains("is-unread")) {
+      item.classList.remove("is-unread");
+      this.unread = Math.max(0, this.unread - 1);
+    }
+    this.#unbanner(item);
+    this.#count();
+  }
+
+  /** Every item read, and so none of this console's own alerts left on the strip. */
   markRead() {
     this.unread = 0;
     for (const item of document.querySelectorAll("#inbox-list .is-unread")) item.classList.remove("is-unread");
+    for (const item of [...this.banners.keys()]) this.#unbanner(item);
     this.#count();
   }
 
@@ -194,14 +216,16 @@ export class Inbox {
     const badge = $("inbox-badge");
     badge.textContent = this.unread === 1 ? "1 new in the inbox" : `${this.unread} new in the inbox`;
     badge.hidden = this.unread === 0;
-    document.title = this.unread > 0 ? `(${this.unread}) ${this.baseTitle}` : this.baseTitle;
+    // Nothing unread: nothing for "Mark all read" to do, so it is not offered.
+    show("inbox-read", this.unread > 0);
+    titlePart("inbox", this.unread > 0 ? `(${this.unread}) new` : null);
   }
 
   /** Forget everything (the session ended, or the facilitator left the console). */
   wipe() {
     $("inbox-list").replaceChildren();
     this.threads.clear();
-    for (const banner of this.banners.values()) banner.remove();
+    for (const row of this.banners.values()) stripRemove(row);
     this.banners.clear();
     show("inbox-empty", true);
     this.markRead();

@@ -1,11 +1,16 @@
-// The people of a session as the facilitator moderates them: the knock
-// queue (let in, refuse) and the roster with each member's actions (lower
-// hand, mute, unmute, time-out for N minutes, remove for this session or for
-// good, and "Let them in" for a member the server let in past this
-// facilitator's locked door, docs/e2ee.md section 3.2). Destructive actions,
-// and a vouch by hand, ask first, in the page's own dialog.
+// The people of a session as the facilitator moderates them: the roster with
+// each member's actions (lower hand, mute, unmute, time-out for N minutes,
+// remove for this session or for good, and "Let them in" for a member the
+// server let in past this facilitator's locked door, docs/e2ee.md section
+// 3.2), and the raised hands in the order they went up, with "Lower all
+// hands". (The knock queue: console-knocks.js.) Destructive actions, and a
+// vouch by hand, ask first, in the page's own dialog, the milder choice first.
+//
+// The server says whose hand is up, not since when: the order is the one this
+// page saw them go up in. Hands already up when it came in come first, in the
+// roster's order, and the page says that this order is not known.
 
-import { $, ask, button, clockTime, el, say, show } from "./console-dom.js";
+import { $, announce, ask, button, clockTime, el, say, show } from "./console-dom.js";
 
 export class PeopleView {
   /**
@@ -18,53 +23,69 @@ export class PeopleView {
     this.connected = connected;
     this.reply = reply;
     this.letIn = letIn;
+    /** pid -> place in the order hands went up (1, 2, ...), this visit */
+    this.hands = new Map();
+    this.nextHand = 1;
+    /** whether the roster was seen yet this visit, and whose hands were up then */
+    this.seen = false;
+    this.before = new Set();
+    $("lower-all").addEventListener("click", () => this.lowerAll());
   }
 
-  // ---- knocks ----
+  /** A new visit of the room: no order known yet. */
+  reset() {
+    this.hands.clear();
+    this.nextHand = 1;
+    this.seen = false;
+    this.before.clear();
+    this.#renderHands([]);
+  }
 
-  renderKnocks(knocks) {
-    const items = [...knocks.values()].map((p) =>
-      el(
-        "li",
-        { class: "knock", dataset: { testid: "knock", pid: p.pid, name: p.name } },
-        el("span", { class: "person-name", text: p.name }),
-        el(
-          "span",
-          { class: "row-actions" },
-          button("Let in", () => this.command("admit", { pid: p.pid }), { kind: "primary small", label: `Let ${p.name} in` }),
-          button("Refuse", () => this.refuse(p), { kind: "small", label: `Refuse ${p.name}` }),
-        ),
-      ),
+  lowerAll() {
+    for (const pid of [...this.hands.keys()]) if (this.command("hand", { up: false, pid }) === undefined) return;
+    announce("Lowering every raised hand.");
+  }
+
+  /** Orders the members' raised hands; @returns {Map<string, number>} pid -> 1, 2, ... */
+  #orderHands(roster) {
+    const up = roster.filter((p) => p.role === "member" && p.hand);
+    const upIds = new Set(up.map((p) => p.pid));
+    for (const pid of [...this.hands.keys()]) if (!upIds.has(pid)) this.hands.delete(pid);
+    for (const p of up) {
+      if (this.hands.has(p.pid)) continue;
+      if (!this.seen) this.before.add(p.pid);
+      this.hands.set(p.pid, this.nextHand++);
+    }
+    for (const pid of [...this.before]) if (!upIds.has(pid)) this.before.delete(pid);
+    this.seen = true;
+    // Renumbered 1..n in the order they went up.
+    const order = new Map();
+    [...this.hands.entries()].sort((a, b) => a[1] - b[1]).forEach(([pid], i) => order.set(pid, i + 1));
+    this.#renderHands(up.length ? [...order.keys()].map((pid) => up.find((p) => p.pid === pid)) : []);
+    return order;
+  }
+
+  #renderHands(people) {
+    show("hands", people.length > 0);
+    $("hands-list").replaceChildren(
+      ...people.map((p, i) => el("li", { class: "hand-item", dataset: { testid: "hand", pid: p.pid, order: String(i + 1) } }, el("span", { class: "hand-place", text: `${i + 1}.` }), " ", el("span", { text: p.name }))),
     );
-    $("knocks").replaceChildren(...items);
-    show("knocks-empty", items.length === 0);
-    $("knock-count").textContent = String(items.length);
-    $("knock-count").hidden = items.length === 0;
-    $("knock-section").classList.toggle("has-knocks", items.length > 0);
-    const badge = $("knock-badge");
-    badge.hidden = items.length === 0;
-    badge.textContent = items.length === 1 ? "1 waiting to come in" : `${items.length} waiting to come in`;
-  }
-
-  async refuse(p) {
-    const { value } = await ask({
-      title: `Refuse ${p.name}?`,
-      text: "They cannot come in to this session, even if they try again.",
-      actions: [{ label: "Refuse", value: "refuse", kind: "danger" }],
-    });
-    if (value === "refuse") this.command("refuse", { pid: p.pid });
+    $("lower-all").textContent = people.length === 1 ? "Lower the hand" : `Lower all ${people.length} hands`;
+    // Two or more up since before this page came in: their order among themselves is not known.
+    show("hands-hint", people.filter((p) => this.before.has(p.pid)).length > 1);
   }
 
   // ---- people ----
 
   renderPeople(roster, me) {
+    const order = this.#orderHands(roster);
     const sorted = [...roster].sort((a, b) => (a.role === b.role ? 0 : a.role === "facilitator" ? -1 : 1));
     const items = sorted.map((p) => {
       const tags = [];
       if (p.pid === me) tags.push(["you", ""]);
       if (p.role === "facilitator") tags.push(["facilitator", ""]);
       if (!p.present) tags.push(this.connected(p.pid) ? ["stepped out", "away"] : ["not connected", "away"]);
-      if (p.hand) tags.push(["hand raised", "hand"]);
+      if (p.hand) tags.push([order.has(p.pid) ? `hand raised · ${order.get(p.pid)} of ${order.size}` : "hand raised", "hand"]);
       if (p.muted) tags.push([p.until ? `timed out until ${clockTime(p.until)}` : "muted", "muted"]);
       if (p.barred) tags.push(["keys removed by a facilitator: barred", "warn"]);
       else if (p.unadmitted) tags.push(["entered without your admission", "warn"]);
@@ -141,10 +162,12 @@ export class PeopleView {
   async remove(p) {
     const { value } = await ask({
       title: `Remove ${p.name}?`,
-      text: "For this session: they cannot come back until the next session. For good: their link is revoked as well.",
+      text:
+        "For this session: they cannot come back until the next session. " +
+        "For good: their link is revoked as well, so it will not let them in again.",
       actions: [
-        { label: "Remove for this session", value: "session", kind: "danger-text" },
-        { label: "Remove for good", value: "good", kind: "danger" },
+        { label: "Remove for this session", value: "session", kind: "primary", focus: true },
+        { label: "Remove for good (revoke their link)", value: "good", kind: "danger-text" },
       ],
     });
     if (value === "session" || value === "good") this.command("remove", { pid: p.pid, for_good: value === "good" });

@@ -10,7 +10,11 @@
 import { bytesEqual } from "./bytes.js";
 import { FacilitatorClient } from "./console-client.js";
 import { trustedCoFacilitators } from "./console-cofacilitators.js";
-import { $, announce, ask, button, clockTime, duration, el, say, show } from "./console-dom.js";
+import { $, announce, ask, clockTime, el, say, show } from "./console-dom.js";
+import { SessionClock } from "./console-clock.js";
+import { KnockView } from "./console-knocks.js";
+import { stripClear } from "./console-strip.js";
+import { Transcript } from "./console-transcript.js";
 import { keyText } from "./console-identity.js";
 import { anchorStore } from "./console-keep.js";
 import { Inbox } from "./console-inbox.js";
@@ -58,8 +62,11 @@ export class SessionView {
     this.names = new Map();
     this.knocks = new Map();
     this.room = { state: null, paused: false, startedAt: null, duration: 70, slow: 0 };
-    this.skew = null; // local clock minus the server's, in seconds
-    this.timer = null;
+    this.clock = new SessionClock(() => this.room);
+    /** "connecting" (until welcome), "in" (in the room), "over" (the room closed for this page) */
+    this.phase = "over";
+    /** "Open the next session" was chosen: open the new session's room once in it */
+    this.openNext = false;
     this.lastError = null;
     /** the group's content rules in force: a Promise of {policy, warning} */
     this.content = null;
@@ -78,6 +85,8 @@ export class SessionView {
       client: () => this.client,
       reply: this.reply,
     });
+    this.transcript = new Transcript({ command: (t, fields) => this.#command(t, fields) });
+    this.knockView = new KnockView({ command: (t, fields) => this.#command(t, fields) });
     this.people = new PeopleView({
       command: (t, fields) => this.#command(t, fields),
       connected,
@@ -97,6 +106,7 @@ export class SessionView {
     $("slow-select").addEventListener("change", (ev) => this.#command("slow", { seconds: Number(ev.target.value) }));
     on("over-back", () => this.#back());
     on("over-again", () => this.group && this.open(this.group));
+    on("over-next", () => this.group && this.open(this.group, { openNext: true }));
     on("knock-badge", () => {
       $("knock-section").scrollIntoView({ block: "center" });
       $("knocks").querySelector("button")?.focus();
@@ -112,7 +122,11 @@ export class SessionView {
       }
     });
     // Closing the tab or navigating away: nothing of the session stays behind.
-    addEventListener("pagehide", () => this.wipe());
+    // (A delete the facilitator was told would go, goes first, as it does on leaving.)
+    addEventListener("pagehide", () => {
+      this.transcript.flush();
+      this.wipe();
+    });
     // ... and it cannot come back: ask before leaving or reloading a live session.
     addEventListener("beforeunload", (ev) => {
       if (!this.active) return;
@@ -135,18 +149,21 @@ export class SessionView {
    * Enter the room of `group` (creating a `scheduled` session if there is none).
    * `restored`: after a reload, whose earlier private messages and reports are gone.
    */
-  async open(group, { restored = false } = {}) {
+  async open(group, { restored = false, openNext = false } = {}) {
     this.wipe();
     this.group = group;
+    this.phase = "connecting";
+    this.openNext = openNext;
     this.onPlace?.(group.id);
     say("restore-note", restored ? "Earlier private messages and reports were sealed to this page's previous keys and cannot be shown again." : "");
     this.lastError = null;
     $("session-title").textContent = group.title;
     show("session-over", false);
     show("session-live", true);
+    show("clock", true);
     this.room = { state: null, paused: false, startedAt: null, duration: group.duration_minutes ?? 70, slow: 0 };
     this.#renderState();
-    this.#tick();
+    this.clock.tick();
     say("session-error", "");
     say("session-note", "Connecting…");
     const identity = this.identity();
@@ -189,6 +206,7 @@ export class SessionView {
 
   /** Step out of the room (the session goes on for the others) and go back to the groups. */
   leave({ back = true } = {}) {
+    this.transcript.flush(); // deletes the facilitator was told would go
     if (this.client && !this.client.closed) {
       try {
         this.client.stepOut();
@@ -205,25 +223,23 @@ export class SessionView {
     const client = this.client;
     this.client = null;
     client?.wipe();
-    clearInterval(this.timer);
-    this.timer = null;
+    this.clock.reset();
     this.names.clear();
     this.connected.clear();
     this.reply.wipe();
     this.knocks.clear();
-    this.skew = null;
     this.content = null;
     this.visit += 1;
     this.shown = Promise.resolve();
     this.recentAlerts = [];
-    $("transcript").replaceChildren();
+    this.transcript.wipe();
     $("people").replaceChildren();
-    $("knocks").replaceChildren();
-    this.people.renderKnocks(this.knocks);
+    this.people.reset();
+    this.knockView.render(this.knocks);
     this.alerts.wipe();
     this.inbox.wipe();
+    stripClear();
     $("compose-text").value = "";
-    say("reminder", "");
   }
 
   #back() {
@@ -231,15 +247,24 @@ export class SessionView {
     this.onBack();
   }
 
-  #over(text, reconnectable) {
+  /** The room closed for this page; `ended`: the session ended for everyone (the next one can be opened). */
+  #over(text, reconnectable, ended = false) {
+    if (ended) this.clock.ended(); // before wipe() forgets the clock's skew (once: from `ended` on)
+    const final = this.clock.final;
     this.wipe();
+    if (ended) this.clock.showEnded(final);
+    this.phase = "over";
     say("restore-note", "");
+    say("session-note", "");
     this.onPlace?.(null);
     show("session-live", false);
     show("session-over", true);
     $("over-text").textContent = text;
-    show("over-again", reconnectable);
-    this.room.state = null;
+    show("over-again", reconnectable && !ended);
+    show("over-next", ended);
+    this.room.state = ended ? "ended" : null;
+    // Out of a session that may go on: no clock here would be true, so none is shown.
+    show("clock", ended);
     this.#renderState();
     $("over-back").focus();
   }
@@ -253,12 +278,15 @@ export class SessionView {
       });
     on("frame", (f) => this.#frame(f));
     on("welcome", (w) => {
+      this.phase = "in";
       this.room.duration = w.group?.duration_minutes ?? this.room.duration;
       $("session-title").textContent = w.group?.title ?? this.group.title;
       this.#setState(w);
       say("session-note", "");
       this.#setRules(w.group?.content_rules ?? null, w.group?.id ?? this.group.id);
       announce("You are in the room.");
+      if (this.openNext && w.state === "scheduled") this.#command("open");
+      this.openNext = false;
     });
     on("state", (s) => this.#setState(s, true));
     on("roster", ({ roster }) => {
@@ -280,20 +308,26 @@ export class SessionView {
       this.lastError = e;
       say("session-error", e.message, { error: true });
     });
-    on("ended", () => (this.room.state = "ended"));
+    on("ended", () => {
+      this.room.state = "ended";
+      this.clock.ended();
+      this.clock.showEnded();
+      this.#renderState();
+    });
     on("close", ({ code }) => {
       let text;
-      if (code === 4000 || this.room.state === "ended") text = CLOSED[4000];
+      const ended = code === 4000 || this.room.state === "ended";
+      if (ended) text = CLOSED[4000];
       else if (this.lastError && (code === 4400 || code === 4401 || !CLOSED[code])) text = this.lastError.message;
       else text = CLOSED[code] ?? "The connection to the room was lost.";
-      this.#over(text, RECONNECTABLE.has(code));
+      this.#over(text, RECONNECTABLE.has(code), ended);
       // Not of the facilitator's doing (lost, replaced, taken off the group): said at once.
       announce(text, { assertive: code !== 4000 && code !== 1000 });
     });
   }
 
   #frame(f) {
-    if (typeof f.ts === "number") this.#observeClock(f.ts);
+    if (typeof f.ts === "number") this.clock.observe(f.ts);
     switch (f.t) {
       case "welcome":
         for (const p of f.roster ?? []) this.names.set(p.pid, p.name);
@@ -301,7 +335,7 @@ export class SessionView {
         for (const p of f.roster ?? []) this.connected.set(p.pid, p.connected ?? p.present !== false);
         this.knocks.clear();
         for (const p of f.knocks ?? []) this.knocks.set(p.pid, p);
-        this.people.renderKnocks(this.knocks);
+        this.knockView.render(this.knocks);
         this.alerts.load(f.session, f.alerts);
         break;
       case "joined":
@@ -318,19 +352,19 @@ export class SessionView {
         break;
       case "knock":
         this.knocks.set(f.p.pid, f.p);
-        this.people.renderKnocks(this.knocks);
+        this.knockView.render(this.knocks, { fresh: true });
         announce(`${f.p.name} is knocking and waits to come in.`);
         break;
       case "knock_gone":
         this.knocks.delete(f.pid);
-        this.people.renderKnocks(this.knocks);
+        this.knockView.render(this.knocks);
         break;
       case "state":
         // The start seen live: the server's started_at is "now" on its clock.
-        if (f.started_at && !this.room.startedAt) this.#observeClock(f.started_at);
+        if (f.started_at && !this.room.startedAt) this.clock.observe(f.started_at);
         break;
       case "reminder":
-        this.#reminder(f.minutes_left);
+        this.clock.reminder(f.minutes_left);
         break;
       case "alert":
         this.#serverAlert(f);
@@ -387,14 +421,14 @@ export class SessionView {
     this.room.slow = s.slow_mode_seconds ?? 0;
     this.#renderState();
     if (live && before !== s.state) announce(`The room is now: ${STATE[s.state]?.[0] ?? s.state}.`);
-    if (this.room.startedAt && !this.timer) this.timer = setInterval(() => this.#tick(), 1000);
-    this.#tick();
+    this.clock.run();
   }
 
   #renderState() {
     const { state, paused } = this.room;
     const running = state === "lobby" || state === "live_locked" || state === "live_unlocked";
-    const [label, hint] = STATE[state] ?? ["Connecting…", ""];
+    const [label, hint] =
+      STATE[state] ?? (this.phase === "connecting" ? ["Connecting…", ""] : ["Not in the room", "The console is not connected to this session."]);
     $("session-state").textContent = paused ? `${label} · paused` : label;
     $("session-state").dataset.state = state ?? "";
     $("session-state-hint").textContent = paused ? "Members cannot write to the room until you resume." : hint;
@@ -419,43 +453,9 @@ export class SessionView {
       text: "Everyone is disconnected and the conversation is gone for good: nothing of it is kept, on this page or anywhere.",
       actions: [{ label: "End for everyone", value: "end", kind: "danger" }],
     });
-    if (value === "end") this.#command("end");
-  }
-
-  // ---- the clock ----
-
-  #observeClock(serverTs) {
-    const skew = Date.now() / 1000 - serverTs;
-    this.skew = this.skew === null ? skew : Math.min(this.skew, skew);
-  }
-
-  #tick() {
-    const planned = this.room.duration;
-    const bar = $("clock-bar");
-    bar.max = planned * 60;
-    if (!this.room.startedAt) {
-      $("clock-text").textContent = `Not started · planned ${planned} minutes`;
-      bar.value = 0;
-      return;
-    }
-    const now = Date.now() / 1000 - (this.skew ?? 0);
-    const elapsed = Math.max(0, now - this.room.startedAt);
-    const left = planned * 60 - elapsed;
-    bar.value = Math.min(elapsed, planned * 60);
-    const over = left < 0;
-    $("clock").classList.toggle("is-over", over);
-    $("clock-text").textContent = over
-      ? `${duration(elapsed)} · ${Math.ceil(-left / 60)} min over the planned ${planned}`
-      : `${duration(elapsed)} · ${Math.ceil(left / 60)} min left of ${planned}`;
-  }
-
-  #reminder(minutesLeft) {
-    const text =
-      minutesLeft > 0
-        ? `${minutesLeft} minutes left of the planned time.`
-        : "The planned time is up. End the session when the group is ready.";
-    say("reminder", text);
-    announce(text);
+    if (value !== "end") return;
+    this.transcript.flush();
+    this.#command("end");
   }
 
   // ---- the conversation ----
@@ -532,7 +532,7 @@ export class SessionView {
       const checked = await this.#verdict(m);
       if (visit !== this.visit || !this.client) return;
       const cw = checked ? unionCw(m.cw, checked.v.cw) : m.cw;
-      this.#showMessage({ ...m, cw });
+      this.transcript.show({ ...m, cw });
       if (checked && !m.own) {
         for (const category of checked.v.alert) {
           this.#localAlert({
@@ -547,48 +547,8 @@ export class SessionView {
     });
   }
 
-  #showMessage(m) {
-    const text = m.text === null ? `This message could not be opened on this page (${m.reason ?? "unknown"}).` : m.text;
-    const who = m.own ? `${m.name} (you)` : m.name;
-    const li = el(
-      "li",
-      { class: m.own ? "message is-own" : "message", dataset: { testid: "message", id: String(m.id), from: m.from } },
-      el(
-        "p",
-        { class: "message-head" },
-        el("span", { class: "message-who", text: who }),
-        el("span", { class: "message-time", text: Number.isFinite(m.ts) ? clockTime(m.ts) : "" }),
-        button("Delete", () => this.#command("delete", { msg: m.id }), {
-          kind: "quiet small",
-          label: `Delete message ${m.id} from ${m.name} for everyone`,
-        }),
-      ),
-      el("div", { class: "message-body" }, messageBody(m, text)),
-    );
-    const list = $("transcript");
-    const atBottom = list.scrollHeight - list.scrollTop - list.clientHeight < 40;
-    list.append(li);
-    if (atBottom || m.own) list.scrollTop = list.scrollHeight;
-  }
-
   #markDeleted(id) {
     const visit = this.visit;
-    this.shown = this.shown.then(() => visit === this.visit && this.#deleted(id));
+    this.shown = this.shown.then(() => visit === this.visit && this.transcript.deleted(id));
   }
-
-  #deleted(id) {
-    const li = document.querySelector(`#transcript [data-id="${Number(id)}"]`);
-    if (!li) return;
-    li.classList.add("is-deleted");
-    li.dataset.deleted = "true";
-    li.querySelector(".message-head button")?.remove();
-    li.querySelector(".message-body").replaceChildren(el("p", { class: "message-text unreadable", text: "Deleted for everyone." }));
-  }
-}
-
-/** The text, or behind its content warning (`cw`, from the sender's body) until the facilitator opens it. */
-function messageBody(m, text) {
-  const p = el("p", { class: m.text === null ? "message-text unreadable" : "message-text", text });
-  if (m.text === null || typeof m.cw !== "string" || !m.cw) return p;
-  return el("details", { class: "message-cw" }, el("summary", { text: `Content warning: ${m.cw}` }), p);
 }
