@@ -6,6 +6,7 @@ stable codes as the websocket protocol (docs/protocol.md).
 
 from __future__ import annotations
 
+import asyncio
 import json
 import secrets
 from collections.abc import Awaitable, Callable
@@ -18,7 +19,7 @@ from starlette.routing import Route
 from chatserver.admin import Admin
 from chatserver.origins import origin_allowed
 from chatserver.ws import Services
-from rooms.errors import AuthError, Code, SafespaceError
+from rooms.errors import AuthError, Code, SafespaceError, StoreUnavailable
 from rooms.group import Group
 from rooms.links import b64u_decode, b64u_encode
 
@@ -123,7 +124,27 @@ async def facilitator(request: Request) -> str:
 
 
 async def healthz(request: Request) -> Response:
+    """The process answers (liveness): a load balancer's check of the node itself."""
     return JSONResponse({"status": "ok"})
+
+
+# How long /readyz waits for the store: a hung Redis or a stuck disk must turn
+# the answer to 503 within a few seconds, never hang the check.
+READY_TIMEOUT_SECONDS = 2.0
+
+
+async def readyz(request: Request) -> Response:
+    """Ready to serve (readiness): this node and the store it needs both answer.
+
+    503 ``store_unavailable`` (with Retry-After) while the store does not,
+    within ``READY_TIMEOUT_SECONDS``: a hung Redis, a database that cannot be read.
+    """
+    svc = _services(request)
+    try:
+        await asyncio.wait_for(svc.store.ready(), READY_TIMEOUT_SECONDS)
+    except (TimeoutError, SafespaceError):
+        return error_response(StoreUnavailable())
+    return JSONResponse({"status": "ready"})
 
 
 async def metrics(request: Request) -> Response:
@@ -233,6 +254,7 @@ async def revoke_link(request: Request) -> Response:
 
 ROUTES = [
     Route("/healthz", healthz),
+    Route("/readyz", readyz),
     Route("/metrics", metrics),
     Route("/api/login", guarded(login), methods=["POST"]),
     Route("/api/logout", guarded(logout), methods=["POST"]),

@@ -328,6 +328,9 @@ class RedisStore(Store):
     async def drop_expired_api_tokens(self, now: float) -> None:
         await self.script(DROP_EXPIRED_TOKENS, [TOKEN_EXPIRY], [_num(now), _token_key("")])
 
+    async def ready(self) -> None:
+        await self.run(lambda r: r.ping())
+
     async def keep_live_session(self, group_id: str, data: bytes, expires_at: float) -> None:
         async def keep(r: Redis) -> None:
             async with r.pipeline(transaction=True) as p:

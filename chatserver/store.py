@@ -92,6 +92,10 @@ class Store(ABC):
     @abstractmethod
     async def close(self) -> None: ...
 
+    async def ready(self) -> None:
+        """Answer if the store can be used now, or raise (``StoreUnavailable``)."""
+        await self.facilitators()
+
     async def groups_of(self, facilitator: str) -> list[Group]:
         return [g for g in await self.groups() if g.run_by(facilitator)]
 

@@ -987,3 +987,9 @@ async def test_failed_websocket_logins_share_the_rate_limit_with_http(env: Env) 
         r = await http.post("/api/login", json={"name": "alex", "password": PASSWORD})
     assert r.status_code == 429
     assert error_of(r)["code"] == "rate_limited"
+
+
+async def test_readyz_answers_200_when_the_store_answers(env: Env) -> None:
+    async with env.http() as http:
+        r = await http.get("/readyz")
+    assert r.status_code == 200 and r.json() == {"status": "ready"}

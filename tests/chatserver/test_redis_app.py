@@ -195,3 +195,28 @@ async def test_failed_websocket_logins_share_the_limit_with_http_on_redis(redis_
 
 async def test_unknown_links_are_rate_limited_on_redis(redis_env: Env) -> None:
     await http_api.test_unknown_links_are_rate_limited(redis_env)
+
+
+async def test_readyz_answers_503_within_3_s_while_redis_hangs_and_200_after(
+    own_redis: RedisServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A paused Redis (SIGSTOP: the socket open, nothing answers): the node says it is not ready."""
+    monkeypatch.setenv("STORE_URL", own_redis.url)
+    async with node() as n, n.http() as http:
+        assert (await http.get("/readyz")).status_code == 200
+        own_redis.pause()
+        try:
+            started = time.monotonic()
+            r = await http.get("/readyz")
+            took = time.monotonic() - started
+            assert r.status_code == 503 and r.json()["error"]["code"] == "store_unavailable"
+            assert took < 3.0
+            assert (await http.get("/healthz")).status_code == 200  # the process itself is fine
+            print(f"\n/readyz with Redis paused: 503 after {took:.2f} s")
+        finally:
+            own_redis.resume()
+        for _ in range(50):
+            if (await http.get("/readyz")).status_code == 200:
+                break
+            await asyncio.sleep(0.1)
+        assert (await http.get("/readyz")).status_code == 200
