@@ -31,7 +31,7 @@ from rooms.wire import INBOUND, VERSION
 
 SECONDS = float(os.environ.get("FUZZ_SECONDS", "3"))
 SEED = int(os.environ.get("FUZZ_SEED", "1603"))
-KINDS = sorted(INBOUND) + ["hello", "accept", "nonsense", ""]
+KINDS = [*sorted(INBOUND), "hello", "accept", "nonsense", ""]
 
 
 def junk(rng: random.Random, depth: int = 0) -> Any:
