@@ -370,8 +370,10 @@ class KeyRoster(Vouching):
             return False
         remember(peer.vouches.setdefault(by, OrderedDict()), anchor, sig, ANCHORS_KEPT)
         current = self._anchors.get(by)
-        if peer.pid == self.me and by != self._identity_pub and (
-            current is None or anchor_generation(anchor) > anchor_generation(current)
+        if (
+            peer.pid == self.me
+            and by != self._identity_pub
+            and (current is None or anchor_generation(anchor) > anchor_generation(current))
         ):
             # Signed for our own fresh keys: only a live device in this session
             # could have, so this is the signer's anchor now, unless we already
