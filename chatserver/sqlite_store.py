@@ -91,6 +91,9 @@ class SqliteStore(Store):
         except sqlite3.OperationalError as e:
             log.warning("The store is unavailable: %s", e)
             raise StoreUnavailable() from None
+        except sqlite3.IntegrityError:
+            # A taken id or token hash: the same answer the Redis store gives.
+            raise SafespaceError(Code.CONFLICT, "That already exists.") from None
 
     async def add_facilitator(self, name: str, password_hash: str) -> None:
         await self._run(self._add_facilitator, name, password_hash)

@@ -1,8 +1,9 @@
 """The durable store: facilitators, groups, seat-link hashes, API tokens.
 
 Never message content: nothing a member writes is ever passed to a store.
-Chosen by URL like the live backend: ``sqlite:///path`` now, ``redis://``
-when the Redis issue lands. The same tests run on every implementation.
+Chosen by URL (``STORE_URL``): ``sqlite:///path`` (one file, the embedded
+default) or ``redis://host:port/db`` (chatserver/redis_store.py, for several
+nodes). The same contract tests run on both (tests/chatserver/test_store_contract.py).
 """
 
 from __future__ import annotations

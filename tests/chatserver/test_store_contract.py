@@ -9,7 +9,6 @@ Redis's alone: its keys, its version check, and Redis being down or hung.
 from __future__ import annotations
 
 import asyncio
-import sqlite3
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -155,13 +154,14 @@ async def test_a_seat_link_is_found_by_id_and_by_token_hash(store: Store) -> Non
 async def test_a_seat_link_is_stored_once(store: Store) -> None:
     """A second link with a taken id or token hash is refused; the first stays.
 
-    (SQLite refuses with its own IntegrityError, Redis with ``conflict``.)
+    Both refuse with ``conflict`` (never a raw database error: a 500).
     """
     first = seat("s_1")
     await store.add_seat(first)
     for again in (seat("s_1", token_hash="another-hash"), seat("s_2", token_hash="hash-of-s_1")):
-        with pytest.raises((sqlite3.IntegrityError, SafespaceError)):
+        with pytest.raises(SafespaceError) as caught:
             await store.add_seat(again)
+        assert caught.value.code == Code.CONFLICT
     assert await store.seats("g_1") == [first]
     assert await store.seat_by_token_hash("hash-of-s_1") == first
     assert await store.seat_by_token_hash("another-hash") is None
