@@ -3,8 +3,10 @@
 //
 //   node bench/content_quality.mjs RULES.json INPUT.json
 //
-// INPUT: {"cases": [texts], "timed": {name: text}, "runs": n}. Output (JSON):
-// {"answers": [[categories, action]], "timings": {name: {median_us, p90_us}}}.
+// INPUT: {"cases": [texts], "corpus": [texts], "timed": {name: text}, "runs": n}.
+// Output (JSON): {"answers": [[categories, action]], "corpus": [{categories,
+// action, alert, matches: [[category, matched text]]}], "timings": {name:
+// {median_us, p90_us}}}.
 
 import { readFileSync } from "node:fs";
 
@@ -17,6 +19,16 @@ const input = JSON.parse(readFileSync(inputPath, "utf8"));
 const answers = input.cases.map((text) => {
   const v = evaluate(text, policy);
   return [v.categories, v.action];
+});
+
+const corpus = (input.corpus ?? []).map((text) => {
+  const v = evaluate(text, policy);
+  return {
+    categories: v.categories,
+    action: v.action,
+    alert: v.alert,
+    matches: v.matches.map((m) => [m.category, text.slice(m.start, m.end)]),
+  };
 });
 
 const quantile = (sorted, q) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))];
@@ -33,4 +45,4 @@ for (const [name, text] of Object.entries(input.timed)) {
   timings[name] = { median_us: quantile(runs, 0.5), p90_us: quantile(runs, 0.9) };
 }
 
-process.stdout.write(JSON.stringify({ answers, timings }));
+process.stdout.write(JSON.stringify({ answers, corpus, timings }));

@@ -116,7 +116,8 @@ export class Matcher {
     for (const [source, view] of spec.patterns) {
       const { need } = checkPattern(source);
       const gate = need && !need.has(" ") ? [...need] : null;
-      (view === "words" ? this.wordPatterns : this.textPatterns).push([spec.index, new RegExp(source, "gu"), gate]);
+      const lead = view === "words" ? leadWords(source) : null;
+      (view === "words" ? this.wordPatterns : this.textPatterns).push([spec.index, new RegExp(source, "gu"), gate, lead]);
     }
   }
 
@@ -206,11 +207,48 @@ function sameEdge(a, b) {
   return a.codePointAt(a.length - 2) === b.codePointAt(0);
 }
 
+// A words-view pattern that begins with a space, one word or a group of
+// plain-word alternatives, and a space (" (?:took|swallowed) ...", " how ..."),
+// with no "|" outside parentheses: every match holds one of those
+// alternatives' first words as a whole word of the view, so a view without any
+// of them need not be searched (Python's Scan.words, from patterns.py's
+// factors, skips the same way and more). Returns those words, or null.
+const LEAD = /^ (?:\(\?:([a-z0-9 |]+)\)|([a-z0-9]+)) /;
+const PLAIN = /^[a-z0-9]+(?: [a-z0-9]+)*$/;
+
+export function leadWords(source) {
+  const m = LEAD.exec(source);
+  if (m === null || topLevelBar(source)) return null;
+  const alts = m[1] !== undefined ? m[1].split("|") : [m[2]];
+  if (!alts.every((a) => PLAIN.test(a))) return null;
+  return [...new Set(alts.map((a) => a.split(" ")[0]))];
+}
+
+function topLevelBar(source) {
+  let depth = 0;
+  for (let i = 0; i < source.length; i++) {
+    const c = source[i];
+    if (c === "\\") i++;
+    else if (c === "[") {
+      for (i++; i < source.length && source[i] !== "]"; i++) if (source[i] === "\\") i++;
+    } else if (c === "(") depth++;
+    else if (c === ")") depth--;
+    else if (c === "|" && depth === 0) return true;
+  }
+  return false;
+}
+
 // Each pattern is searched on its own, and after a match the search goes on
 // from its end: the Python engine does the same, so both find the same matches.
-export function patternHits(patterns, view) {
+// `words` (words view only): the view's words, for the patterns' lead words.
+export function patternHits(patterns, view, words = null) {
   const hits = [];
-  for (const [category, pattern, gate] of patterns) {
+  let seen = null; // the view's words as a Set, made on first need
+  for (const [category, pattern, gate, lead] of patterns) {
+    if (lead && words) {
+      seen ??= new Set(words);
+      if (!lead.some((w) => seen.has(w))) continue;
+    }
     if (gate && !gate.some((c) => view.includes(c))) continue;
     let pos = 0;
     for (;;) {

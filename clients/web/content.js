@@ -316,7 +316,7 @@ export function evaluate(text, policy) {
   const tokens = n.tokens(folded.text);
   const tokenHits = m.wordHits(tokens);
   if (m.wordPatterns.length) {
-    const found = patternHits(m.wordPatterns, ` ${tokens.texts.join(" ")} `);
+    const found = patternHits(m.wordPatterns, ` ${tokens.texts.join(" ")} `, tokens.texts);
     if (found.length) tokenHits.push(...toTokens(found, tokens.texts));
   }
   let textHits = [];

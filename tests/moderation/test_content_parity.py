@@ -1,7 +1,8 @@
 """Two engines, one answer: the Python engine and clients/web/content.js, side by side.
 
 Node prints the browser engine's answers (tests/web/content_answers.mjs) for
-the vector texts, a fuzz set, the pattern lists, broken documents and a tuned
+the vector texts, a fuzz set, the whole support-group corpus
+(moderation/content/corpus/lines.jsonl), the pattern lists, broken documents and a tuned
 policy; every answer must equal Python's, matches included (compared as the
 matched text, since Python counts code points and JavaScript UTF-16 units).
 """
@@ -18,6 +19,7 @@ import pytest
 from content_fixtures import ROOT, accepts, bad_documents, fuzz_texts, rules, vectors
 
 from moderation.content import TUNING_FORMAT, Policy, apply_tuning, evaluate
+from moderation.content.corpus.quality import load_corpus
 
 pytestmark = pytest.mark.skipif(shutil.which("node") is None, reason="needs node")
 
@@ -66,6 +68,14 @@ def _compare(texts: list[str], doc: dict[str, Any], js: list[dict[str, Any]]) ->
 
 def test_both_engines_answer_alike_on_the_vectors_and_a_fuzz_set(tmp_path: Path) -> None:
     texts = [case["text"] for case in vectors()["cases"]] + fuzz_texts(700)
+    out = _node(tmp_path, rules(), {"texts": texts})
+    _compare(texts, rules(), out["answers"])
+
+
+def test_both_engines_answer_alike_on_the_whole_corpus(tmp_path: Path) -> None:
+    """Every line of moderation/content/corpus/lines.jsonl, both splits, whole verdicts."""
+    texts = [row["text"] for row in load_corpus()]
+    assert len(texts) >= 1500
     out = _node(tmp_path, rules(), {"texts": texts})
     _compare(texts, rules(), out["answers"])
 
