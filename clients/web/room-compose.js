@@ -2,7 +2,8 @@
 // warning) and which of the room's controls can be used right now.
 
 import { CONTENT_WARNINGS } from "./client.js";
-import { $ } from "./room-view.js";
+import { fillCrisisList } from "./room-crisis.js";
+import { $, el } from "./room-view.js";
 import { page } from "./room-page.js";
 import { checkOutgoing, showCheck } from "./room-content.js";
 import { renderSlow, sentOne, slowLeft } from "./room-slow.js";
@@ -34,6 +35,29 @@ export function updateControls() {
   renderSlow(); // the send button also waits out slow mode
   // Connected or not, and who is here, change what the support line can truly say.
   renderSupport();
+}
+
+/** Categories that are about the writer's own risk: a block of one shows care, not only a refusal. */
+const OWN_RISK = new Set(["self_harm", "method_detail"]);
+
+function showCare(client) {
+  const here = client.participants().some((p) => p.role === "facilitator" && p.present);
+  const told = here
+    ? "An alert is on its way to the facilitators in the room: that a message of yours was held back for your safety, never your words."
+    : "No facilitator is in the room right now: the alert (never your words) will reach the first facilitator who comes back.";
+  const care = el("div", "content-care");
+  care.dataset.testid = "content-care";
+  care.append(el("p", "", told));
+  const resources = page.group?.crisis_resources ?? page.rules?.crisis_resources ?? [];
+  if (resources.length) {
+    care.append(el("p", "", "If you need help right now:"));
+    const list = el("ul", "content-care-crisis");
+    fillCrisisList(list, resources);
+    care.append(list);
+  } else {
+    care.append(el("p", "", "If you are in danger now, call your local emergency number."));
+  }
+  $("content-check-messages").after(care);
 }
 
 export function note(text) {
@@ -79,6 +103,9 @@ async function sendMessage({ confirmed = false } = {}) {
     // Blocked: nothing leaves this page but one alert per alert category.
     for (const category of check.alerts) client.alert("content", category);
     showCheck("block", { title: "This message was not sent.", messages: check.messages });
+    // About the writer's own safety: never held back without care (issue 18):
+    // the crisis numbers at once, and the truth about who is told.
+    if (check.alerts.some((c) => OWN_RISK.has(c))) showCare(client);
     $("text").focus();
     return;
   }

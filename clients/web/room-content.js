@@ -99,6 +99,7 @@ export async function incomingCw(m) {
  */
 export function showCheck(kind, { title = "", messages = [] } = {}) {
   const box = $("content-check");
+  box.querySelector(".content-care")?.remove(); // shown again only for the block that needs it
   if (!kind) {
     box.hidden = true;
     box.dataset.kind = "";

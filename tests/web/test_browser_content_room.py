@@ -91,6 +91,15 @@ async def test_a_blocked_message_never_leaves_the_page_but_alerts(
     assert alert.text is None and "paracetamol" not in json.dumps(alert.fields)
     await fac.nothing("msg", within=0.5)
     assert await message(page, BLOCKED).count() == 0
+    # About the writer's own safety: the crisis numbers at once, and the truth
+    # about who is told (a facilitator is in the room here).
+    care = page.get_by_test_id("content-care")
+    await expect(care).to_contain_text("An alert is on its way to the facilitators in the room")
+    await expect(care.get_by_role("listitem").first).to_be_visible()
+    # With no facilitator in the room, it says that instead.
+    await fac.step_out()
+    await page.get_by_test_id("compose-text").press("Enter")
+    await expect(care).to_contain_text("No facilitator is in the room right now")
 
 
 async def test_a_cw_message_arrives_behind_its_label(server: Env, browser: Browser) -> None:
