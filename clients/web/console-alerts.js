@@ -16,6 +16,9 @@
 import { $, announce, button, clockTime, el, say } from "./console-dom.js";
 import { refresh, stripAdd, stripRemove } from "./console-strip.js";
 
+/** Content categories about the writer's own risk: a priority alert, like a support request (issue 18). */
+const OWN_RISK = new Set(["self_harm", "method_detail"]);
+
 /** What each status means, said on the console. */
 const STATUS = {
   waiting: "waiting: no facilitator was in the room",
@@ -154,7 +157,9 @@ export class OpenAlerts {
   #title(a) {
     // Not in the session's roster any more: they left, or were removed.
     const who = this.nameOf(a.from) ?? "A member who is no longer in the session";
-    return a.kind === "support" ? `${who} needs support now` : `Content alert: ${who} · ${a.category ?? "unknown"}`;
+    if (a.kind === "support") return `${who} needs support now`;
+    if (OWN_RISK.has(a.category)) return `Urgent: ${who} may be at risk · ${a.category}`;
+    return `Content alert: ${who} · ${a.category ?? "unknown"}`;
   }
 
   #fill(entry) {
@@ -162,14 +167,18 @@ export class OpenAlerts {
     const support = a.kind === "support";
     const category = a.category ?? "unknown";
     const title = this.#title(a);
+    const urgent = support || OWN_RISK.has(a.category);
     const detail = support
       ? "They asked for support now. Check in with them."
-      : `Something they wrote matched the category “${category}”. The text itself is not shown here.`;
+      : OWN_RISK.has(a.category)
+        ? `Something they wrote about their own safety matched “${category}” and was held back; they were shown the crisis numbers. The text itself is not shown here. Check in with them privately.`
+        : `Something they wrote matched the category “${category}”. The text itself is not shown here.`;
     const when = clockTime(a.ts);
     const raised = a.count === 1 ? `raised at ${when}` : `raised ${a.count} times, last at ${when}`;
     const meta = `${support ? "Support request" : "Content alert"} · ${raised} · status: ${STATUS[a.status]}`;
     const item = entry.item;
-    item.className = support ? "alert-item is-urgent" : "alert-item";
+    // Urgent ones (support, and the writer's own risk) are never folded away (console-strip.js).
+    item.className = urgent ? "alert-item is-urgent" : "alert-item";
     Object.assign(item.dataset, { testid: "open-alert", id: String(a.id), kind: a.kind, status: a.status, count: String(a.count) });
     if (a.category) item.dataset.category = a.category;
     else delete item.dataset.category;

@@ -132,16 +132,16 @@ async def test_one_compact_alert_strip_newest_first_that_never_covers_the_contro
     await robin.alert("support")
     await expect(page.get_by_test_id("alert-count")).to_have_text("1")
     await expect(strip).to_contain_text("1 open alert")
-    await kim.alert("content", "self_harm")
-    await expect(rows.first).to_contain_text("Content alert: Kim · self_harm")  # newest first
+    await kim.alert("content", "insults")
+    await expect(rows.first).to_contain_text("Content alert: Kim · insults")  # newest first
     await expect(rows.first).to_have_attribute("data-status", "seen")
-    await page.get_by_role("button", name="Mark handled: Content alert: Kim · self_harm").click()
+    await page.get_by_role("button", name="Mark handled: Content alert: Kim · insults").click()
     await expect(page.get_by_test_id("alert-count")).to_have_text("1")
 
     # Three alerts while the console is out of the room: back in, all four at once.
     await page.get_by_role("button", name="Leave the console").click()
     for m in (kim, lee, sam):
-        await m.alert("content", "self_harm")
+        await m.alert("content", "insults")
         await next_event(m, "alert_status", lambda e: e["status"] == "waiting")
     await page.get_by_role("button", name="Go to the session").click()
     await expect(page.get_by_test_id("alert-count")).to_have_text("4")
@@ -149,9 +149,9 @@ async def test_one_compact_alert_strip_newest_first_that_never_covers_the_contro
     await expect(strip).to_contain_text("newest first")
     texts = [await r.locator(".alert-title").inner_text() for r in await rows.all()]
     assert texts == [
-        "Content alert: Sam · self_harm",
-        "Content alert: Lee · self_harm",
-        "Content alert: Kim · self_harm",
+        "Content alert: Sam · insults",
+        "Content alert: Lee · insults",
+        "Content alert: Kim · insults",
         "Robin needs support now",
     ]
     # Folded past the first two, except a support request, which is never folded away.
@@ -195,7 +195,7 @@ async def test_one_compact_alert_strip_newest_first_that_never_covers_the_contro
 
     # Marked handled: the strip counts down and the page does not jump.
     await page.evaluate("() => window.scrollTo(0, 0)")
-    await page.get_by_role("button", name="Mark handled: Content alert: Sam · self_harm").click()
+    await page.get_by_role("button", name="Mark handled: Content alert: Sam · insults").click()
     await expect(page.get_by_test_id("alert-count")).to_have_text("3")
     await expect(kim_row).to_be_visible()  # one fewer above it: unfolded
     assert await page.evaluate("() => window.scrollY") == 0
@@ -232,8 +232,8 @@ async def test_one_compact_alert_strip_newest_first_that_never_covers_the_contro
     # Everything handled: no strip, the title as it was.
     for title in (
         "Robin needs support now",
-        "Content alert: Lee · self_harm",
-        "Content alert: Kim · self_harm",
+        "Content alert: Lee · insults",
+        "Content alert: Kim · insults",
     ):
         await page.get_by_role("button", name=f"Mark handled: {title}").click()
     await expect(strip).to_be_hidden()
