@@ -46,6 +46,12 @@ RULES_REPLAYED = "rules_replayed"  # an older verified tuning than one seen: ref
 CW_SEPARATOR = ", "
 
 
+# Categories about the writer's own risk: a block of one is never shown
+# without the crisis resources and the truth about who is told (issue 18;
+# the browser's room-compose.js and console-alerts.js name the same two).
+OWN_RISK = frozenset({"self_harm", "method_detail"})
+
+
 class ContentBlocked(SafespaceError):
     """The group's content rules do not allow this message: nothing was sent.
 

@@ -39,7 +39,7 @@ from urllib.parse import quote, urlsplit
 from urllib.request import Request, urlopen
 
 from clients.client import ChatClient, ClientError, Event
-from clients.content import ContentBlocked, ContentNeedsConfirmation
+from clients.content import OWN_RISK, ContentBlocked, ContentNeedsConfirmation
 from clients.e2ee import IdentityKey
 from clients.e2ee.anchor_memory import AnchorFile
 from clients.terminal_commands import find
@@ -258,7 +258,20 @@ class Terminal:
             for message in e.messages:
                 self.say(f"  {message}")
             if e.alerts:
-                self.say("  (The facilitators were told what kind of message; never its text.)")
+                here = any(
+                    p.get("role") == "facilitator" and p.get("present")
+                    for p in self.client.roster.values()
+                )
+                self.say(
+                    "  (An alert is on its way to the facilitators in the room: what kind of "
+                    "message, never its text.)"
+                    if here
+                    else "  (No facilitator is in the room right now: the alert, never the "
+                    "text, will reach the first facilitator who comes back.)"
+                )
+            if set(e.alerts) & OWN_RISK:
+                # About the writer's own safety: never held back without care.
+                self.crisis_resources()
         except ContentNeedsConfirmation as e:
             self.say("! Not sent yet: please check your message.")
             for message in e.messages:

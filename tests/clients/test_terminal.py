@@ -131,3 +131,26 @@ def test_every_session_state_is_said_in_words() -> None:
     assert len(set(said.values())) == len(State)
     # ...and a state this client does not know yet is still shown, as it is.
     assert session_words("on_hold") == "The session is on hold"
+
+
+async def test_a_message_held_back_for_the_writers_safety_shows_the_crisis_numbers(
+    env: Env,
+) -> None:
+    """The terminal says who is told, truly, and gives the crisis numbers at once."""
+    gid = await env.group(crisis_resources=["Call 116 123 (Samaritans, free, 24/7)"])
+    fac = await env.host(gid)
+    m = await Proc.start("join", await env.link(gid), "--name", "Robin")
+    await m.expect("Be kind.")
+    await m.type("y")
+    await m.expect("as Robin")
+    await fac.next("joined")
+    await m.type("I took 30 paracetamol last night")
+    await m.expect("Not sent")
+    await m.expect("An alert is on its way to the facilitators in the room")
+    await m.expect("If you need help now: Call 116 123")
+    alert = await fac.next("alert")
+    assert alert["category"] == "method_detail"
+    await fac.step_out()
+    await m.type("I took 30 paracetamol again")
+    await m.expect("No facilitator is in the room right now")
+    await m.type("/quit")
