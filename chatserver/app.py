@@ -9,12 +9,12 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Mount, Route, WebSocketRoute
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from starlette.websockets import WebSocket
 
-from chatserver import api, ws
+from chatserver import api, web, ws
 from chatserver.admin import Admin
 from chatserver.attempts import open_attempts
 from chatserver.auth import Authenticator
@@ -26,7 +26,7 @@ from chatserver.metrics import Metrics
 from chatserver.redis_store import RedisStore, RedisTooOld
 from chatserver.store import Store, open_store
 from chatserver.waiting import WaitingLimits
-from chatserver.web import WEB_DIR, WebFiles
+from chatserver.web import WebFiles
 from moderation.content.policy import DEFAULT_RULES
 from rooms.errors import StoreUnavailable
 
@@ -63,7 +63,12 @@ class WebSocketShortcut:
 
 
 class SecurityHeaders:
-    """Strict headers on every HTTP response: nothing cached, framed or referred."""
+    """Strict headers on every HTTP response: nothing framed or referred, nothing stored.
+
+    Except a response that says how it may be cached: the public static files
+    (chatserver/web.py: /web/, the favicon, the content rules), kept and
+    revalidated on every use.
+    """
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -75,21 +80,33 @@ class SecurityHeaders:
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = list(message.get("headers", [])) + SECURITY_HEADERS
+                headers = list(message.get("headers", []))
+                own_cache = any(name.lower() == b"cache-control" for name, _ in headers)
+                message["headers"] = headers + [
+                    h for h in SECURITY_HEADERS if not (own_cache and h[0] == b"cache-control")
+                ]
             await send(message)
 
         await self.app(scope, receive, with_headers)
 
 
 async def content_rules(request: Request) -> Response:
-    return FileResponse(DEFAULT_RULES, media_type="application/json")
+    """The shipped rules file: public, compressed, kept and revalidated like /web/."""
+    return await web.file_response(request, DEFAULT_RULES)
 
 
 def _page(name: str) -> Callable[[Request], Awaitable[Response]]:
+    """A page of clients/web: gzipped, its modules preloaded, never stored."""
+
     async def page(request: Request) -> Response:
-        return FileResponse(WEB_DIR / name, media_type="text/html; charset=utf-8")
+        return await web.page_response(request, name)
 
     return page
+
+
+async def favicon(request: Request) -> Response:
+    """The icon where browsers look for one by default (the pages name it too)."""
+    return await web.file_response(request, web.WEB_DIR / "favicon.svg")
 
 
 def create_app(
@@ -143,10 +160,13 @@ def create_app(
     app = Starlette(
         routes=[
             *api.ROUTES,
+            # Someone who arrives at the bare address: what this is, where to go.
+            Route("/", _page("index.html")),
             # The member room (the private link opens it; the page reads the
             # fragment) and the facilitators' console.
             Route("/join", _page("room.html")),
             Route("/console", _page("console.html")),
+            Route("/favicon.ico", favicon),
             # The shipped content rules, for the browser's engine (the Python
             # clients read the same file from moderation/content).
             Route("/content-rules.json", content_rules),

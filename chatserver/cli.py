@@ -54,13 +54,28 @@ def _serve(args: argparse.Namespace) -> int:
     return 0
 
 
-def _read_password(from_stdin: bool) -> str:
+def _read_password(from_stdin: bool) -> str | None:
+    """The new password; None (said on stderr) if it is too short.
+
+    At a prompt the length is checked before the password is asked again, so
+    a short one is not typed twice for nothing.
+    """
     if from_stdin or not sys.stdin.isatty():
-        return sys.stdin.readline().rstrip("\n")
+        password = sys.stdin.readline().rstrip("\n")
+        return password if _long_enough(password) else None
     first = getpass.getpass("Password: ")
+    if not _long_enough(first):
+        return None
     if getpass.getpass("Password again: ") != first:
         raise SystemExit("The two passwords differ.")
     return first
+
+
+def _long_enough(password: str) -> bool:
+    if len(password) >= MIN_PASSWORD_CHARS:
+        return True
+    print(f"A password needs at least {MIN_PASSWORD_CHARS} characters.", file=sys.stderr)
+    return False
 
 
 async def _with_store(args: argparse.Namespace, job: Callable[[Store], Awaitable[int]]) -> int:
@@ -77,11 +92,9 @@ def _admin(store: Store) -> Admin:
 
 async def _facilitator_add(args: argparse.Namespace, store: Store) -> int:
     password = _read_password(args.password_stdin)
-    try:
-        hashed = hash_password(password)
-    except ValueError:
-        print(f"A password needs at least {MIN_PASSWORD_CHARS} characters.", file=sys.stderr)
+    if password is None:
         return 2
+    hashed = hash_password(password)
     await store.add_facilitator(args.name, hashed)
     print(f"Facilitator {args.name} added.")
     return 0
