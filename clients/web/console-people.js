@@ -95,7 +95,7 @@ export class PeopleView {
         actions.push(button("Let them in", () => this.vouch(p), { kind: "primary small", label: `Let them in: ${p.name}` }));
       }
       if (p.role === "member") {
-        if (p.hand) actions.push(button("Lower hand", () => this.command("hand", { up: false, pid: p.pid }), { kind: "small", label: `Lower ${p.name}'s hand` }));
+        if (p.hand) actions.push(button("Lower hand", () => this.command("hand", { up: false, pid: p.pid }), { kind: "small", label: `Lower hand: ${p.name}` }));
         actions.push(
           p.muted
             ? button("Unmute", () => this.command("unmute", { pid: p.pid }), { kind: "small", label: `Unmute ${p.name}` })
