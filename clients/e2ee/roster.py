@@ -120,6 +120,9 @@ class KeyRoster(Vouching):
         self._anchors: dict[bytes, bytes] = {}
         self._letting_in: set[str] = set()  # pids this facilitator admitted
         self._vouched: set[str] = set()  # pids this facilitator vouched for
+        # Pids that left or were removed: the server gives a returning member a
+        # new pid, so one shown again is a replay, never trusted or vouched for.
+        self._gone: set[str] = set()
 
     def _reset(self) -> None:
         self.me: str | None = None
@@ -257,6 +260,7 @@ class KeyRoster(Vouching):
             return
         if frame["t"] == "removed":
             self._bar_if_signed(peer, frame)
+        self._gone.add(pid)
         del self.peers[pid]
         self._rekey()
         if pid in self._vouched:
@@ -322,7 +326,7 @@ class KeyRoster(Vouching):
     # ---- the roster and trust (section 3) ------------------------------------------------
 
     def _trusts(self, peer: Peer) -> bool:
-        if peer.bundle is None or peer.keys in self._barred:
+        if peer.bundle is None or peer.keys in self._barred or peer.pid in self._gone:
             return False
         return self.unverified or self._verified(peer)
 
@@ -334,7 +338,7 @@ class KeyRoster(Vouching):
 
     def _verified(self, peer: Peer) -> bool:
         """A vouch by a trusted identity, under that identity's current anchor."""
-        if peer.bundle is None or peer.keys in self._barred:
+        if peer.bundle is None or peer.keys in self._barred or peer.pid in self._gone:
             return False
         for by, by_anchor in peer.vouches.items():
             anchor = self._current_anchor(by)

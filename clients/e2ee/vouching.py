@@ -37,6 +37,7 @@ class Vouching:
     _out: list[dict[str, Any]]
     _notices: list[dict[str, Any]]
     _barred: set[bytes]
+    _gone: set[str]
     _anchor: bytes | None
     _vouched: set[str]
     _letting_in: set[str]
@@ -58,6 +59,8 @@ class Vouching:
             return
         if self._anchor in peer.vouches.get(by, {}) or peer.keys in self._barred:
             return
+        if peer.pid in self._gone:
+            return  # left or removed this session: shown again, it is a replay
         if peer.pid == self.me:
             # Ourselves: only as a facilitator, and only ever our own keys.
             if self.role != FACILITATOR or peer.keys != self.public_keys():

@@ -133,7 +133,7 @@ export async function vouchIfNeeded(op, peer, events, { arrival = false } = {}) 
   const { codec } = op;
   const door = codec.door;
   const roster = codec.roster;
-  if (!door?.anchor || !peer.keys || roster.isBarred(peer)) return;
+  if (!door?.anchor || !peer.keys || roster.isBarred(peer) || roster.isGone(peer)) return;
   const own = [door.identity.pub];
   if (roster.vouchedBy(peer, own)) return;
   if (peer.pid === codec.me) {

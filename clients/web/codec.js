@@ -471,6 +471,9 @@ export class GroupCodec {
     if (!this.ctx || frame.pid === this.me) return;
     const role = this.roster.get(frame.pid)?.role;
     if (frame.t === "removed") await admission.barIfSigned(this.#op, frame);
+    // A pid that left or was removed never comes back in this session (the
+    // server gives a returning member a new one): one shown again is a replay.
+    this.roster.gone.add(frame.pid);
     await this.#onDeparture(frame.pid, { gone: true }, events);
     await admission.onDeparted(this.#op, frame.pid, role, events);
   }

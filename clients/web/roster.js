@@ -53,6 +53,8 @@ export class TrustRoster {
     this.anchorsForMe = new Map();
     /** hex(bundle) of every bundle a trusted facilitator's signed removal barred (section 3.3) */
     this.barred = new Set();
+    /** pids that left or were removed this session: the server never gives one back, so none is trusted again */
+    this.gone = new Set();
   }
 
   /** @param {string} pid @returns {Peer | undefined} */
@@ -137,6 +139,11 @@ export class TrustRoster {
     return peer.bundle !== null && this.barred.has(toHex(peer.bundle));
   }
 
+  /** A pid that left or was removed this session, shown again: a replay, never trusted. @param {Peer} peer */
+  isGone(peer) {
+    return this.gone.has(peer.pid);
+  }
+
   // ---- 3.1 and 3.2: vouches under anchors ----
 
   /**
@@ -209,7 +216,7 @@ export class TrustRoster {
    * @param {Peer} peer @param {Uint8Array[]} identities @returns {boolean}
    */
   vouchedBy(peer, identities) {
-    if (!peer.keys || !this.ctx || this.isBarred(peer)) return false; // an unusable or barred bundle is never trusted
+    if (!peer.keys || !this.ctx || this.isBarred(peer) || this.isGone(peer)) return false; // an unusable or barred bundle, or a gone pid, is never trusted
     for (const id of identities) {
       const current = this.currentAnchor(id);
       if (current === null) continue;
@@ -236,7 +243,7 @@ export class TrustRoster {
   refresh(peer) {
     if (this.cleared) return false;
     const was = peer.trusted;
-    const usable = peer.keys !== null && !this.isOwnPidWithOtherKeys(peer) && !this.isBarred(peer);
+    const usable = peer.keys !== null && !this.isOwnPidWithOtherKeys(peer) && !this.isBarred(peer) && !this.isGone(peer);
     peer.trusted = usable && (this.unverified || this.vouchedBy(peer, this.identities));
     if (peer.trusted) {
       const known = this.signingKeys.get(peer.pid) ?? [];

@@ -91,10 +91,23 @@ def test_a_forged_or_misdirected_removal_proof_bars_nothing() -> None:
     # The server claims the facilitator removed bob (it did not) with a proof
     # by another key, then brings bob "back": bob is still trusted.
     proof = {"by": fac.codec.identity.public, "proof": forged}  # type: ignore[union-attr]
-    entry = b.public()
     room.deliver(a.pid, {"t": "removed", "pid": b.pid, "for_good": False, **proof})
-    replay_joined(room, entry, [a])
-    assert a.codec.trusted(b.pid)
+    assert b.keys not in a.codec._barred  # the forged proof barred nothing
+    # (A pid the server says was removed is not trusted again under that pid:
+    # the server can always make someone unreachable; it cannot make anyone trusted.)
+
+
+def test_a_removed_pid_shown_again_is_never_trusted_even_before_the_new_anchor_arrives() -> None:
+    """The window before a member gets its vouch under the new anchor: closed by the pid."""
+    room, fac, (a, sam) = room_with("alice", "sam")
+    old = sam.public()
+    a.present = False  # the server withholds from alice the facilitator's new vouches
+    room.remove(sam)  # and strips the removal's proof
+    a.present = True
+    room.deliver(a.pid, {"t": "removed", "pid": sam.pid, "for_good": False})
+    replay_joined(room, old, [a])
+    assert not a.codec.trusted(sam.pid)
+    assert not [f for f in a.codec.outgoing() if f.get("to") == sam.pid]
 
 
 def test_a_later_session_with_the_same_id_accepts_no_vouch_from_the_earlier_one() -> None:

@@ -195,6 +195,16 @@ def test_an_old_distribution_replayed_after_its_chain_was_dropped_is_refused(how
     else:
         room.deliver(b.pid, room.welcome(b))
     room.pump()
+    if how in ("left", "removed"):
+        # A pid that left or was removed never comes back in a session (a
+        # returning member gets a new one): shown again, it is not trusted.
+        assert not b.codec.trusted(a.pid)
+        with pytest.raises(CannotOpen) as caught:
+            b.codec.accept_distribution(a.pid, distribution)
+        assert caught.value.why is Why.UNTRUSTED
+        room.deliver(b.pid, {"t": "direct", "from": a.pid, "payload": distribution})
+        assert refused(b, said) is Why.UNTRUSTED
+        return
     assert b.codec.trusted(a.pid) and b.codec.peers[a.pid].chains.current is None
     with pytest.raises(CannotOpen) as caught:
         b.codec.accept_distribution(a.pid, distribution)

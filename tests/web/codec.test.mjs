@@ -422,17 +422,15 @@ test("after a departure the server cannot replay an old distribution and the mes
   assert.equal(b.chains.get(A), undefined, "a participant who left has no chains");
   await r.inject(B, { t: "joined", p: { ...entry, present: true } });
   assert.equal(b.isTrusted(A), false);
-  // Even vouched for again (the facilitator's door is open and it is shown A too),
-  // A's old chains do not come back.
+  // Shown to the facilitator too (its door is open): a pid that left never
+  // comes back in a session (a returning member gets a new one), so nobody
+  // vouches for it or trusts it, and A's old chains do not come back.
   await r.inject(r.people.get([...r.people.keys()][0]).pid, { t: "joined", p: { ...entry, present: true } });
-  assert.ok(b.isTrusted(A));
-  const warned = r.events(B, "warning").length;
+  assert.equal(b.isTrusted(A), false);
   await r.inject(B, dist);
-  assert.equal(r.events(B, "warning").length, warned + 1); // refused: that chain was taken up before
   assert.equal(b.chains.get(A)?.current ?? null, null);
   await r.inject(B, { ...msg1, id: 91 });
   assert.equal(r.seen(B, 91), null);
-  assert.equal(r.people.get(B).events.find((e) => e.id === 91).reason, "unknown_chain");
 });
 
 const LOW_ORDER = [new Uint8Array(32), Uint8Array.of(1, ...new Uint8Array(31))];
