@@ -139,15 +139,27 @@ def _codec(kw: dict[str, Any]) -> None:
 
 
 @contextlib.asynccontextmanager
-async def running_server(tmp_path: Path, *, fast_path: bool) -> AsyncIterator[Env]:
-    """uvicorn on a free port of 127.0.0.1 with a fresh SQLite file, stopped afterwards."""
+async def running_server(
+    tmp_path: Path, *, fast_path: bool, store_url: str | None = None
+) -> AsyncIterator[Env]:
+    """uvicorn on a free port of 127.0.0.1 with a fresh SQLite file, stopped afterwards.
+
+    ``store_url`` (a ``redis://`` one, say): that store instead; ``db_path``
+    then names no file.
+    """
+    from chatserver.store import open_store
+
     sock = bound_socket()
     port = sock.getsockname()[1]
     url = f"http://127.0.0.1:{port}"
-    db_path = tmp_path / "safespace.sqlite3"
-    store = SqliteStore(str(db_path))
+    if store_url is None:
+        db_path = tmp_path / "safespace.sqlite3"
+        store_url = f"sqlite:///{db_path}"
+        store: Any = SqliteStore(str(db_path))
+    else:
+        db_path, store = tmp_path / "no-sqlite-file", open_store(store_url)
     config = Config(
-        store_url=f"sqlite:///{db_path}",
+        store_url=store_url,
         public_url=url,
         hello_timeout_seconds=2.0,
         queue_frames=64,
@@ -280,32 +292,5 @@ async def redis_env(tmp_path: Path, redis_url: str) -> AsyncIterator[Env]:
 
     ``store`` is a ``RedisStore`` and ``db_path`` names no file here.
     """
-    from chatserver.store import open_store
-
-    sock = bound_socket()
-    port = sock.getsockname()[1]
-    url = f"http://127.0.0.1:{port}"
-    config = Config(
-        store_url=redis_url,
-        public_url=url,
-        hello_timeout_seconds=2.0,
-        queue_frames=64,
-        queue_bytes=256 * 1024,
-    )
-    store = open_store(redis_url)
-    app = create_app(config, store=store)
-    server = uvicorn.Server(uvicorn_config(app, "127.0.0.1", port))
-    task = asyncio.create_task(server.serve(sockets=[sock]))
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.01)
-    e = Env(url, store, app.state.admin, app, tmp_path / "no-sqlite-file")  # type: ignore[arg-type]
-    try:
+    async with running_server(tmp_path, fast_path=True, store_url=redis_url) as e:
         yield e
-    finally:
-        for c in e.clients:
-            with contextlib.suppress(Exception):
-                await c.close()
-        server.should_exit = True
-        await asyncio.wait_for(task, 10)

@@ -158,7 +158,8 @@ export class OpenAlerts {
     // Not in the session's roster any more: they left, or were removed.
     const who = this.nameOf(a.from) ?? "A member who is no longer in the session";
     if (a.kind === "support") return `${who} needs support now`;
-    if (OWN_RISK.has(a.category)) return `Urgent: ${who} may be at risk · ${a.category}`;
+    // The category is all the console knows: a safety category, not a diagnosis.
+    if (OWN_RISK.has(a.category)) return `Urgent: ${who} · ${a.category}, a safety category`;
     return `Content alert: ${who} · ${a.category ?? "unknown"}`;
   }
 
@@ -171,7 +172,7 @@ export class OpenAlerts {
     const detail = support
       ? "They asked for support now. Check in with them."
       : OWN_RISK.has(a.category)
-        ? `Something they wrote about their own safety matched “${category}” and was held back; they were shown the crisis numbers. The text itself is not shown here. Check in with them privately.`
+        ? `Something they wrote matched “${category}”, a category about safety. The text itself is not shown here. Check in with them privately.`
         : `Something they wrote matched the category “${category}”. The text itself is not shown here.`;
     const when = clockTime(a.ts);
     const raised = a.count === 1 ? `raised at ${when}` : `raised ${a.count} times, last at ${when}`;

@@ -43,7 +43,7 @@ const OWN_RISK = new Set(["self_harm", "method_detail"]);
 function showCare(client) {
   const here = client.participants().some((p) => p.role === "facilitator" && p.present);
   const told = here
-    ? "An alert is on its way to the facilitators in the room: that a message of yours was held back for your safety, never your words."
+    ? "An alert is on its way to the facilitators in the room: what kind of message it was, never your words."
     : "No facilitator is in the room right now: the alert (never your words) will reach the first facilitator who comes back.";
   const care = el("div", "content-care");
   care.dataset.testid = "content-care";

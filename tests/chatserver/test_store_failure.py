@@ -28,6 +28,16 @@ from rooms.links import token_from_link
 from rooms.seats import hash_token
 
 
+async def revoked_in_store(server: Env, link: str) -> None:
+    """Within 10 s, the store has the seat link as revoked (the hub's retry took it)."""
+    for _ in range(100):
+        seat = await server.store.seat_by_token_hash(hash_token(token_from_link(link)))
+        if seat is not None and seat.revoked_at is not None:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError("the store never had the revocation")
+
+
 async def test_a_removal_for_good_is_kept_and_reported_while_the_store_is_locked(
     server: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -53,13 +63,7 @@ async def test_a_removal_for_good_is_kept_and_reported_while_the_store_is_locked
         hub: Hub = server.hub
         assert hub.pending_revocations
         # The lock goes; the retry saves the revocation within a few seconds.
-        seat = None
-        for _ in range(100):
-            seat = await server.store.seat_by_token_hash(hash_token(token_from_link(link)))
-            if seat is not None and seat.revoked_at is not None:
-                break
-            await asyncio.sleep(0.1)
-        assert seat is not None and seat.revoked_at is not None
+        await revoked_in_store(server, link)
         assert not hub.pending_revocations
         print(f"the store had the revocation after {time.monotonic() - started:.1f} s")
 
@@ -149,11 +153,5 @@ async def test_a_full_disk_loses_no_removal_and_answers_503(
             assert "Traceback" not in created.text
             # Space again: the retry saves the revocation.
             filler.unlink()
-            seat = None
-            for _ in range(100):
-                seat = await server.store.seat_by_token_hash(hash_token(token_from_link(link)))
-                if seat is not None and seat.revoked_at is not None:
-                    break
-                await asyncio.sleep(0.1)
-            assert seat is not None and seat.revoked_at is not None
+            await revoked_in_store(server, link)
             assert not server.hub.pending_revocations

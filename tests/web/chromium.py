@@ -14,6 +14,7 @@ import os
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from conftest import CHROMIUM, OPENED_PAGES
@@ -42,9 +43,15 @@ async def _serve_test_file(route: Route) -> None:
     await route.fulfill(status=200, body=path.read_bytes(), content_type=kind or "text/plain")
 
 
-async def open_page(browser: Browser, base_url: str, path: str = "/join") -> Page:
-    """A page of its own (own context: own storage) on the test's server."""
-    context = await browser.new_context()
+async def open_page(
+    browser: Browser, base_url: str, path: str = "/join", **context_options: Any
+) -> Page:
+    """A page of its own (own context: own storage) on the test's server.
+
+    ``context_options`` go to ``browser.new_context`` (``bypass_csp=True`` lets
+    the accessibility tests inject axe-core past the page's strict CSP).
+    """
+    context = await browser.new_context(**context_options)
     page = await context.new_page()
     await page.route(f"**{TEST_PREFIX}**", _serve_test_file)
     errors: list[str] = []

@@ -24,10 +24,11 @@ import re
 from pathlib import Path
 from typing import Any
 
+import chromium
 import pytest
-from chromium import TEST_PREFIX, _serve_test_file, console_link, enter, message, needs_chromium
+from chromium import console_link, enter, message, needs_chromium
 from chromium import until as next_event
-from conftest import OPENED_PAGES, PASSWORD, Env
+from conftest import PASSWORD, Env
 from playwright.async_api import Browser, Page, ViewportSize, expect
 from test_browser_room import facilitated, keys_with, step_out
 
@@ -54,15 +55,7 @@ RUN_AXE = """async (tags) => {
 
 async def open_page(browser: Browser, base_url: str, path: str) -> Page:
     """As chromium.open_page, but the page's strict CSP lets the test inject axe-core."""
-    context = await browser.new_context(bypass_csp=True, viewport=DESKTOP)
-    page = await context.new_page()
-    await page.route(f"**{TEST_PREFIX}**", _serve_test_file)
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    page.errors = errors  # type: ignore[attr-defined]
-    OPENED_PAGES.append(page)
-    await page.goto(base_url + path)
-    return page
+    return await chromium.open_page(browser, base_url, path, bypass_csp=True, viewport=DESKTOP)
 
 
 async def no_violations(page: Page, name: str) -> None:

@@ -149,7 +149,7 @@ async def test_a_support_request_waits_for_a_facilitator_then_is_seen_and_handle
     )
     content = console.locator('[data-testid="open-alert"][data-kind="content"]')
     # About the member's own safety: a priority alert, like a support request.
-    await expect(content).to_contain_text("Urgent: Blue Heron may be at risk")
+    await expect(content).to_contain_text("Urgent: Blue Heron · method_detail, a safety category")
     await expect(content).to_contain_text("method_detail")
     await expect(content).to_have_class(re.compile("is-urgent"))
     await expect(content).not_to_contain_text("paracetamol")
